@@ -1,0 +1,69 @@
+// bun run build [--migrations-dir DIR] [--schema-file F] [--outfile PATH] [--target bun-linux-x64]
+// Validates the migrations (a malformed file fails the build with file:line),
+// embeds them with their sha256 checksums and the snapshot, and compiles one
+// executable named by package.json's pgship.binaryName.
+
+import { parseArgs } from "node:util";
+import { relative, resolve } from "node:path";
+import pkg from "../package.json" with { type: "json" };
+import { MigrationFileError } from "../src/core/errors.ts";
+import { parseMigrationSet } from "../src/core/migration-set.ts";
+import { readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
+
+const { values } = parseArgs({
+  options: {
+    "migrations-dir": { type: "string", default: "migrations" },
+    "schema-file": { type: "string", default: "schema.sql" },
+    outfile: { type: "string", default: `dist/${pkg.pgship.binaryName}` },
+    target: { type: "string" },
+  },
+});
+
+const dir = resolve(values["migrations-dir"]!);
+const files = readSourceFiles(dir);
+const snapshot = readSnapshotFile(resolve(values["schema-file"]!));
+let set;
+try {
+  set = parseMigrationSet(files, snapshot);
+} catch (e) {
+  if (e instanceof MigrationFileError) {
+    for (const p of e.problems) console.error(`${p.file === snapshot?.file ? relative(".", p.file) : `${relative(".", dir)}/${p.file}`}:${p.line}: ${p.message}`);
+    console.error(`build failed: ${e.problems.length} problem(s) in the migrations`);
+    process.exit(1);
+  }
+  throw e;
+}
+if (!snapshot) console.warn(`warning: no ${values["schema-file"]}: fresh installs will replay every migration`);
+else if (set.snapshot && set.snapshot.version !== set.migrations.at(-1)?.version) {
+  console.warn(`warning: ${values["schema-file"]} is at ${set.snapshot.version} but the newest migration is ${set.migrations.at(-1)?.version}: run 'pgship dump'`);
+}
+
+const bundle: Bundle = {
+  migrations: files.map((f) => ({ ...f, sha256: set.migrations.find((m) => m.file === f.file)!.checksum })),
+  snapshot: snapshot ? { file: "schema.sql", text: snapshot.text } : null,
+  builtAt: new Date().toISOString(),
+};
+
+const result = await Bun.build({
+  entrypoints: ["src/main.ts"],
+  compile: { outfile: values.outfile!, ...(values.target ? { target: values.target as never } : {}) },
+  minify: true,
+  bytecode: true,
+  sourcemap: "none",
+  plugins: [
+    {
+      name: "pgship-embed",
+      setup(build) {
+        build.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({
+          contents: `export const embedded = ${JSON.stringify(bundle)};`,
+          loader: "ts",
+        }));
+      },
+    },
+  ],
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+console.log(`built ${values.outfile} with ${set.migrations.length} migrations (head ${set.migrations.at(-1)?.version ?? "none"}, snapshot ${set.snapshot?.version ?? "none"})`);

@@ -1,0 +1,29 @@
+// The command table. Each command module is imported only when it runs, so
+// `status` never loads the code of `dump` (or, later, the wizard).
+
+import type { ArgsDef } from "citty";
+import type { Args } from "./flags.ts";
+import type { Context } from "./context.ts";
+
+export interface CommandModule {
+  args: ArgsDef;
+  usage?: string;
+  run(ctx: Context, args: Args): Promise<number | void>;
+}
+
+export interface CommandEntry {
+  description: string;
+  load: () => Promise<CommandModule>;
+}
+
+export const commands: Record<string, CommandEntry> = {
+  up: { description: "Bring the database to the newest version: install if empty, else apply pending migrations", load: () => import("../commands/up.ts") },
+  install: { description: "Fresh install into an empty database (snapshot, stamp, newer migrations)", load: () => import("../commands/install.ts") },
+  update: { description: "Apply pending migrations to an installed database", load: () => import("../commands/update.ts") },
+  status: { description: "Show applied, pending, changed, unknown and running migrations", load: () => import("../commands/status.ts") },
+  down: { description: "Roll back migrations with their down sections", load: () => import("../commands/down.ts") },
+  new: { description: "Create a new migration file from a template", load: () => import("../commands/new.ts") },
+  dump: { description: "Regenerate schema.sql by replaying every migration in a scratch database", load: () => import("../commands/dump.ts") },
+  baseline: { description: "Adopt an existing database that is already at version V", load: () => import("../commands/baseline.ts") },
+  wait: { description: "Wait until the database accepts connections", load: () => import("../commands/wait.ts") },
+};

@@ -1,0 +1,125 @@
+// Shared by up, install and update: plan against the live state, then either
+// print the plan (--dry-run) or execute it under the lock.
+
+import type { ArgsDef } from "citty";
+import { describeTarget } from "../core/config.ts";
+import { formatDuration } from "../core/duration.ts";
+import { ExitCode } from "../core/errors.ts";
+import type { StepLabel } from "../core/events.ts";
+import { planUp, type Plan, type Step } from "../core/plan.ts";
+import { executePlan, labelOf } from "../db/apply.ts";
+import { readState } from "../db/tracking.ts";
+import { intFlag, type Args } from "../cli/flags.ts";
+import { brand, withRun, type Context } from "../cli/context.ts";
+import type { LoadedSet } from "../source.ts";
+
+export const migrateArgs = {
+  to: { type: "string", description: "Stop at this version instead of the newest", valueHint: "version" },
+  "dry-run": { type: "boolean", description: "Print the plan and its SQL; change nothing" },
+  "lock-retries": { type: "string", description: "Retries of a migration that hits its lock_timeout", default: "5", valueHint: "n" },
+} as const satisfies ArgsDef;
+
+export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install" | "update"): Promise<number> {
+  const to = args.to ? String(args.to) : undefined;
+  const lockRetries = intFlag(args["lock-retries"], "lock-retries") ?? 5;
+  if (args["dry-run"]) return dryRun(ctx, mode, to);
+
+  const t0 = performance.now();
+  const done: (StepLabel & { durationMs: number })[] = [];
+  const emit = ctx.emit;
+  const result = await withRun(ctx, mode, async (s) => {
+    const plan = planUp(s.set, s.state, { mode, to });
+    if (plan.action === "none") return { value: { plan, done }, toVersion: plan.from };
+    const runId = await s.begin(plan.from);
+    await executePlan(
+      {
+        sql: s.db.sql,
+        schema: ctx.schema,
+        toolVersion: brand.version,
+        runId,
+        interrupt: ctx.interrupt,
+        pathOf: s.set.pathOf,
+        lockRetries,
+        emit: (e) => {
+          if (e.type === "step-done") done.push({ ...e.step, durationMs: e.durationMs });
+          emit(e);
+        },
+      },
+      plan,
+    );
+    return { value: { plan, done }, toVersion: plan.to };
+  });
+  const { plan } = result;
+  const total = performance.now() - t0;
+  ctx.result(
+    {
+      ok: true,
+      action: plan.action,
+      from: plan.from,
+      to: plan.action === "none" ? plan.from : plan.to,
+      steps: done.map((d) => ({ kind: d.kind, version: d.version, name: d.name, durationMs: Math.round(d.durationMs) })),
+      durationMs: Math.round(total),
+    },
+    () => summary(plan, done.length, total),
+  );
+  return ExitCode.ok;
+}
+
+function summary(plan: Plan, count: number, ms: number): string {
+  if (plan.action === "none") return `Already up to date at ${plan.from ?? "(no migrations)"}.`;
+  const stamped = plan.steps.find((s) => s.kind === "snapshot");
+  const applied = plan.steps.filter((s) => s.kind === "up").length;
+  const parts = [
+    stamped && stamped.kind === "snapshot" ? `snapshot with ${stamped.stamps.length} migrations` : "",
+    applied ? `${applied} migration${applied === 1 ? "" : "s"} applied` : "",
+  ].filter(Boolean);
+  const verb = plan.action === "install" ? "Installed" : "Updated";
+  return `${verb}: database at ${plan.to} (${parts.join(", ")}; ${count} step${count === 1 ? "" : "s"} in ${formatDuration(ms)}).`;
+}
+
+async function dryRun(ctx: Context, mode: "up" | "install" | "update", to: string | undefined): Promise<number> {
+  const set = await ctx.migrations();
+  const db = await ctx.connect(`${mode} --dry-run`);
+  try {
+    const state = await readState(db.sql, ctx.schema);
+    const plan = planUp(set, state, { mode, to });
+    ctx.result(
+      {
+        ok: true,
+        dryRun: true,
+        action: plan.action,
+        from: plan.from,
+        to: plan.to,
+        atomicPrefix: plan.atomicPrefix,
+        steps: plan.steps.map((s) => ({ ...labelOf(s), transaction: stepTransactional(s), sql: stepSql(s) })),
+      },
+      () => renderPlan(plan, set, describeTarget(db.target)),
+    );
+  } finally {
+    await db.close();
+  }
+  return ExitCode.ok;
+}
+
+const stepTransactional = (s: Step) => (s.kind === "snapshot" ? true : (s.kind === "up" ? s.migration.up : s.migration.down!).options.transaction);
+const stepSql = (s: Step) => (s.kind === "snapshot" ? s.snapshot.sql : (s.kind === "up" ? s.migration.up : s.migration.down!).sql);
+
+export function renderPlan(plan: Plan, set: LoadedSet, where: string): string {
+  if (plan.action === "none") return `Nothing to do: ${where} is at ${plan.from ?? "(no migrations)"}.\n`;
+  const out = [`Plan (dry run, nothing changed): ${plan.action} on ${where}, ${plan.from ?? "empty"} -> ${plan.to ?? "empty"}`];
+  plan.steps.forEach((s, i) => {
+    const l = labelOf(s);
+    const desc =
+      s.kind === "snapshot"
+        ? `load snapshot ${s.snapshot.version} and record ${s.stamps.length} migrations as applied`
+        : `${s.kind === "down" ? "roll back" : l.resume ? "resume" : "apply"} ${set.pathOf(s.migration.file)}${stepTransactional(s) ? "" : " (no transaction)"}`;
+    out.push(`  ${i + 1}. ${desc}`);
+  });
+  if (plan.action === "install" && plan.atomicPrefix > 1) out.push(`  Steps 1-${plan.atomicPrefix} commit together in one transaction.`);
+  out.push("");
+  plan.steps.forEach((s, i) => {
+    const l = labelOf(s);
+    out.push(`-- ${i + 1}. ${l.kind} ${l.version} ${l.name}`, stepSql(s), "");
+  });
+  return out.join("\n");
+}

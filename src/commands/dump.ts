@@ -1,0 +1,67 @@
+// dump: regenerate schema.sql from a scratch database built by replaying every
+// migration, so drift in the development database never leaks into it.
+
+import type { ArgsDef } from "citty";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { ExitCode, PgshipError } from "../core/errors.ts";
+import { normaliseDump } from "../core/snapshot.ts";
+import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
+import { findPgTool, libpqEnv } from "../tools/pg-tools.ts";
+import { runProc } from "../tools/proc.ts";
+import type { Context } from "../cli/context.ts";
+import type { Args } from "../cli/flags.ts";
+import { cwd } from "../runtime.ts";
+
+export const args = {
+  "pg-bin": { type: "string", description: "Directory holding pg_dump", valueHint: "dir" },
+  check: { type: "boolean", description: "Do not write: exit 4 if schema.sql is not what dump would write" },
+} as const satisfies ArgsDef;
+
+export const usage = `Needs a server where the role may create databases (a development server), and pg_dump.
+Examples:
+  pgship dump --database-url postgres://dev@localhost/dev
+  pgship dump --check   # CI: fail if schema.sql is stale`;
+
+export async function run(ctx: Context, a: Args): Promise<number> {
+  const set = await ctx.migrations({ preferDisk: true });
+  const head = set.migrations.at(-1);
+  if (!head) throw new PgshipError("no_migrations", "there are no migrations to dump", { hint: "create one with 'pgship new NAME'" });
+  const out = resolve(cwd(), String(a["schema-file"] ?? "schema.sql"));
+  const admin = await ctx.connect("dump");
+  let text: string;
+  try {
+    const pgDump = await findPgTool("pg_dump", Math.floor(admin.serverVersionNum / 10000), a["pg-bin"] as string | undefined);
+    ctx.log.debug(`using ${pgDump.path} (${pgDump.version})`);
+    text = await withScratchDatabase(admin, async (db, target) => {
+      await replayMigrations(db, set.migrations);
+      const r = await runProc({
+        command: pgDump.path,
+        args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`],
+        env: libpqEnv(target),
+      });
+      if (r.code !== 0) throw new PgshipError("pg_dump_failed", `pg_dump failed: ${r.stderr.trim()}`);
+      return normaliseDump(r.stdout, head.version);
+    });
+  } finally {
+    await admin.close();
+  }
+  const shown = relative(cwd(), out);
+  const current = existsSync(out) ? readFileSync(out, "utf8") : null;
+  if (a.check) {
+    const ok = current === text;
+    ctx.result({ ok, file: shown, version: head.version }, () =>
+      ok ? `${shown} is up to date (snapshot at ${head.version}).` : `${shown} is stale: run 'pgship dump' and commit the result.`,
+    );
+    return ok ? ExitCode.ok : ExitCode.drift;
+  }
+  if (current !== text) {
+    const tmp = `${out}.tmp-${process.pid}`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, out);
+  }
+  ctx.result({ ok: true, file: shown, version: head.version, changed: current !== text, bytes: Buffer.byteLength(text) }, () =>
+    current === text ? `${shown} is already up to date (snapshot at ${head.version}).` : `Wrote ${shown} (snapshot at ${head.version}, ${Buffer.byteLength(text)} bytes).`,
+  );
+  return ExitCode.ok;
+}

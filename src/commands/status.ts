@@ -1,0 +1,94 @@
+// status: what is applied, pending, changed, unknown or still marked running.
+
+import type { ArgsDef } from "citty";
+import { describeTarget } from "../core/config.ts";
+import { ExitCode } from "../core/errors.ts";
+import { computeStatus, type StatusReport } from "../core/plan.ts";
+import { concurrentIndexNames } from "../db/apply.ts";
+import { describeHolder, lockHolder, type LockHolder } from "../db/lock.ts";
+import { lastRun, readState, type LastRun } from "../db/tracking.ts";
+import type { Context } from "../cli/context.ts";
+import type { Args } from "../cli/flags.ts";
+import { table } from "../cli/output.ts";
+import type { LoadedSet } from "../source.ts";
+
+export const args = {
+  "exit-code": { type: "boolean", description: "Exit 3 when migrations are pending, 4 when one changed, 6 when the database is newer" },
+} as const satisfies ArgsDef;
+
+export const usage = `Examples:
+  pgship status
+  pgship status --json
+  pgship status --exit-code || echo "migrations pending"`;
+
+export async function run(ctx: Context, a: Args): Promise<number> {
+  const set = await ctx.migrations();
+  const db = await ctx.connect("status");
+  let report: StatusReport, last: LastRun | null, holder: LockHolder | null;
+  try {
+    const state = await readState(db.sql, ctx.schema);
+    report = computeStatus(set, state);
+    last = state.managed ? await lastRun(db.sql, ctx.schema) : null;
+    holder = await lockHolder(db.sql, ctx.schema);
+    if (!state.managed && !state.empty && state.foreign) {
+      ctx.log.warn(`this database is managed by ${state.foreign.tool} (version ${state.foreign.version}); adopt it with 'pgship baseline VERSION'`);
+    }
+  } finally {
+    await db.close();
+  }
+  const where = describeTarget(db.target);
+  const running = report.entries.filter((e) => e.status === "running").map((e) => {
+    const m = set.migrations.find((x) => x.version === e.version);
+    const indexes = m ? concurrentIndexNames(m.up.sql) : [];
+    const recovery = holder
+      ? `in progress: ${describeHolder(holder)}`
+      : `interrupted: run 'pgship up' to resume it${indexes.length ? ` (INVALID indexes ${indexes.join(", ")} are dropped and rebuilt)` : ""}`;
+    return { ...e, recovery };
+  });
+  ctx.result(
+    {
+      database: where,
+      managed: report.managed,
+      empty: report.empty,
+      version: report.version,
+      head: report.head,
+      source: set.origin,
+      counts: report.counts,
+      migrations: report.entries,
+      running,
+      lockHolder: holder,
+      lastRun: last,
+    },
+    () => render(report, where, set, running, last),
+  );
+  if (!a["exit-code"]) return ExitCode.ok;
+  if (report.counts.unknown) return ExitCode.newerDatabase;
+  if (report.counts.changed) return ExitCode.drift;
+  if (report.counts.pending || report.counts.running) return ExitCode.pending;
+  return ExitCode.ok;
+}
+
+function render(r: StatusReport, where: string, set: LoadedSet, running: { version: string; name: string; recovery: string }[], last: LastRun | null): string {
+  const out: string[] = [];
+  const state = !r.managed ? (r.empty ? "empty, not installed" : "not managed by pgship") : r.version ? `at ${r.version}` : "installed, no migrations applied";
+  out.push(`Database: ${where} (${state})`);
+  out.push(`Binary:   head ${r.head ?? "(no migrations)"}, migrations from ${set.origin === "embedded" ? "the binary" : set.origin}`);
+  const c = r.counts;
+  out.push(`Summary:  ${c.applied} applied, ${c.pending} pending${c.changed ? `, ${c.changed} CHANGED` : ""}${c.unknown ? `, ${c.unknown} UNKNOWN` : ""}${c.running ? `, ${c.running} RUNNING` : ""}`);
+  if (last) {
+    out.push(`Last run: ${last.command} ${last.result} at ${last.startedAt}${last.user ? ` by ${last.user}@${last.host}` : ""}${last.error ? ` (${last.error.split("\n")[0]})` : ""}`);
+  }
+  out.push("");
+  const rows = [["VERSION", "NAME", "STATUS", "APPLIED"]];
+  for (const e of r.entries) {
+    const when = e.appliedAt ? `${e.appliedAt.slice(0, 19).replace("T", " ")}${e.via && e.via !== "migration" ? ` (${e.via})` : ""}` : "";
+    rows.push([e.version, e.name, e.status, when]);
+  }
+  out.push(table(rows));
+  for (const e of running) out.push("", `${e.version}_${e.name} is marked running: ${e.recovery}`);
+  if (c.changed) out.push("", "A changed migration stops 'up' (exit 4): restore the original file and put the change in a new migration.");
+  if (c.unknown) out.push("", "The database has migrations this binary does not know: it is newer than this binary (exit 6 from 'up').");
+  if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${c.pending} pending migration${c.pending === 1 ? "" : "s"}.`);
+  if (!r.managed && r.empty) out.push("", "Run 'pgship up' to install.");
+  return out.join("\n");
+}

@@ -1,0 +1,55 @@
+// The small set of errors pgship raises on purpose. Each carries a stable `code`
+// and the process exit code the top level maps it to; anything else is a bug and
+// exits 1. Messages say what happened and what to do next.
+
+export const ExitCode = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  pending: 3,
+  drift: 4,
+  locked: 5,
+  newerDatabase: 6,
+  interrupted: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+export class PgshipError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCodeValue;
+  /** What the user can do about it, printed under the message. */
+  readonly hint?: string;
+  constructor(code: string, message: string, opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = "PgshipError";
+    this.code = code;
+    this.exitCode = opts.exitCode ?? ExitCode.error;
+    this.hint = opts.hint;
+  }
+}
+
+export class UsageError extends PgshipError {
+  constructor(message: string, hint?: string) {
+    super("usage", message, { exitCode: ExitCode.usage, hint });
+  }
+}
+
+/** One problem in a migration file, with its position. */
+export interface FileProblem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export class MigrationFileError extends PgshipError {
+  readonly problems: FileProblem[];
+  constructor(problems: FileProblem[]) {
+    const lines = problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
+    super("migration_file", `invalid migration files:\n  ${lines.join("\n  ")}`, {
+      hint: "fix the files above; every migration needs a 14-digit version, a name and a '-- migrate:up' section",
+    });
+    this.problems = problems;
+  }
+}
+
+export const isPgshipError = (e: unknown): e is PgshipError => e instanceof PgshipError;

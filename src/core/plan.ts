@@ -1,0 +1,250 @@
+// Pure decisions: what state each migration is in, and which steps bring a
+// database from where it is to where it should be. No I/O here; the runner
+// executes what these functions return.
+
+import { ExitCode, PgshipError } from "./errors.ts";
+import type { Migration } from "./migration-file.ts";
+import type { MigrationSet, Snapshot } from "./migration-set.ts";
+
+export type AppliedVia = "migration" | "snapshot" | "baseline";
+
+export interface AppliedRow {
+  version: string;
+  name: string;
+  checksum: string;
+  state: "running" | "applied";
+  via: AppliedVia;
+  startedAt: string | null;
+  appliedAt: string | null;
+  durationMs: number | null;
+}
+
+export interface DatabaseState {
+  /** The tracking schema exists. */
+  managed: boolean;
+  applied: AppliedRow[];
+  /** No objects outside system schemas and the tracking schema. */
+  empty: boolean;
+  /** Another tool's record of the version, when the database is not managed. */
+  foreign: { tool: "dbmate" | "alembic"; version: string } | null;
+}
+
+export type MigrationStatus = "applied" | "pending" | "changed" | "running" | "unknown";
+
+export interface StatusEntry {
+  version: string;
+  name: string;
+  status: MigrationStatus;
+  via?: AppliedVia;
+  appliedAt?: string | null;
+  durationMs?: number | null;
+  file?: string;
+  expectedChecksum?: string;
+  actualChecksum?: string;
+}
+
+export interface StatusReport {
+  managed: boolean;
+  empty: boolean;
+  /** Newest applied version, or null. */
+  version: string | null;
+  head: string | null;
+  entries: StatusEntry[];
+  counts: Record<MigrationStatus, number>;
+}
+
+export function computeStatus(set: MigrationSet, db: DatabaseState): StatusReport {
+  const rows = new Map(db.applied.map((r) => [r.version, r]));
+  const entries: StatusEntry[] = [];
+  for (const m of set.migrations) {
+    const row = rows.get(m.version);
+    if (!row) {
+      entries.push({ version: m.version, name: m.name, status: "pending", file: m.file });
+      continue;
+    }
+    rows.delete(m.version);
+    const status: MigrationStatus =
+      row.state === "running" ? "running" : row.checksum !== m.checksum ? "changed" : "applied";
+    entries.push({
+      version: m.version,
+      name: m.name,
+      status,
+      via: row.via,
+      appliedAt: row.appliedAt,
+      durationMs: row.durationMs,
+      file: m.file,
+      ...(status === "changed" ? { expectedChecksum: row.checksum, actualChecksum: m.checksum } : {}),
+    });
+  }
+  for (const row of rows.values()) {
+    entries.push({ version: row.version, name: row.name, status: "unknown", via: row.via, appliedAt: row.appliedAt });
+  }
+  entries.sort((a, b) => a.version.localeCompare(b.version));
+  const counts = { applied: 0, pending: 0, changed: 0, running: 0, unknown: 0 };
+  for (const e of entries) counts[e.status]++;
+  const done = db.applied.filter((r) => r.state === "applied").map((r) => r.version).sort();
+  return {
+    managed: db.managed,
+    empty: db.empty,
+    version: done.at(-1) ?? null,
+    head: set.migrations.at(-1)?.version ?? null,
+    entries,
+    counts,
+  };
+}
+
+export type Step =
+  | { kind: "snapshot"; snapshot: Snapshot; stamps: Migration[] }
+  | { kind: "up"; migration: Migration; resume: boolean }
+  | { kind: "down"; migration: Migration };
+
+export interface Plan {
+  action: "install" | "update" | "down" | "none";
+  steps: Step[];
+  /** For install: how many leading steps commit together in one transaction. */
+  atomicPrefix: number;
+  from: string | null;
+  to: string | null;
+}
+
+/** Stops the run when the database and the files disagree about history. */
+export function assertConsistent(set: MigrationSet, report: StatusReport): void {
+  const unknown = report.entries.filter((e) => e.status === "unknown");
+  if (unknown.length > 0) {
+    throw new PgshipError(
+      "database_newer",
+      `database is newer than this binary: it has ${unknown.length === 1 ? "migration" : "migrations"} ${unknown.map((e) => `${e.version}_${e.name}`).join(", ")} that this binary does not know`,
+      { exitCode: ExitCode.newerDatabase, hint: "use the release of the app that migrated this database (or a newer one); nothing was changed" },
+    );
+  }
+  const changed = report.entries.filter((e) => e.status === "changed");
+  if (changed.length > 0) {
+    const list = changed.map((e) => `  ${e.file}: applied checksum ${e.expectedChecksum!.slice(0, 12)}…, file now ${e.actualChecksum!.slice(0, 12)}…`);
+    throw new PgshipError(
+      "checksum_changed",
+      `applied ${changed.length === 1 ? "migration was" : "migrations were"} changed after being applied (has the file been edited?):\n${list.join("\n")}`,
+      { exitCode: ExitCode.drift, hint: "restore the original file and put the change in a new migration ('pgship new NAME'); nothing was changed" },
+    );
+  }
+  void set;
+}
+
+export function findMigration(set: MigrationSet, version: string): Migration {
+  const m = set.migrations.find((x) => x.version === version);
+  if (!m) {
+    throw new PgshipError("unknown_version", `no migration has version ${version}`, {
+      exitCode: ExitCode.usage,
+      hint: "run 'pgship status' to list the versions this binary knows",
+    });
+  }
+  return m;
+}
+
+export interface UpOptions {
+  to?: string;
+  /** Install only: refuse a non-empty database. Update only: refuse an unmanaged one. */
+  mode: "up" | "install" | "update";
+}
+
+export function planUp(set: MigrationSet, db: DatabaseState, opts: UpOptions): Plan {
+  const target = opts.to ? findMigration(set, opts.to).version : set.migrations.at(-1)?.version ?? null;
+  const wanted = set.migrations.filter((m) => target !== null && m.version <= target);
+  const fresh = !db.managed || db.applied.length === 0;
+  if (fresh && opts.mode === "update") throw notManaged(db, "update");
+  if (fresh && !db.empty) throw notEmpty(db, opts.mode);
+  if (!fresh && opts.mode === "install") {
+    throw new PgshipError("already_installed", "the database is already installed (it has applied migrations)", {
+      hint: "use 'pgship update' or 'pgship up' to apply pending migrations",
+    });
+  }
+
+  if (fresh) return planInstall(set, wanted, target);
+
+  const report = computeStatus(set, db);
+  assertConsistent(set, report);
+  const applied = new Map(db.applied.map((r) => [r.version, r]));
+  const steps: Step[] = [];
+  for (const m of wanted) {
+    const row = applied.get(m.version);
+    if (!row) steps.push({ kind: "up", migration: m, resume: false });
+    else if (row.state === "running") steps.push({ kind: "up", migration: m, resume: true });
+  }
+  return { action: steps.length ? "update" : "none", steps, atomicPrefix: 0, from: report.version, to: target };
+}
+
+function planInstall(set: MigrationSet, wanted: Migration[], target: string | null): Plan {
+  const steps: Step[] = [];
+  const snap = set.snapshot;
+  let rest = wanted;
+  if (snap && target !== null && snap.version <= target) {
+    const stamps = wanted.filter((m) => m.version <= snap.version);
+    steps.push({ kind: "snapshot", snapshot: snap, stamps });
+    rest = wanted.filter((m) => m.version > snap.version);
+  }
+  for (const m of rest) steps.push({ kind: "up", migration: m, resume: false });
+  // Everything up to the first transaction:false migration commits as one unit.
+  let atomicPrefix = steps.findIndex((s) => s.kind === "up" && !s.migration.up.options.transaction);
+  if (atomicPrefix < 0) atomicPrefix = steps.length;
+  return { action: steps.length ? "install" : "none", steps, atomicPrefix, from: null, to: target };
+}
+
+export interface DownOptions {
+  steps?: number;
+  to?: string;
+}
+
+export function planDown(set: MigrationSet, db: DatabaseState, opts: DownOptions): Plan {
+  if (!db.managed) throw notManaged(db, "down");
+  const report = computeStatus(set, db);
+  assertConsistent(set, report);
+  const running = report.entries.find((e) => e.status === "running");
+  if (running) {
+    throw new PgshipError("migration_running", `migration ${running.version}_${running.name} did not finish`, {
+      hint: "run 'pgship up' to finish it before rolling back",
+    });
+  }
+  const applied = report.entries.filter((e) => e.status === "applied").map((e) => e.version).sort().reverse();
+  let versions: string[];
+  if (opts.to !== undefined) {
+    const to = opts.to === "0" ? "0" : findMigration(set, opts.to).version;
+    versions = applied.filter((v) => v > to);
+  } else {
+    const n = opts.steps ?? 1;
+    versions = applied.slice(0, n);
+  }
+  const migrations = versions.map((v) => findMigration(set, v));
+  const irreversible = migrations.filter((m) => m.down === null);
+  if (irreversible.length > 0) {
+    throw new PgshipError(
+      "irreversible",
+      `cannot roll back: ${irreversible.map((m) => m.file).join(", ")} ${irreversible.length === 1 ? "has" : "have"} no '-- migrate:down' section`,
+      { hint: "restore a backup instead, or write the reverse as a new migration; nothing was changed" },
+    );
+  }
+  const remaining = applied.filter((v) => !versions.includes(v));
+  return {
+    action: migrations.length ? "down" : "none",
+    steps: migrations.map((migration) => ({ kind: "down", migration })),
+    atomicPrefix: 0,
+    from: report.version,
+    to: remaining[0] ?? null,
+  };
+}
+
+function notEmpty(db: DatabaseState, mode: string): PgshipError {
+  const from = db.foreign ? ` It looks like it is managed by ${db.foreign.tool} at version ${db.foreign.version}.` : "";
+  return new PgshipError(
+    "not_empty",
+    `the database is not empty and pgship does not manage it, so '${mode}' will not touch it.${from}`,
+    { hint: "if its schema is already at a known version V, adopt it with 'pgship baseline V'; otherwise point --database-url at an empty database" },
+  );
+}
+
+function notManaged(db: DatabaseState, mode: string): PgshipError {
+  if (db.empty) {
+    return new PgshipError("not_installed", `the database is empty, so there is nothing to ${mode}`, {
+      hint: "run 'pgship install' (or 'pgship up') for a fresh install",
+    });
+  }
+  return notEmpty(db, mode);
+}

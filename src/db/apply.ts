@@ -1,0 +1,264 @@
+// Executes a plan. Every transactional step commits its effects and its tracking
+// row together; a transaction:false step is recorded as running before and
+// applied after, so a crash in between is visible and resumable.
+
+import { formatDuration } from "../core/duration.ts";
+import { ExitCode, PgshipError } from "../core/errors.ts";
+import type { StepLabel, Emit } from "../core/events.ts";
+import type { Migration, Section } from "../core/migration-file.ts";
+import type { Plan, Step } from "../core/plan.ts";
+import { lineAt, splitStatements } from "../core/sql-split.ts";
+import type { Sql } from "./connect.ts";
+import { safeMessage } from "./connect.ts";
+import { deleteRow, quoteIdent, upsertRow, type RowInput } from "./tracking.ts";
+
+/** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
+export class Interrupt {
+  interrupted = false;
+  private current: { cancel(): unknown } | null = null;
+  track<T>(q: Promise<T> & { cancel(): unknown }): Promise<T> {
+    this.current = q;
+    return q.finally(() => {
+      if (this.current === q) this.current = null;
+    });
+  }
+  fire(): void {
+    this.interrupted = true;
+    try {
+      this.current?.cancel();
+    } catch {
+      // The query already finished; nothing to cancel.
+    }
+  }
+  check(): void {
+    if (this.interrupted) throw interrupted("before the next step started");
+  }
+}
+
+export function interrupted(what: string): PgshipError {
+  return new PgshipError("interrupted", `interrupted ${what}`, { exitCode: ExitCode.interrupted });
+}
+
+export interface ApplyContext {
+  sql: Sql;
+  schema: string;
+  toolVersion: string;
+  runId: number | null;
+  emit: Emit;
+  interrupt: Interrupt;
+  pathOf(file: string): string;
+  /** Retries of a migration that hit its lock_timeout. */
+  lockRetries: number;
+}
+
+export const labelOf = (s: Step): StepLabel =>
+  s.kind === "snapshot"
+    ? { kind: "snapshot", version: s.snapshot.version, name: "schema snapshot" }
+    : { kind: s.kind, version: s.migration.version, name: s.migration.name, ...(s.kind === "up" && s.resume ? { resume: true } : {}) };
+
+type Tx = Sql;
+
+export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> {
+  if (plan.action === "install" && plan.atomicPrefix > 0) {
+    const prefix = plan.steps.slice(0, plan.atomicPrefix);
+    const started = new Map<Step, number>();
+    try {
+      await ctx.sql.begin(async (tx) => {
+        for (const step of prefix) {
+          ctx.interrupt.check();
+          started.set(step, performance.now());
+          ctx.emit({ type: "step-start", step: labelOf(step) });
+          await runInTx(ctx, tx as unknown as Tx, step, "the install");
+          ctx.emit({ type: "step-done", step: labelOf(step), durationMs: performance.now() - started.get(step)! });
+        }
+      });
+    } catch (e) {
+      throw asStepError(ctx, e, "install");
+    }
+    for (const step of plan.steps.slice(plan.atomicPrefix)) await runStep(ctx, step);
+    return;
+  }
+  for (const step of plan.steps) await runStep(ctx, step);
+}
+
+async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
+  ctx.interrupt.check();
+  const label = labelOf(step);
+  const t0 = performance.now();
+  ctx.emit({ type: "step-start", step: label });
+  if (step.kind === "snapshot") throw new Error("a snapshot step runs only inside an install");
+  const section = step.kind === "up" ? step.migration.up : step.migration.down!;
+  if (!section.options.transaction) await runWithoutTransaction(ctx, step.migration, section, step.kind, step.kind === "up" && step.resume);
+  else {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await ctx.sql.begin((tx) => runInTx(ctx, tx as unknown as Tx, step, "the migration"));
+        break;
+      } catch (e) {
+        if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
+          const delay = backoff(attempt);
+          ctx.emit({ type: "step-retry", step: label, attempt, delayMs: delay, reason: safeMessage(e) });
+          await new Promise((r) => setTimeout(r, delay));
+          continue;
+        }
+        throw asStepError(ctx, e, step.kind === "up" ? "up" : "down", step.migration, section, attempt > 1 ? attempt : 0);
+      }
+    }
+  }
+  ctx.emit({ type: "step-done", step: label, durationMs: performance.now() - t0 });
+}
+
+/** Bounded exponential backoff with jitter: ~1 s, 2 s, 4 s, 8 s ... capped at 30 s. */
+export function backoff(attempt: number): number {
+  const base = Math.min(1000 * 2 ** (attempt - 1), 30_000);
+  return Math.round(base * (0.75 + Math.random() * 0.5));
+}
+
+const isLockTimeout = (e: unknown) => (e as { code?: string })?.code === "55P03";
+
+function rowFor(ctx: ApplyContext, m: Migration, via: RowInput["via"], durationMs: number | null): RowInput {
+  return { version: m.version, name: m.name, checksum: m.checksum, via, durationMs, toolVersion: ctx.toolVersion, runId: ctx.runId };
+}
+
+async function setTimeouts(sql: Sql, section: Section, local: boolean) {
+  const scope = local ? "local " : "";
+  const o = section.options;
+  if (o.lockTimeoutMs) await sql.unsafe(`set ${scope}lock_timeout = '${o.lockTimeoutMs}ms'`);
+  if (o.statementTimeoutMs) await sql.unsafe(`set ${scope}statement_timeout = '${o.statementTimeoutMs}ms'`);
+}
+
+async function runInTx(ctx: ApplyContext, tx: Tx, step: Step, _what: string): Promise<void> {
+  if (step.kind === "snapshot") {
+    await ctx.interrupt.track(tx.unsafe(step.snapshot.sql));
+    // The snapshot's prologue changes session settings; put them back for what follows.
+    await tx.unsafe(
+      "reset search_path; reset check_function_bodies; reset client_min_messages; reset row_security; reset xmloption; reset statement_timeout; reset lock_timeout",
+    );
+    for (const m of step.stamps) await upsertRow(tx, ctx.schema, rowFor(ctx, m, "snapshot", null), "applied");
+    return;
+  }
+  const section = step.kind === "up" ? step.migration.up : step.migration.down!;
+  const t0 = performance.now();
+  await setTimeouts(tx, section, true);
+  await ctx.interrupt.track(tx.unsafe(section.sql));
+  if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
+  if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
+  if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
+  else await deleteRow(tx, ctx.schema, step.migration.version);
+}
+
+const CONCURRENT_INDEX = /create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[A-Za-z_][\w$]*))?)/gi;
+
+/** Index names a migration builds concurrently (schema-qualified when written so). */
+export function concurrentIndexNames(sql: string): string[] {
+  const names: string[] = [];
+  for (const m of sql.matchAll(CONCURRENT_INDEX)) {
+    const parts = m[1]!.split(/\s*\.\s*/).map((p) => (p.startsWith('"') ? p.slice(1, -1).replace(/""/g, '"') : p.toLowerCase()));
+    names.push(parts.join("."));
+  }
+  return names;
+}
+
+/** Drops INVALID indexes a failed CREATE INDEX CONCURRENTLY of this migration left behind. */
+async function dropInvalidIndexes(ctx: ApplyContext, section: Section): Promise<void> {
+  for (const name of concurrentIndexNames(section.sql)) {
+    const [schema, index] = name.includes(".") ? name.split(".") : [null, name];
+    const rows = await ctx.sql.unsafe<{ qname: string }[]>(
+      `select format('%I.%I', n.nspname, c.relname) as qname
+         from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
+        where not i.indisvalid and c.relname = $1
+          and (($2::text is null and n.nspname = any (current_schemas(false))) or n.nspname = $2)`,
+      [index!, schema],
+    );
+    for (const r of rows) {
+      await ctx.sql.unsafe(`drop index concurrently if exists ${r.qname}`);
+      ctx.emit({ type: "invalid-index-dropped", index: r.qname });
+    }
+  }
+}
+
+async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: Section, kind: "up" | "down", resume: boolean): Promise<void> {
+  const t0 = performance.now();
+  if (kind === "up") {
+    await upsertRow(ctx.sql, ctx.schema, rowFor(ctx, m, "migration", null), "running");
+    if (resume) await dropInvalidIndexes(ctx, section);
+  }
+  const statements = splitStatements(section.sql);
+  await setTimeouts(ctx.sql, section, false);
+  try {
+    for (const st of statements) {
+      ctx.interrupt.check();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await ctx.interrupt.track(ctx.sql.unsafe(st.text));
+          break;
+        } catch (e) {
+          if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
+            const delay = backoff(attempt);
+            ctx.emit({ type: "step-retry", step: { kind, version: m.version, name: m.name }, attempt, delayMs: delay, reason: safeMessage(e) });
+            await new Promise((r) => setTimeout(r, delay));
+            continue;
+          }
+          throw asStepError(ctx, e, kind, m, { ...section, sql: st.text, line: section.line + st.line - 1 }, attempt > 1 ? attempt : 0, true);
+        }
+      }
+    }
+  } finally {
+    if (section.options.lockTimeoutMs || section.options.statementTimeoutMs) {
+      await ctx.sql.unsafe("reset lock_timeout; reset statement_timeout").catch(() => undefined);
+    }
+  }
+  if (kind === "up") await upsertRow(ctx.sql, ctx.schema, rowFor(ctx, m, "migration", Math.round(performance.now() - t0)), "applied");
+  else await deleteRow(ctx.sql, ctx.schema, m.version);
+}
+
+const CONNECTION_LOST = new Set(["57P01", "57P02", "57P03", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE"]);
+
+/** Turns a failure inside a step into one message with the file, the line and what happened to the data. */
+export function asStepError(
+  ctx: ApplyContext,
+  e: unknown,
+  kind: "install" | "up" | "down",
+  m?: Migration,
+  section?: Section,
+  attempts = 0,
+  nonTransactional = false,
+): PgshipError {
+  if (e instanceof PgshipError) return e;
+  const err = e as { code?: string; position?: string; detail?: string; hint?: string; where?: string };
+  const code = String(err.code ?? "");
+  if (code === "57014" && ctx.interrupt.interrupted) {
+    return interrupted(
+      nonTransactional
+        ? `while running ${m?.file}; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`
+        : kind === "install" ? "during the install; it was rolled back and the database is empty again" : `while running ${m?.file}; it was rolled back`,
+    );
+  }
+  let where = "";
+  if (m && section && err.position) {
+    const line = section.line + lineAt(section.sql, Number(err.position) - 1) - 1;
+    where = ` at ${ctx.pathOf(m.file)}:${line}`;
+  } else if (m) where = ` in ${ctx.pathOf(m.file)}`;
+  const lost = CONNECTION_LOST.has(code);
+  const what = lost ? `the connection to the server was lost (${safeMessage(e)})` : safeMessage(e);
+  const detail = [err.detail && `detail: ${err.detail}`, err.hint && `server hint: ${err.hint}`].filter(Boolean).join("\n");
+  const after = attempts ? ` after ${attempts} attempts` : "";
+  const subject = kind === "install" ? "install" : `${kind === "down" ? "rolling back" : "migration"} ${m?.version}_${m?.name}`;
+  const fate = nonTransactional
+    ? "it runs without a transaction: statements before this one stay applied and it is marked as running; fix the cause and run 'pgship up' to resume it"
+    : kind === "install"
+      ? "the install was rolled back: the database is as empty as before"
+      : "it was rolled back: nothing from it was applied";
+  return new PgshipError(lost ? "connection_lost" : "migration_failed", `${subject} failed${where}${after}: ${what}${detail ? `\n${detail}` : ""}`, {
+    hint: fate,
+    cause: e,
+  });
+}
+
+export function describeStep(label: StepLabel, durationMs?: number): string {
+  const verb = label.kind === "snapshot" ? "loaded snapshot" : label.kind === "down" ? "rolled back" : label.resume ? "resumed" : "applied";
+  const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
+  return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
+}
+
+export { quoteIdent };

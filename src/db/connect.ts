@@ -1,0 +1,124 @@
+// Connections: one postgres.js client per command, errors turned into messages a
+// person can act on, and --wait retries with exponential backoff.
+
+import postgres from "postgres";
+import { describeTarget, redactSecrets, type ConnectionTarget } from "../core/config.ts";
+import { formatDuration } from "../core/duration.ts";
+import { PgshipError } from "../core/errors.ts";
+
+export type Sql = postgres.Sql<any>;
+
+export interface Db {
+  sql: Sql;
+  target: ConnectionTarget;
+  serverVersion: string;
+  serverVersionNum: number;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  applicationName: string;
+  /** Keep retrying connection failures for this long (ms); 0 = try once. */
+  waitMs?: number;
+  onRetry?: (reason: string, delayMs: number) => void;
+  onNotice?: (message: string) => void;
+  connectTimeoutSec?: number;
+}
+
+export function clientOptions(target: ConnectionTarget, opts: ConnectOptions): postgres.Options<any> {
+  const ssl = !target.sslmode || target.sslmode === "disable" || target.sslmode === "allow"
+    ? false
+    : target.sslmode === "prefer" ? "prefer" : target.sslmode === "require" ? "require" : target.sslmode === "verify-ca" ? "verify-full" : "verify-full";
+  return {
+    host: target.socketDir ?? target.host,
+    port: target.port,
+    database: target.database,
+    username: target.user,
+    password: target.password,
+    ...(target.socketDir ? { path: `${target.socketDir}/.s.PGSQL.${target.port}` } : {}),
+    ssl: ssl as postgres.Options<any>["ssl"],
+    max: 1,
+    idle_timeout: 0,
+    max_lifetime: 0,
+    connect_timeout: opts.connectTimeoutSec ?? 10,
+    prepare: false,
+    fetch_types: false,
+    onnotice: (n) => opts.onNotice?.(String(n.message)),
+    connection: { ...target.params, application_name: opts.applicationName },
+  } as postgres.Options<any>;
+}
+
+export async function connect(target: ConnectionTarget, opts: ConnectOptions): Promise<Db> {
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  let delay = 250;
+  for (;;) {
+    const sql: Sql = postgres(clientOptions(target, opts));
+    try {
+      const [row] = await sql.unsafe<{ v: string; n: string }[]>(
+        "select current_setting('server_version') as v, current_setting('server_version_num') as n",
+      );
+      const num = Number(row!.n);
+      // A backend whose client died (kill -9) should notice soon and roll back.
+      if (num >= 140000) await sql.unsafe("set client_connection_check_interval = '1s'");
+      return { sql, target, serverVersion: row!.v, serverVersionNum: num, close: () => sql.end({ timeout: 5 }) };
+    } catch (e) {
+      await sql.end({ timeout: 0 }).catch(() => undefined);
+      const err = translateConnectError(e, target);
+      if (!isRetryable(e) || Date.now() + delay > deadline) {
+        if (opts.waitMs) err.message += ` (gave up after waiting ${formatDuration(opts.waitMs)})`;
+        throw err;
+      }
+      opts.onRetry?.(err.message, delay);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}
+
+const RETRYABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "CONNECT_TIMEOUT", "ECONNRESET", "ENOENT", "57P03", "53300", "EHOSTUNREACH", "ENETUNREACH", "CONNECTION_CLOSED", "CONNECTION_ENDED"]);
+
+export function isRetryable(e: unknown): boolean {
+  return RETRYABLE.has(String((e as { code?: string })?.code));
+}
+
+/** One readable sentence and a next step for every way connecting can fail. */
+export function translateConnectError(e: unknown, t: ConnectionTarget): PgshipError {
+  const code = String((e as { code?: string })?.code ?? "");
+  const where = describeTarget(t);
+  const hostPort = t.socketDir ? `socket ${t.socketDir}/.s.PGSQL.${t.port}` : `${t.host}:${t.port}`;
+  const make = (message: string, hint: string) =>
+    new PgshipError("connect_failed", message, { hint, cause: e });
+  switch (code) {
+    case "28P01":
+      return make(`password authentication failed for user "${t.user}" (${where})`, "check the password in DATABASE_URL / .env (special characters must be percent-encoded)");
+    case "28000":
+      return make(`the server refused user "${t.user}" on ${where}: ${safeMessage(e, t)}`, "check the user name, and that pg_hba.conf allows this host, user and database");
+    case "3D000":
+      return make(`database "${t.database}" does not exist on ${hostPort}`, `create it (createdb -h ${t.host} -U ${t.user} ${t.database}) or fix the database name`);
+    case "ECONNREFUSED":
+      return make(`connection refused by ${hostPort}`, "is PostgreSQL running and listening on that host and port? (use --wait 30s while it starts)");
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return make(`host "${t.host}" not found`, "check the host name in the database URL");
+    case "ETIMEDOUT":
+    case "CONNECT_TIMEOUT":
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return make(`could not reach ${hostPort} (timed out)`, "check the host, port and any firewall between here and the server");
+    case "ENOENT":
+      return make(`no PostgreSQL socket at ${hostPort}`, "check the socket directory and port, or connect over TCP with a host name");
+    case "57P03":
+      return make(`the server at ${hostPort} is starting up or shutting down`, "try again, or pass --wait 60s");
+    case "53300":
+      return make(`the server at ${hostPort} has too many connections`, "close idle connections or raise max_connections");
+    case "SASL_SIGNATURE_MISMATCH":
+      return make(`the server's SCRAM signature did not match for ${where}`, "check you are connecting to the right server");
+    default:
+      return make(`cannot connect to ${where}: ${safeMessage(e, t)}`, "check the database URL and that the server is reachable");
+  }
+}
+
+export function safeMessage(e: unknown, t?: ConnectionTarget): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return redactSecrets(msg, t ? [t.password] : []);
+}

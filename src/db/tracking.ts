@@ -1,0 +1,188 @@
+// The tracking schema: one row per applied migration and an append-only history
+// of runs. Only this file writes SQL against it.
+
+import { hostname, userInfo } from "node:os";
+import type { AppliedRow, AppliedVia, DatabaseState } from "../core/plan.ts";
+import { pid } from "../runtime.ts";
+import type { Sql } from "./connect.ts";
+
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+
+export function trackingDdl(schema: string): string {
+  const s = quoteIdent(schema);
+  return `
+create schema if not exists ${s};
+create table if not exists ${s}.migrations (
+  version      text primary key check (version ~ '^[0-9]{14}$'),
+  name         text not null,
+  checksum     text not null,
+  state        text not null check (state in ('running', 'applied')),
+  applied_via  text not null check (applied_via in ('migration', 'snapshot', 'baseline')),
+  started_at   timestamptz not null default clock_timestamp(),
+  applied_at   timestamptz,
+  duration_ms  integer,
+  tool_version text not null,
+  run_id       bigint
+);
+create table if not exists ${s}.history (
+  id           bigserial primary key,
+  command      text not null,
+  args         text not null default '',
+  result       text not null default 'running' check (result in ('running', 'ok', 'error')),
+  error        text,
+  from_version text,
+  to_version   text,
+  tool_version text not null,
+  os_user      text,
+  host         text,
+  pid          integer,
+  backend_pid  integer not null default pg_backend_pid(),
+  started_at   timestamptz not null default clock_timestamp(),
+  finished_at  timestamptz
+);
+comment on schema ${s} is 'pgship: applied migrations and run history. Managed by pgship; do not edit.';
+`;
+}
+
+export async function ensureTracking(sql: Sql, schema: string): Promise<void> {
+  await sql.unsafe(trackingDdl(schema));
+}
+
+export async function trackingExists(sql: Sql, schema: string): Promise<boolean> {
+  const [row] = await sql.unsafe<{ ok: boolean }[]>(`select to_regclass($1) is not null as ok`, [`${quoteIdent(schema)}.migrations`]);
+  return row!.ok;
+}
+
+const SYSTEM_SCHEMAS = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'`;
+const NOT_EXTENSION = (cls: string, oid: string) =>
+  `not exists (select 1 from pg_depend d where d.classid = '${cls}'::regclass and d.objid = ${oid} and d.deptype = 'e')`;
+
+export async function readState(sql: Sql, schema: string): Promise<DatabaseState> {
+  const managed = await trackingExists(sql, schema);
+  const applied = managed ? await readApplied(sql, schema) : [];
+  const [row] = await sql.unsafe<{ objects: number; dbmate: string | null; alembic: string | null }[]>(
+    `select
+      (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where ${SYSTEM_SCHEMAS} and n.nspname <> $1 and ${NOT_EXTENSION("pg_class", "c.oid")})
+    + (select count(*) from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where ${SYSTEM_SCHEMAS} and n.nspname <> $1 and ${NOT_EXTENSION("pg_proc", "p.oid")})
+    + (select count(*) from pg_type t join pg_namespace n on n.oid = t.typnamespace
+        where ${SYSTEM_SCHEMAS} and n.nspname <> $1 and t.typtype in ('e', 'd', 'r') and ${NOT_EXTENSION("pg_type", "t.oid")})
+    + (select count(*) from pg_namespace n where ${SYSTEM_SCHEMAS} and n.nspname not in ($1, 'public')
+        and ${NOT_EXTENSION("pg_namespace", "n.oid")})
+      as objects,
+      to_regclass('public.schema_migrations')::text as dbmate,
+      to_regclass('public.alembic_version')::text as alembic`,
+    [schema],
+  );
+  let foreign: DatabaseState["foreign"] = null;
+  if (!managed && row!.dbmate) {
+    const [v] = await sql.unsafe<{ v: string | null }[]>(`select max(version)::text as v from public.schema_migrations`).catch(() => [{ v: null }]);
+    if (v?.v) foreign = { tool: "dbmate", version: v.v };
+  } else if (!managed && row!.alembic) {
+    const [v] = await sql.unsafe<{ v: string | null }[]>(`select max(version_num)::text as v from public.alembic_version`).catch(() => [{ v: null }]);
+    if (v?.v) foreign = { tool: "alembic", version: v.v };
+  }
+  return { managed, applied, empty: Number(row!.objects) === 0, foreign };
+}
+
+async function readApplied(sql: Sql, schema: string): Promise<AppliedRow[]> {
+  const rows = await sql.unsafe<
+    { version: string; name: string; checksum: string; state: string; via: string; started_at: Date | null; applied_at: Date | null; duration_ms: number | null }[]
+  >(`select version, name, checksum, state, applied_via as via, started_at, applied_at, duration_ms
+       from ${quoteIdent(schema)}.migrations order by version`);
+  return rows.map((r) => ({
+    version: r.version,
+    name: r.name,
+    checksum: r.checksum,
+    state: r.state as AppliedRow["state"],
+    via: r.via as AppliedVia,
+    startedAt: r.started_at ? new Date(r.started_at).toISOString() : null,
+    appliedAt: r.applied_at ? new Date(r.applied_at).toISOString() : null,
+    durationMs: r.duration_ms,
+  }));
+}
+
+export interface RowInput {
+  version: string;
+  name: string;
+  checksum: string;
+  via: AppliedVia;
+  durationMs: number | null;
+  toolVersion: string;
+  runId: number | null;
+}
+
+/** Records a migration as applied (or running, for transaction:false ones). */
+export async function upsertRow(sql: Sql, schema: string, r: RowInput, state: "running" | "applied"): Promise<void> {
+  await sql.unsafe(
+    `insert into ${quoteIdent(schema)}.migrations
+       (version, name, checksum, state, applied_via, applied_at, duration_ms, tool_version, run_id)
+     values ($1, $2, $3, $4, $5, case when $4 = 'applied' then clock_timestamp() end, $6, $7, $8)
+     on conflict (version) do update set
+       name = excluded.name, checksum = excluded.checksum, state = excluded.state,
+       applied_via = excluded.applied_via, applied_at = excluded.applied_at,
+       duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, run_id = excluded.run_id`,
+    [r.version, r.name, r.checksum, state, r.via, r.durationMs, r.toolVersion, r.runId],
+  );
+}
+
+export async function deleteRow(sql: Sql, schema: string, version: string): Promise<void> {
+  await sql.unsafe(`delete from ${quoteIdent(schema)}.migrations where version = $1`, [version]);
+}
+
+export interface LastRun {
+  id: number;
+  command: string;
+  result: string;
+  error: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  user: string | null;
+  host: string | null;
+  fromVersion: string | null;
+  toVersion: string | null;
+}
+
+export async function startHistory(sql: Sql, schema: string, command: string, args: string, toolVersion: string, fromVersion: string | null): Promise<number> {
+  let user = "";
+  try {
+    user = userInfo().username;
+  } catch {
+    user = "";
+  }
+  const [row] = await sql.unsafe<{ id: string }[]>(
+    `insert into ${quoteIdent(schema)}.history (command, args, tool_version, os_user, host, pid, from_version)
+     values ($1, $2, $3, $4, $5, $6, $7) returning id`,
+    [command, args, toolVersion, user, hostname(), pid(), fromVersion],
+  );
+  return Number(row!.id);
+}
+
+export async function finishHistory(sql: Sql, schema: string, id: number, result: "ok" | "error", error: string | null, toVersion: string | null): Promise<void> {
+  await sql.unsafe(
+    `update ${quoteIdent(schema)}.history set result = $2, error = $3, to_version = $4, finished_at = clock_timestamp() where id = $1`,
+    [id, result, error, toVersion],
+  );
+}
+
+export async function lastRun(sql: Sql, schema: string): Promise<LastRun | null> {
+  const [r] = await sql.unsafe<Record<string, unknown>[]>(
+    `select id, command, result, error, started_at, finished_at, os_user, host, from_version, to_version
+       from ${quoteIdent(schema)}.history order by id desc limit 1`,
+  );
+  if (!r) return null;
+  const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
+  return {
+    id: Number(r.id),
+    command: String(r.command),
+    result: String(r.result),
+    error: (r.error as string | null) ?? null,
+    startedAt: iso(r.started_at)!,
+    finishedAt: iso(r.finished_at),
+    user: (r.os_user as string | null) ?? null,
+    host: (r.host as string | null) ?? null,
+    fromVersion: (r.from_version as string | null) ?? null,
+    toVersion: (r.to_version as string | null) ?? null,
+  };
+}

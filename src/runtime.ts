@@ -1,0 +1,38 @@
+// The one place that knows which runtime runs pgship (the compiled Bun binary,
+// `bun src/main.ts`, or `deno run -A src/main.ts`). Everything here uses node:
+// APIs that Bun and Deno both provide; keep runtime-specific calls in this file.
+
+import process from "node:process";
+
+export const argv = (): string[] => process.argv.slice(2);
+export const env = (): Record<string, string | undefined> => process.env;
+export const cwd = (): string => process.cwd();
+export const pid = (): number => process.pid;
+export const platform = (): string => `${process.platform}-${process.arch}`;
+
+export const stdinIsTTY = (): boolean => Boolean(process.stdin.isTTY);
+export const stderrIsTTY = (): boolean => Boolean(process.stderr.isTTY);
+
+export function writeStdout(text: string): void {
+  process.stdout.write(text);
+}
+export function writeStderr(text: string): void {
+  process.stderr.write(text);
+}
+
+/** Exit once stdout and stderr have drained (pipes would otherwise truncate). */
+export async function exit(code: number): Promise<never> {
+  await Promise.all(
+    [process.stdout, process.stderr].map(
+      (s) => new Promise<void>((resolve) => (s.writableLength > 0 ? s.write("", () => resolve()) : resolve())),
+    ),
+  );
+  process.exit(code);
+}
+
+export function onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): void {
+  process.on(signal, handler);
+}
+
+export const runtimeName = (): string =>
+  "Deno" in globalThis ? `deno ${(globalThis as { Deno?: { version: { deno: string } } }).Deno!.version.deno}` : `bun ${process.versions.bun ?? "?"}`;

@@ -1,0 +1,66 @@
+// Where migrations come from: the bundle compiled into the binary, or files on
+// disk (--migrations-dir / --schema-file, and always in source runs).
+
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
+import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
+import { cwd } from "./runtime.ts";
+
+export interface Bundle {
+  migrations: (SourceFile & { sha256: string })[];
+  snapshot: SourceFile | null;
+  builtAt: string;
+}
+
+export interface LoadedSet extends MigrationSet {
+  /** "embedded" or the directory the files were read from. */
+  origin: string;
+  /** Path or name shown to people for a migration file. */
+  pathOf(file: string): string;
+}
+
+export function readSourceFiles(dir: string): SourceFile[] {
+  if (!existsSync(dir)) {
+    throw new UsageError(`migrations directory ${dir} does not exist`, "pass --migrations-dir DIR, or run 'pgship new NAME' to create the first migration");
+  }
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".sql") || /^\d{14}_/.test(f))
+    .sort()
+    .map((file) => ({ file, text: readFileSync(join(dir, file), "utf8") }));
+}
+
+export function readSnapshotFile(path: string): SourceFile | null {
+  if (!existsSync(path)) return null;
+  return { file: path, text: readFileSync(path, "utf8") };
+}
+
+export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean }): Promise<LoadedSet> {
+  const { embedded } = await import("./embedded.ts");
+  if (embedded && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
+    const set = parseMigrationSet(embedded.migrations, embedded.snapshot);
+    for (const m of embedded.migrations) {
+      const parsed = set.migrations.find((x) => x.file === m.file);
+      if (parsed && parsed.checksum !== m.sha256) {
+        throw new PgshipError("bundle_corrupt", `embedded migration ${m.file} does not match its build-time checksum`, {
+          hint: "the binary is damaged; download it again",
+        });
+      }
+    }
+    return { ...set, origin: "embedded", pathOf: (f) => f };
+  }
+  const dir = resolve(cwd(), opts.migrationsDir ?? "migrations");
+  const schemaPath = resolve(cwd(), opts.schemaFile ?? "schema.sql");
+  const shown = relative(cwd(), dir) || ".";
+  let set: MigrationSet;
+  try {
+    set = parseMigrationSet(readSourceFiles(dir), readSnapshotFile(schemaPath));
+  } catch (e) {
+    // Point at files the way the user would open them.
+    if (e instanceof MigrationFileError) {
+      throw new MigrationFileError(e.problems.map((p) => (p.file === schemaPath ? { ...p, file: relative(cwd(), p.file) } : { ...p, file: join(shown, p.file) })));
+    }
+    throw e;
+  }
+  return { ...set, origin: dir, pathOf: (f) => join(dir, f) };
+}

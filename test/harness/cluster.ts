@@ -1,0 +1,110 @@
+// A throwaway PostgreSQL cluster for the tests: initdb into a temp dir, a random
+// loopback port, fsync off, password authentication (so wrong passwords fail),
+// stopped when the test process exits. Never touches a server it did not start.
+
+import { spawnSync } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+export interface Cluster {
+  port: number;
+  host: string;
+  superuser: string;
+  password: string;
+  dataDir: string;
+  socketDir: string;
+  binDir: string;
+  major: number;
+  url(database: string, user?: string, password?: string): string;
+  stop(): void;
+}
+
+export function systemBinDir(): string {
+  if (process.env.PGSHIP_TEST_PG_BIN) return process.env.PGSHIP_TEST_PG_BIN;
+  const root = "/usr/lib/postgresql";
+  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const m of majors) if (existsSync(join(root, m, "bin", "initdb"))) return join(root, m, "bin");
+  throw new Error("no PostgreSQL server binaries found (install postgresql, or set PGSHIP_TEST_PG_BIN)");
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+const asRoot = process.getuid?.() === 0;
+
+/** initdb and postgres refuse to run as root: run them as the `postgres` user then. */
+function run(cmd: string, args: string[], env: Record<string, string> = {}) {
+  const full = asRoot ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args]] as const : [cmd, args] as const;
+  const r = spawnSync(full[0], [...full[1]], { encoding: "utf8", env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+
+export async function startCluster(opts: { binDir?: string; extraConf?: string[] } = {}): Promise<Cluster> {
+  const binDir = opts.binDir ?? systemBinDir();
+  const base = mkdtempSync(join(tmpdir(), "pgship-test-"));
+  const dataDir = join(base, "data");
+  const socketDir = join(base, "sock");
+  const pwfile = join(base, "pw");
+  const password = `pw-${randomBytes(9).toString("base64url")}`;
+  writeFileSync(pwfile, `${password}\n`);
+  spawnSync("mkdir", ["-p", socketDir]);
+  if (asRoot) {
+    const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim());
+    const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
+    for (const p of [base, socketDir, pwfile]) chownSync(p, uid, gid);
+  }
+  chmodSync(base, 0o700);
+  run(join(binDir, "initdb"), ["-D", dataDir, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8", "--locale=C", "--no-sync"]);
+  const port = await freePort();
+  const conf = [
+    `port = ${port}`,
+    "listen_addresses = '127.0.0.1'",
+    `unix_socket_directories = '${socketDir}'`,
+    "fsync = off",
+    "synchronous_commit = off",
+    "full_page_writes = off",
+    "max_connections = 100",
+    "shared_buffers = 128MB",
+    "log_min_messages = warning",
+    ...(opts.extraConf ?? []),
+  ];
+  writeFileSync(join(dataDir, "postgresql.auto.conf"), conf.join("\n") + "\n");
+  if (asRoot) spawnSync("chown", ["postgres:postgres", join(dataDir, "postgresql.auto.conf")]);
+  run(join(binDir, "pg_ctl"), ["-D", dataDir, "-l", join(base, "log"), "-w", "-t", "60", "start"]);
+  let stopped = false;
+  const cluster: Cluster = {
+    port,
+    host: "127.0.0.1",
+    superuser: "postgres",
+    password,
+    dataDir,
+    socketDir,
+    binDir,
+    major: Number(/(\d+)/.exec(spawnSync(join(binDir, "postgres"), ["--version"], { encoding: "utf8" }).stdout)![1]),
+    url: (database, user = "postgres", pw = password) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        run(join(binDir, "pg_ctl"), ["-D", dataDir, "-m", "immediate", "-w", "stop"]);
+      } catch {
+        // Already gone.
+      }
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  process.on("exit", () => cluster.stop());
+  return cluster;
+}
