@@ -80,6 +80,8 @@ function parsePort(text: string, what: string): number {
   return port;
 }
 
+const NO_HOST = "pgship-no-host.invalid";
+
 export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"], env: Record<string, string | undefined> = {}): ConnectionTarget {
   const shown = redactUrl(url);
   const bad = (why: string) =>
@@ -89,7 +91,9 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
   let parsed: URL;
   try {
     // WHATWG URL does not know postgres:, so parse it as http and read the parts.
-    parsed = new URL(`http://${m[2]}`);
+    // An empty host (postgres://user@/db?host=/socket) is legal for libpq.
+    const rest = m[2]!.replace(/^([^/?#]*@)?(?=[/?#]|$)/, (all) => `${all}${NO_HOST}`);
+    parsed = new URL(`http://${rest}`);
   } catch {
     throw bad("it cannot be parsed (are special characters in the password percent-encoded?)");
   }
@@ -103,7 +107,7 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
   const params: Record<string, string> = {};
   let socketDir: string | undefined;
   let sslmode: string | undefined;
-  let host = parsed.hostname;
+  let host = parsed.hostname === NO_HOST ? "" : parsed.hostname;
   let port = parsed.port ? parsePort(parsed.port, "port in the database URL") : 5432;
   for (const [k, v] of parsed.searchParams) {
     if (k === "host") {
