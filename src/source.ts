@@ -2,7 +2,7 @@
 // disk (--migrations-dir / --schema-file, and always in source runs).
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
 import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
 import { cwd } from "./runtime.ts";
@@ -35,6 +35,12 @@ export function readSnapshotFile(path: string): SourceFile | null {
   return { file: path, text: readFileSync(path, "utf8") };
 }
 
+/** The migrations directory, and the snapshot beside it (./schema.sql for ./migrations) unless given. */
+export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string }): { dir: string; schemaPath: string } {
+  const dir = resolve(cwd(), opts.migrationsDir ?? "migrations");
+  return { dir, schemaPath: opts.schemaFile ? resolve(cwd(), opts.schemaFile) : join(dirname(dir), "schema.sql") };
+}
+
 export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean }): Promise<LoadedSet> {
   const { embedded } = await import("./embedded.ts");
   if (embedded && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
@@ -49,8 +55,7 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
     }
     return { ...set, origin: "embedded", pathOf: (f) => f };
   }
-  const dir = resolve(cwd(), opts.migrationsDir ?? "migrations");
-  const schemaPath = resolve(cwd(), opts.schemaFile ?? "schema.sql");
+  const { dir, schemaPath } = diskPaths(opts);
   const shown = relative(cwd(), dir) || ".";
   let set: MigrationSet;
   try {

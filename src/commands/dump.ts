@@ -3,7 +3,8 @@
 
 import type { ArgsDef } from "citty";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { relative, resolve } from "node:path";
+import { relative } from "node:path";
+import { diskPaths } from "../source.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import { normaliseDump } from "../core/snapshot.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
@@ -27,7 +28,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const set = await ctx.migrations({ preferDisk: true });
   const head = set.migrations.at(-1);
   if (!head) throw new PgshipError("no_migrations", "there are no migrations to dump", { hint: "create one with 'pgship new NAME'" });
-  const out = resolve(cwd(), String(a["schema-file"] ?? "schema.sql"));
+  const out = diskPaths({ migrationsDir: a["migrations-dir"] as string | undefined, schemaFile: a["schema-file"] as string | undefined }).schemaPath;
   const admin = await ctx.connect("dump");
   let text: string;
   try {

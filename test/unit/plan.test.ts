@@ -8,7 +8,7 @@ const file = (v: string, name: string, opts = "", down = true) => ({
   text: `-- migrate:up ${opts}\n${opts.includes("transaction:false") ? `create index concurrently if not exists ${name}_idx on t (x);` : `create table ${name} (id int);`}\n${down ? `-- migrate:down\ndrop table ${name};\n` : ""}`,
 });
 
-const V = ["20250101000000", "20250201000000", "20250301000000", "20250401000000"];
+const V = ["20250101000000", "20250201000000", "20250301000000", "20250401000000"] as const;
 function set(snapshotAt?: string, extra: ReturnType<typeof file>[] = []): MigrationSet {
   const files = [file(V[0]!, "a"), file(V[1]!, "b"), file(V[2]!, "c"), file(V[3]!, "d"), ...extra];
   return parseMigrationSet(files, snapshotAt ? { file: "schema.sql", text: `-- pgship snapshot: ${snapshotAt}\ncreate table a (id int);\n` } : null);

@@ -1,0 +1,122 @@
+// Shared by the integration tests: one cluster per test process, one database
+// per test, the compiled binary run as a child process like a user would.
+
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, mkdirSync, statSync, writeFileSync, readdirSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import postgres from "postgres";
+import { startCluster, type Cluster } from "./cluster.ts";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+export const BIN = process.env.PGSHIP_BIN ?? join(ROOT, "dist", "pgship");
+export const BUN = join(ROOT, "node_modules", ".bin", "bun");
+
+let clusterPromise: Promise<Cluster> | null = null;
+export function cluster(): Promise<Cluster> {
+  clusterPromise ??= startCluster();
+  return clusterPromise;
+}
+
+/** Builds dist/pgship once per test run when it is missing or older than the sources. */
+export function ensureBinary(): string {
+  if (process.env.PGSHIP_BIN) return BIN;
+  const newest = (dir: string): number =>
+    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+  const stale = !existsSync(BIN) || Math.max(newest(join(ROOT, "src")), newest(join(ROOT, "migrations")), statSync(join(ROOT, "schema.sql")).mtimeMs) > statSync(BIN).mtimeMs;
+  if (stale) {
+    const r = spawnSync(BUN, ["scripts/build.ts"], { cwd: ROOT, encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+  }
+  return BIN;
+}
+
+let counter = 0;
+export interface TestDb {
+  name: string;
+  url: string;
+  sql: postgres.Sql;
+}
+
+/** A fresh, empty database for one test. */
+export async function createDb(prefix = "t"): Promise<TestDb> {
+  const c = await cluster();
+  const name = `${prefix}_${process.pid}_${++counter}`;
+  const admin = postgres(c.url("postgres"), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  await admin.end();
+  const url = c.url(name);
+  return { name, url, sql: postgres(url, { max: 2, onnotice: () => {} }) };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Environment without the developer's database settings, so tests see only what they pass. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(PG|DATABASE_URL)/.test(k)) env[k] = v;
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+export function pgship(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(ensureBinary(), args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal === "SIGKILL" ? 137 : 128), stdout, stderr });
+    });
+  });
+}
+
+/** Starts the binary and returns the child, for tests that kill or interrupt it. */
+export function spawnPgship(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
+  return spawn(ensureBinary(), args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+}
+
+/** A temporary migrations directory holding the given files (name -> text). */
+export function migrationsDir(files: Record<string, string>, copyRepo = false): string {
+  const dir = join(mkdtempSync(join(tmpdir(), "pgship-app-")), "migrations");
+  mkdirSync(dir);
+  if (copyRepo) for (const f of readdirSync(join(ROOT, "migrations"))) copyFileSync(join(ROOT, "migrations", f), join(dir, f));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "pgship-work-"));
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** Waits until `check` returns a truthy value (polling), or fails after `ms`. */
+export async function until<T>(check: () => Promise<T | null | undefined | false>, ms = 15_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** pg_dump --schema-only of a database, for comparing two databases' schemas. */
+export async function schemaOf(db: TestDb, exclude = "pgship"): Promise<string> {
+  const c = await cluster();
+  const r = spawnSync(join(c.binDir, "pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${exclude}`, "-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", db.name], {
+    encoding: "utf8",
+    env: { ...process.env, PGPASSWORD: c.password },
+  });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout.split("\n").filter((l) => !/^(--|\\(un)?restrict|$)/.test(l)).join("\n");
+}
+
+export const noStackTrace = (text: string) => !/\n\s+at .+:\d+/.test(text) && !text.includes("node_modules");
