@@ -60,19 +60,24 @@ type Tx = Sql;
 
 export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> {
   if (plan.action === "install" && plan.atomicPrefix > 0) {
-    const prefix = plan.steps.slice(0, plan.atomicPrefix);
-    const started = new Map<Step, number>();
+    let current: Step | undefined;
     try {
       await ctx.sql.begin(async (tx) => {
-        for (const step of prefix) {
+        for (const step of plan.steps.slice(0, plan.atomicPrefix)) {
           ctx.interrupt.check();
-          started.set(step, performance.now());
+          current = step;
+          const t0 = performance.now();
           ctx.emit({ type: "step-start", step: labelOf(step) });
-          await runInTx(ctx, tx as unknown as Tx, step, "the install");
-          ctx.emit({ type: "step-done", step: labelOf(step), durationMs: performance.now() - started.get(step)! });
+          await runInTx(ctx, tx as unknown as Tx, step);
+          ctx.emit({ type: "step-done", step: labelOf(step), durationMs: performance.now() - t0 });
         }
       });
     } catch (e) {
+      if (current?.kind === "up") throw asStepError(ctx, e, "install", current.migration, current.migration.up);
+      if (current?.kind === "snapshot") {
+        const snap = current.snapshot;
+        throw asStepError(ctx, e, "install", { version: snap.version, name: "snapshot", file: "schema.sql" } as Migration, { sql: snap.sql, line: 1, options: { transaction: true } });
+      }
       throw asStepError(ctx, e, "install");
     }
     for (const step of plan.steps.slice(plan.atomicPrefix)) await runStep(ctx, step);
@@ -92,7 +97,7 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   else {
     for (let attempt = 1; ; attempt++) {
       try {
-        await ctx.sql.begin((tx) => runInTx(ctx, tx as unknown as Tx, step, "the migration"));
+        await ctx.sql.begin((tx) => runInTx(ctx, tx as unknown as Tx, step));
         break;
       } catch (e) {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
@@ -127,7 +132,7 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
   if (o.statementTimeoutMs) await sql.unsafe(`set ${scope}statement_timeout = '${o.statementTimeoutMs}ms'`);
 }
 
-async function runInTx(ctx: ApplyContext, tx: Tx, step: Step, _what: string): Promise<void> {
+async function runInTx(ctx: ApplyContext, tx: Tx, step: Step): Promise<void> {
   if (step.kind === "snapshot") {
     await ctx.interrupt.track(tx.unsafe(step.snapshot.sql));
     // The snapshot's prologue changes session settings; put them back for what follows.
@@ -238,12 +243,16 @@ export function asStepError(
   if (m && section && err.position) {
     const line = section.line + lineAt(section.sql, Number(err.position) - 1) - 1;
     where = ` at ${ctx.pathOf(m.file)}:${line}`;
+  } else if (m && section && nonTransactional) {
+    // One statement was sent: its first line is where it failed.
+    where = ` at ${ctx.pathOf(m.file)}:${section.line}`;
   } else if (m) where = ` in ${ctx.pathOf(m.file)}`;
   const lost = CONNECTION_LOST.has(code);
   const what = lost ? `the connection to the server was lost (${safeMessage(e)})` : safeMessage(e);
   const detail = [err.detail && `detail: ${err.detail}`, err.hint && `server hint: ${err.hint}`].filter(Boolean).join("\n");
   const after = attempts ? ` after ${attempts} attempts` : "";
-  const subject = kind === "install" ? "install" : `${kind === "down" ? "rolling back" : "migration"} ${m?.version}_${m?.name}`;
+  const subject =
+    kind === "install" ? `install${m ? ` (at ${m.name === "snapshot" && m.file === "schema.sql" ? "the snapshot" : `${m.version}_${m.name}`})` : ""}` : `${kind === "down" ? "rolling back" : "migration"} ${m?.version}_${m?.name}`;
   const fate = nonTransactional
     ? "it runs without a transaction: statements before this one stay applied and it is marked as running; fix the cause and run 'pgship up' to resume it"
     : kind === "install"
