@@ -29,7 +29,11 @@ export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install
   const emit = ctx.emit;
   const result = await withRun(ctx, mode, async (s) => {
     const plan = planUp(s.set, s.state, { mode, to });
-    if (plan.action === "none") return { value: { plan, done }, toVersion: plan.from };
+    // Every run against an installed database is recorded, no-ops included.
+    if (plan.action === "none") {
+      if (s.state.managed) await s.begin(plan.from);
+      return { value: { plan, done }, toVersion: plan.from };
+    }
     const runId = await s.begin(plan.from);
     await executePlan(
       {

@@ -4,6 +4,7 @@
 import type { ArgsDef } from "citty";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import { findMigration } from "../core/plan.ts";
+import { withTransaction } from "../db/connect.ts";
 import { upsertRow } from "../db/tracking.ts";
 import { brand, withRun, type Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
@@ -33,9 +34,9 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     }
     const runId = await s.begin(null);
     const stamps = s.set.migrations.filter((m) => m.version <= target.version);
-    await s.db.sql.begin(async (tx) => {
+    await withTransaction(s.db.sql, async (tx) => {
       for (const m of stamps) {
-        await upsertRow(tx as never, ctx.schema, { version: m.version, name: m.name, checksum: m.checksum, via: "baseline", durationMs: null, toolVersion: brand.version, runId }, "applied");
+        await upsertRow(tx, ctx.schema, { version: m.version, name: m.name, checksum: m.checksum, via: "baseline", durationMs: null, toolVersion: brand.version, runId }, "applied");
       }
     });
     return { value: stamps.length, toVersion: version };

@@ -9,7 +9,7 @@ import type { Migration, Section } from "../core/migration-file.ts";
 import type { Plan, Step } from "../core/plan.ts";
 import { lineAt, splitStatements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
-import { safeMessage } from "./connect.ts";
+import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { deleteRow, quoteIdent, upsertRow, type RowInput } from "./tracking.ts";
 
 /** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
@@ -56,19 +56,18 @@ export const labelOf = (s: Step): StepLabel =>
     ? { kind: "snapshot", version: s.snapshot.version, name: "schema snapshot" }
     : { kind: s.kind, version: s.migration.version, name: s.migration.name, ...(s.kind === "up" && s.resume ? { resume: true } : {}) };
 
-type Tx = Sql;
 
 export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> {
   if (plan.action === "install" && plan.atomicPrefix > 0) {
     let current: Step | undefined;
     try {
-      await ctx.sql.begin(async (tx) => {
+      await withTransaction(ctx.sql, async (tx) => {
         for (const step of plan.steps.slice(0, plan.atomicPrefix)) {
           ctx.interrupt.check();
           current = step;
           const t0 = performance.now();
           ctx.emit({ type: "step-start", step: labelOf(step) });
-          await runInTx(ctx, tx as unknown as Tx, step);
+          await runInTx(ctx, tx, step);
           ctx.emit({ type: "step-done", step: labelOf(step), durationMs: performance.now() - t0 });
         }
       });
@@ -97,7 +96,7 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   else {
     for (let attempt = 1; ; attempt++) {
       try {
-        await ctx.sql.begin((tx) => runInTx(ctx, tx as unknown as Tx, step));
+        await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step));
         break;
       } catch (e) {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
@@ -132,7 +131,7 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
   if (o.statementTimeoutMs) await sql.unsafe(`set ${scope}statement_timeout = '${o.statementTimeoutMs}ms'`);
 }
 
-async function runInTx(ctx: ApplyContext, tx: Tx, step: Step): Promise<void> {
+async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   if (step.kind === "snapshot") {
     await ctx.interrupt.track(tx.unsafe(step.snapshot.sql));
     // The snapshot's prologue changes session settings; put them back for what follows.
@@ -217,8 +216,6 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
   else await deleteRow(ctx.sql, ctx.schema, m.version);
 }
 
-const CONNECTION_LOST = new Set(["57P01", "57P02", "57P03", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE"]);
-
 /** Turns a failure inside a step into one message with the file, the line and what happened to the data. */
 export function asStepError(
   ctx: ApplyContext,
@@ -247,7 +244,7 @@ export function asStepError(
     // One statement was sent: its first line is where it failed.
     where = ` at ${ctx.pathOf(m.file)}:${section.line}`;
   } else if (m) where = ` in ${ctx.pathOf(m.file)}`;
-  const lost = CONNECTION_LOST.has(code);
+  const lost = isConnectionLost(e);
   const what = lost ? `the connection to the server was lost (${safeMessage(e)})` : safeMessage(e);
   const detail = [err.detail && `detail: ${err.detail}`, err.hint && `server hint: ${err.hint}`].filter(Boolean).join("\n");
   const after = attempts ? ` after ${attempts} attempts` : "";

@@ -122,3 +122,23 @@ export function safeMessage(e: unknown, t?: ConnectionTarget): string {
   const msg = e instanceof Error ? e.message : String(e);
   return redactSecrets(msg, t ? [t.password] : []);
 }
+
+const CONNECTION_GONE = new Set(["57P01", "57P02", "57P03", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE"]);
+export const isConnectionLost = (e: unknown) => CONNECTION_GONE.has(String((e as { code?: string })?.code));
+
+/**
+ * BEGIN ... COMMIT on the command's single connection (max: 1, so every query
+ * runs on it, under its advisory lock). Not sql.begin(): after the server drops
+ * the connection, its automatic ROLLBACK writes to a closed socket.
+ */
+export async function withTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
+  await sql.unsafe("begin");
+  try {
+    const result = await fn(sql);
+    await sql.unsafe("commit");
+    return result;
+  } catch (e) {
+    if (!isConnectionLost(e)) await sql.unsafe("rollback").catch(() => undefined);
+    throw e;
+  }
+}

@@ -6,7 +6,7 @@ import { PgshipError } from "../core/errors.ts";
 import type { ConnectionTarget } from "../core/config.ts";
 import type { Migration } from "../core/migration-file.ts";
 import { splitStatements } from "../core/sql-split.ts";
-import { connect, safeMessage, type Db } from "./connect.ts";
+import { connect, safeMessage, withTransaction, type Db } from "./connect.ts";
 import { quoteIdent } from "./tracking.ts";
 
 export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: ConnectionTarget) => Promise<T>): Promise<T> {
@@ -36,7 +36,7 @@ export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: Con
 export async function replayMigrations(db: Db, migrations: Migration[]): Promise<void> {
   for (const m of migrations) {
     try {
-      if (m.up.options.transaction) await db.sql.begin((tx) => tx.unsafe(m.up.sql));
+      if (m.up.options.transaction) await withTransaction(db.sql, (tx) => tx.unsafe(m.up.sql));
       else for (const st of splitStatements(m.up.sql)) await db.sql.unsafe(st.text);
     } catch (e) {
       throw new PgshipError("replay_failed", `replaying ${m.file} failed: ${safeMessage(e, db.target)}`, { cause: e });
