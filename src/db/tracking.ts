@@ -3,7 +3,7 @@
 
 import { hostname, userInfo } from "node:os";
 import type { AppliedRow, AppliedVia, DatabaseState } from "../core/plan.ts";
-import { pid } from "../runtime.ts";
+import { env, pid } from "../runtime.ts";
 import type { Sql } from "./connect.ts";
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
@@ -144,13 +144,22 @@ export interface LastRun {
   toVersion: string | null;
 }
 
-export async function startHistory(sql: Sql, schema: string, command: string, args: string, toolVersion: string, fromVersion: string | null): Promise<number> {
-  let user = "";
-  try {
-    user = userInfo().username;
-  } catch {
-    user = "";
+/** Who ran it: $USER, else the account name, else the uid (some runtimes answer "unknown"). */
+function osUser(): string {
+  const e = env();
+  let name = e.USER || e.LOGNAME || "";
+  if (!name) {
+    try {
+      name = userInfo().username;
+    } catch {
+      name = "";
+    }
   }
+  return name && name !== "unknown" ? name : `uid ${process.getuid?.() ?? "?"}`;
+}
+
+export async function startHistory(sql: Sql, schema: string, command: string, args: string, toolVersion: string, fromVersion: string | null): Promise<number> {
+  const user = osUser();
   const [row] = await sql.unsafe<{ id: string }[]>(
     `insert into ${quoteIdent(schema)}.history (command, args, tool_version, os_user, host, pid, from_version)
      values ($1, $2, $3, $4, $5, $6, $7) returning id`,
