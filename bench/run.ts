@@ -12,7 +12,7 @@
 
 import postgres from "postgres";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, release, tmpdir, totalmem } from "node:os";
+import { availableParallelism, loadavg, release, tmpdir, totalmem } from "node:os";
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -235,6 +235,8 @@ function renderTable(rows: Row[], cases: BenchCase[]): string {
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "pgship-bench-"));
   log(`work dir ${work}; starting a throwaway PostgreSQL cluster`);
+  // Other work on the machine skews every number; the load average says how much there was.
+  const loadAtStart = loadavg().map((l) => l.toFixed(2)).join(" ");
   const cluster = await startCluster();
   const cleanup = () => {
     cluster.stop();
@@ -326,7 +328,7 @@ async function main(): Promise<void> {
       "# pgship benchmark results",
       "",
       `- Date: ${new Date().toISOString()}`,
-      `- Machine: ${m.cpus} CPUs (nproc), ${m.model}, ${m.memory}, ${m.kernel}`,
+      `- Machine: ${m.cpus} CPUs (nproc), ${m.model}, ${m.memory}, ${m.kernel}; load average at start ${loadAtStart}`,
       `- PostgreSQL: ${versions.postgres} (throwaway cluster on 127.0.0.1, fsync off, scram-sha-256)`,
       `- Tools: ${versions.pgship} (compiled with bun ${Bun.version}), dbmate ${versions.dbmate.replace(/^dbmate version /, "")} (native binary), ${versions.psql}`,
       `- Workload: ${n} generated migrations, ${history.tables} tables; schema.sql ${(statSync(bench.schemaFile).size / 1024).toFixed(0)} KiB`,

@@ -26,9 +26,9 @@ export interface ConnectOptions {
 }
 
 export function clientOptions(target: ConnectionTarget, opts: ConnectOptions): postgres.Options<any> {
-  const ssl = !target.sslmode || target.sslmode === "disable" || target.sslmode === "allow"
-    ? false
-    : target.sslmode === "prefer" ? "prefer" : target.sslmode === "require" ? "require" : target.sslmode === "verify-ca" ? "verify-full" : "verify-full";
+  // libpq's default is sslmode=prefer: try TLS, fall back to plain.
+  const mode = target.sslmode ?? (target.socketDir ? "disable" : "prefer");
+  const ssl = mode === "disable" || mode === "allow" ? false : mode === "prefer" || mode === "require" ? mode : "verify-full";
   return {
     host: target.socketDir ?? target.host,
     port: target.port,

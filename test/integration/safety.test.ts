@@ -138,6 +138,45 @@ describe("one runner at a time", () => {
   });
 });
 
+describe("per-migration timeouts", () => {
+  test("statement_timeout stops a slow migration, rolls it back and names the file", async () => {
+    const dir = migrationsDir({
+      "20250101000000_a.sql": A,
+      "20250102000000_slow.sql": "-- migrate:up statement_timeout:300ms\ncreate table slow (id int);\nselect pg_sleep(5);\n",
+    });
+    const d = await db();
+    const env = { DATABASE_URL: d.url };
+    expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
+    const t0 = Date.now();
+    const r = await pgship(["up", "--migrations-dir", dir], { env });
+    expect(Date.now() - t0).toBeLessThan(4000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("canceling statement due to statement timeout");
+    expect(r.stderr).toContain("20250102000000_slow.sql");
+    expect(await d.sql`select 1 from pg_tables where tablename = 'slow'`).toHaveLength(0);
+  });
+});
+
+describe("configuration precedence: --database-url > DATABASE_URL > ./.env > PG*", () => {
+  test("each source is used when the ones above it are absent", async () => {
+    const [one, two, three] = [await db(), await db(), await db()];
+    const work = tempDir();
+    writeFileSync(join(work, ".env"), `# app settings\nOTHER=x\nDATABASE_URL="${three.url}"\n`);
+    const nameOf = async (args: string[], env: Record<string, string>) => {
+      const r = await pgship(["status", "--json", "--migrations-dir", join(ROOT, "migrations"), ...args], { cwd: work, env });
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout).database.split("/").at(-1);
+    };
+    expect(await nameOf(["--database-url", one.url], { DATABASE_URL: two.url })).toBe(one.name);
+    expect(await nameOf([], { DATABASE_URL: two.url })).toBe(two.name);
+    expect(await nameOf([], {})).toBe(three.name);
+    const pg = new URL(one.url.replace("postgres://", "http://"));
+    const pgEnv = { PGHOST: "127.0.0.1", PGPORT: pg.port, PGUSER: "postgres", PGPASSWORD: decodeURIComponent(pg.password), PGDATABASE: two.name };
+    writeFileSync(join(work, ".env"), "OTHER=x\n");
+    expect(await nameOf([], pgEnv)).toBe(two.name);
+  });
+});
+
 describe("transaction:false migrations", () => {
   test("a failed CREATE INDEX CONCURRENTLY is reported, and up drops the INVALID index and rebuilds it", async () => {
     const dir = migrationsDir({
