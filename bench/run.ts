@@ -107,25 +107,29 @@ class Bench {
     await this.admin.unsafe(`drop database if exists ${name} with (force)`);
   }
 
+  /**
+   * Every tool connects the same way: TCP, no TLS. The cluster has no TLS, and the
+   * defaults differ (lib/pq: require, which fails; libpq and pgship: prefer, which
+   * costs an extra round trip), so sslmode=disable is spelled out for all three.
+   */
+  url(db: string): string {
+    return `${this.cluster.url(db)}?sslmode=disable`;
+  }
+
   /** The URL travels in DATABASE_URL, never on the command line (pgship and dbmate both read it). */
   pgship(bin: string, db: string, args: string[]): Command {
-    return { argv: [bin, ...args], env: { ...this.env, DATABASE_URL: this.cluster.url(db) }, cwd: this.work };
+    return { argv: [bin, ...args], env: { ...this.env, DATABASE_URL: this.url(db) }, cwd: this.work };
   }
 
   dbmate(db: string, args: string[]): Command {
-    // lib/pq defaults to sslmode=require; the throwaway cluster has no TLS (pgship's default is no TLS too).
-    return {
-      argv: [dbmateBinary(), "--migrations-dir", this.migrationsDir, ...args],
-      env: { ...this.env, DATABASE_URL: `${this.cluster.url(db)}?sslmode=disable` },
-      cwd: this.work,
-    };
+    return { argv: [dbmateBinary(), "--migrations-dir", this.migrationsDir, ...args], env: { ...this.env, DATABASE_URL: this.url(db) }, cwd: this.work };
   }
 
   psql(db: string, args: string[]): Command {
     const c = this.cluster;
     return {
       argv: [join(c.binDir, "psql"), "-X", ...args],
-      env: { ...this.env, PGHOST: c.host, PGPORT: String(c.port), PGUSER: c.superuser, PGPASSWORD: c.password, PGDATABASE: db },
+      env: { ...this.env, PGHOST: c.host, PGPORT: String(c.port), PGUSER: c.superuser, PGPASSWORD: c.password, PGDATABASE: db, PGSSLMODE: "disable" },
       cwd: this.work,
     };
   }
@@ -329,7 +333,7 @@ async function main(): Promise<void> {
       "",
       `- Date: ${new Date().toISOString()}`,
       `- Machine: ${m.cpus} CPUs (nproc), ${m.model}, ${m.memory}, ${m.kernel}; load average at start ${loadAtStart}`,
-      `- PostgreSQL: ${versions.postgres} (throwaway cluster on 127.0.0.1, fsync off, scram-sha-256)`,
+      `- PostgreSQL: ${versions.postgres} (throwaway cluster; every tool over TCP to 127.0.0.1 with sslmode=disable and scram-sha-256; fsync off)`,
       `- Tools: ${versions.pgship} (compiled with bun ${Bun.version}), dbmate ${versions.dbmate.replace(/^dbmate version /, "")} (native binary), ${versions.psql}`,
       `- Workload: ${n} generated migrations, ${history.tables} tables; schema.sql ${(statSync(bench.schemaFile).size / 1024).toFixed(0)} KiB`,
       `- Method: ${RUNS} measured runs per tool after one untimed warm-up, interleaved across tools; a fresh database per run in (a) and (c); wall time from spawn to exit; peak RSS is the client process's, via ${rssMethod} (max over runs; server memory not included); ratio = median / peer's median`,

@@ -38,11 +38,7 @@ else if (set.snapshot && set.snapshot.version !== set.migrations.at(-1)?.version
   console.warn(`warning: ${values["schema-file"]} is at ${set.snapshot.version} but the newest migration is ${set.migrations.at(-1)?.version}: run 'pgship dump'`);
 }
 
-const bundle: Bundle = {
-  migrations: files.map((f) => ({ ...f, sha256: set.migrations.find((m) => m.file === f.file)!.checksum })),
-  snapshot: snapshot ? { file: "schema.sql", text: snapshot.text } : null,
-  builtAt: new Date().toISOString(),
-};
+const bundle: Bundle = { ...set, builtAt: new Date().toISOString() };
 
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],
@@ -55,7 +51,7 @@ const result = await Bun.build({
       name: "pgship-embed",
       setup(build) {
         build.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({
-          contents: `export const embedded = ${JSON.stringify(bundle)};`,
+          contents: `export const embeddedJson = ${JSON.stringify(JSON.stringify(bundle))};`,
           loader: "ts",
         }));
       },

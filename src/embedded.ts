@@ -1,5 +1,6 @@
-// Replaced at build time (scripts/build.ts) by the migrations and snapshot the
-// binary ships with. In source runs it is null and files on disk are used.
-import type { Bundle } from "./source.ts";
+// Replaced at build time (scripts/build.ts) by the migrations, snapshot and schema
+// model the binary ships with, already parsed and validated, as one JSON string
+// (cheaper to load than an object literal). In source runs it is null and files
+// on disk are used.
 
-export const embedded: Bundle | null = null;
+export const embeddedJson: string | null = null;

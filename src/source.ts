@@ -3,13 +3,12 @@
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
+import { MigrationFileError, UsageError } from "./core/errors.ts";
 import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
 import { cwd } from "./runtime.ts";
 
-export interface Bundle {
-  migrations: (SourceFile & { sha256: string })[];
-  snapshot: SourceFile | null;
+/** What the build embeds: migrations parsed and validated at build time. */
+export interface Bundle extends MigrationSet {
   builtAt: string;
 }
 
@@ -42,18 +41,10 @@ export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string })
 }
 
 export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean }): Promise<LoadedSet> {
-  const { embedded } = await import("./embedded.ts");
-  if (embedded && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
-    const set = parseMigrationSet(embedded.migrations, embedded.snapshot);
-    for (const m of embedded.migrations) {
-      const parsed = set.migrations.find((x) => x.file === m.file);
-      if (parsed && parsed.checksum !== m.sha256) {
-        throw new PgshipError("bundle_corrupt", `embedded migration ${m.file} does not match its build-time checksum`, {
-          hint: "the binary is damaged; download it again",
-        });
-      }
-    }
-    return { ...set, origin: "embedded", pathOf: (f) => f };
+  const { embeddedJson } = await import("./embedded.ts");
+  if (embeddedJson && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
+    const bundle = JSON.parse(embeddedJson) as Bundle;
+    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f };
   }
   const { dir, schemaPath } = diskPaths(opts);
   const shown = relative(cwd(), dir) || ".";

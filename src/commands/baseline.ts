@@ -4,8 +4,7 @@
 import type { ArgsDef } from "citty";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import { findMigration } from "../core/plan.ts";
-import { withTransaction } from "../db/connect.ts";
-import { upsertRow } from "../db/tracking.ts";
+import { stampRows } from "../db/tracking.ts";
 import { brand, withRun, type Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 
@@ -34,11 +33,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     }
     const runId = await s.begin(null);
     const stamps = s.set.migrations.filter((m) => m.version <= target.version);
-    await withTransaction(s.db.sql, async (tx) => {
-      for (const m of stamps) {
-        await upsertRow(tx, ctx.schema, { version: m.version, name: m.name, checksum: m.checksum, via: "baseline", durationMs: null, toolVersion: brand.version, runId }, "applied");
-      }
-    });
+    await stampRows(s.db.sql, ctx.schema, stamps.map((m) => ({ version: m.version, name: m.name, checksum: m.checksum, via: "baseline", durationMs: null, toolVersion: brand.version, runId })));
     return { value: stamps.length, toVersion: version };
   });
   ctx.result({ ok: true, version, recorded: count }, () => `Baselined at ${version}: ${count} migrations recorded as applied. Run 'pgship up' for newer ones.`);

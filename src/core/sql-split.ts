@@ -35,13 +35,14 @@ export function splitStatements(sql: string): Statement[] {
   let word = "";
   let prevWord = "";
 
+  let startLine = 1; // line of `start`, kept as we go: rescanning from 0 would be quadratic
   const push = (end: number) => {
     const raw = sql.slice(start, end);
     const lead = raw.length - raw.trimStart().length;
     const text = raw.trim();
     if (text && !isOnlyComments(text)) {
       const offset = start + lead;
-      out.push({ text, offset, line: lineAt(sql, offset) });
+      out.push({ text, offset, line: startLine + lineAt(raw, lead) - 1 });
     }
   };
 
@@ -136,6 +137,7 @@ export function splitStatements(sql: string): Statement[] {
     if (c === ";" && atomicDepth === 0) {
       push(i);
       start = i + 1;
+      startLine = line;
     }
     i++;
   }

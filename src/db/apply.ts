@@ -10,7 +10,7 @@ import type { Plan, Step } from "../core/plan.ts";
 import { lineAt, splitStatements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
-import { deleteRow, quoteIdent, upsertRow, type RowInput } from "./tracking.ts";
+import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
 
 /** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
 export class Interrupt {
@@ -138,7 +138,7 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
     await tx.unsafe(
       "reset search_path; reset check_function_bodies; reset client_min_messages; reset row_security; reset xmloption; reset statement_timeout; reset lock_timeout",
     );
-    for (const m of step.stamps) await upsertRow(tx, ctx.schema, rowFor(ctx, m, "snapshot", null), "applied");
+    await stampRows(tx, ctx.schema, step.stamps.map((m) => rowFor(ctx, m, "snapshot", null)));
     return;
   }
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;

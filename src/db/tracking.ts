@@ -60,6 +60,8 @@ const NOT_EXTENSION = (cls: string, oid: string) =>
 export async function readState(sql: Sql, schema: string): Promise<DatabaseState> {
   const managed = await trackingExists(sql, schema);
   const applied = managed ? await readApplied(sql, schema) : [];
+  // An installed database is never "empty"; skip the object count for it.
+  if (applied.length > 0) return { managed, applied, empty: false, foreign: null };
   const [row] = await sql.unsafe<{ objects: number; dbmate: string | null; alembic: string | null }[]>(
     `select
       (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -124,6 +126,23 @@ export async function upsertRow(sql: Sql, schema: string, r: RowInput, state: "r
        applied_via = excluded.applied_via, applied_at = excluded.applied_at,
        duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, run_id = excluded.run_id`,
     [r.version, r.name, r.checksum, state, r.via, r.durationMs, r.toolVersion, r.runId],
+  );
+}
+
+/** Records many migrations as applied in one statement (snapshot stamps, baseline). */
+export async function stampRows(sql: Sql, schema: string, rows: RowInput[]): Promise<void> {
+  if (rows.length === 0) return;
+  // One JSON parameter: arrays as parameters need type information the client does not fetch.
+  const data = JSON.stringify(rows.map((r) => ({ v: r.version, n: r.name, c: r.checksum, via: r.via })));
+  await sql.unsafe(
+    `insert into ${quoteIdent(schema)}.migrations
+       (version, name, checksum, state, applied_via, applied_at, tool_version, run_id)
+     select v, n, c, 'applied', via, clock_timestamp(), $2, $3
+       from json_to_recordset($1::text::json) as t(v text, n text, c text, via text)
+     on conflict (version) do update set
+       name = excluded.name, checksum = excluded.checksum, state = excluded.state, applied_via = excluded.applied_via,
+       applied_at = excluded.applied_at, duration_ms = null, tool_version = excluded.tool_version, run_id = excluded.run_id`,
+    [data, rows[0]!.toolVersion, rows[0]!.runId],
   );
 }
 

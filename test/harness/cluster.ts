@@ -43,6 +43,12 @@ export async function freePort(): Promise<number> {
 
 const asRoot = process.getuid?.() === 0;
 
+const running = new Set<Cluster>();
+/** Stops every cluster this process started (bun test does not always emit "exit"). */
+export function stopAllClusters(): void {
+  for (const c of [...running]) c.stop();
+}
+
 /** initdb and postgres refuse to run as root: run them as the `postgres` user then. */
 function run(cmd: string, args: string[], env: Record<string, string> = {}) {
   const full = asRoot ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args]] as const : [cmd, args] as const;
@@ -103,8 +109,10 @@ export async function startCluster(opts: { binDir?: string; extraConf?: string[]
         // Already gone.
       }
       rmSync(base, { recursive: true, force: true });
+      running.delete(cluster);
     },
   };
+  running.add(cluster);
   process.on("exit", () => cluster.stop());
   return cluster;
 }
