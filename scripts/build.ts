@@ -8,7 +8,7 @@ import { relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
 import { MigrationFileError } from "../src/core/errors.ts";
 import { parseMigrationSet } from "../src/core/migration-set.ts";
-import { readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
+import { modelPathFor, readModelFile, readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +38,11 @@ else if (set.snapshot && set.snapshot.version !== set.migrations.at(-1)?.version
   console.warn(`warning: ${values["schema-file"]} is at ${set.snapshot.version} but the newest migration is ${set.migrations.at(-1)?.version}: run 'pgship dump'`);
 }
 
-const bundle: Bundle = { ...set, builtAt: new Date().toISOString() };
+const modelPath = modelPathFor(resolve(values["schema-file"]!));
+const model = readModelFile(modelPath);
+if (!model) console.warn(`warning: no ${relative(".", modelPath)}: 'verify' will need CREATEDB to build its expected schema; run 'pgship dump'`);
+else if (model.version !== set.snapshot?.version) console.warn(`warning: ${relative(".", modelPath)} is for ${model.version}, the snapshot for ${set.snapshot?.version}: run 'pgship dump'`);
+const bundle: Bundle = { ...set, model, builtAt: new Date().toISOString() };
 
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],

@@ -36,3 +36,14 @@ export function onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): voi
 
 export const runtimeName = (): string =>
   "Deno" in globalThis ? `deno ${(globalThis as { Deno?: { version: { deno: string } } }).Deno!.version.deno}` : `bun ${process.versions.bun ?? "?"}`;
+
+/** One line of input from the terminal (stdin must be a TTY; callers check first). */
+export async function ask(question: string): Promise<string> {
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await new Promise<string>((resolve) => rl.question(question, resolve));
+  } finally {
+    rl.close();
+  }
+}

@@ -3,7 +3,8 @@
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { MigrationFileError, UsageError } from "./core/errors.ts";
+import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
+import { parseModelFile, type ModelFile } from "./catalog/model.ts";
 import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
 import { cwd } from "./runtime.ts";
 
@@ -34,6 +35,18 @@ export function readSnapshotFile(path: string): SourceFile | null {
   return { file: path, text: readFileSync(path, "utf8") };
 }
 
+/** schema.sql -> schema.model.json: the expected schema model lives beside the snapshot. */
+export const modelPathFor = (schemaPath: string) => schemaPath.replace(/(\.sql)?$/, ".model.json");
+
+export function readModelFile(path: string): ModelFile | null {
+  if (!existsSync(path)) return null;
+  try {
+    return parseModelFile(readFileSync(path, "utf8"), relative(cwd(), path));
+  } catch (e) {
+    throw new PgshipError("model_invalid", (e as Error).message);
+  }
+}
+
 /** The migrations directory, and the snapshot beside it (./schema.sql for ./migrations) unless given. */
 export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string }): { dir: string; schemaPath: string } {
   const dir = resolve(cwd(), opts.migrationsDir ?? "migrations");
@@ -44,7 +57,7 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
   const { embeddedJson } = await import("./embedded.ts");
   if (embeddedJson && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
     const bundle = JSON.parse(embeddedJson) as Bundle;
-    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f };
+    return { migrations: bundle.migrations, snapshot: bundle.snapshot, model: bundle.model ?? null, origin: "embedded", pathOf: (f) => f };
   }
   const { dir, schemaPath } = diskPaths(opts);
   const shown = relative(cwd(), dir) || ".";
@@ -58,5 +71,5 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
     }
     throw e;
   }
-  return { ...set, origin: dir, pathOf: (f) => join(dir, f) };
+  return { ...set, model: readModelFile(modelPathFor(schemaPath)), origin: dir, pathOf: (f) => join(dir, f) };
 }

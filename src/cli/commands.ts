@@ -26,4 +26,7 @@ export const commands: Record<string, CommandEntry> = {
   dump: { description: "Regenerate schema.sql by replaying every migration in a scratch database", load: () => import("../commands/dump.ts") },
   baseline: { description: "Adopt an existing database that is already at version V", load: () => import("../commands/baseline.ts") },
   wait: { description: "Wait until the database accepts connections", load: () => import("../commands/wait.ts") },
+  check: { description: "CI gate: snapshot equals replay, every down undoes its up, snapshot and model current", load: () => import("../commands/check.ts") },
+  doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
+  verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },
 };

@@ -12,11 +12,14 @@ import { readState } from "../db/tracking.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { brand, withRun, type Context } from "../cli/context.ts";
 import type { LoadedSet } from "../source.ts";
+import type { Db } from "../db/connect.ts";
 
 export const migrateArgs = {
   to: { type: "string", description: "Stop at this version instead of the newest", valueHint: "version" },
   "dry-run": { type: "boolean", description: "Print the plan and its SQL; change nothing" },
   "lock-retries": { type: "string", description: "Retries of a migration that hits its lock_timeout", default: "5", valueHint: "n" },
+  verify: { type: "boolean", description: "Compare the schema with the expected one after migrating (warns on drift)", default: true, negativeDescription: "Skip the check after migrating" },
+  "fail-on-drift": { type: "boolean", description: "Exit 4 when the check after migrating finds drift" },
 } as const satisfies ArgsDef;
 
 export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install" | "update"): Promise<number> {
@@ -32,7 +35,8 @@ export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install
     // Every run against an installed database is recorded, no-ops included.
     if (plan.action === "none") {
       if (s.state.managed) await s.begin(plan.from);
-      return { value: { plan, done }, toVersion: plan.from };
+      const drift = args.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
+      return { value: { plan, done, drift }, toVersion: plan.from };
     }
     const runId = await s.begin(plan.from);
     await executePlan(
@@ -51,9 +55,10 @@ export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install
       },
       plan,
     );
-    return { value: { plan, done }, toVersion: plan.to };
+    const drift = args.verify === false ? 0 : await driftAfter(ctx, s.db, s.set, plan.to);
+    return { value: { plan, done, drift }, toVersion: plan.to };
   });
-  const { plan } = result;
+  const { plan, drift } = result;
   const total = performance.now() - t0;
   ctx.result(
     {
@@ -63,10 +68,25 @@ export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install
       to: plan.action === "none" ? plan.from : plan.to,
       steps: done.map((d) => ({ kind: d.kind, version: d.version, name: d.name, durationMs: Math.round(d.durationMs) })),
       durationMs: Math.round(total),
+      drift,
     },
     () => summary(plan, done.length, total),
   );
-  return ExitCode.ok;
+  return drift && args["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
+}
+
+/**
+ * After migrating, compare with the shipped model when it describes the version
+ * the database is now at. Drift is a warning (exit 4 with --fail-on-drift).
+ */
+async function driftAfter(ctx: Context, db: Db, set: LoadedSet, version: string | null): Promise<number> {
+  if (!set.model || set.model.version !== version) return 0;
+  const { verifyDatabase } = await import("../catalog/verify-db.ts");
+  const v = await verifyDatabase(db, set, ctx.schema, () => undefined);
+  if (v.findings.length) {
+    ctx.log.warn(`the schema differs from the expected one for ${version} in ${v.findings.length} place(s); run 'pgship verify' for the report and 'pgship verify --fix' to repair`);
+  }
+  return v.findings.length;
 }
 
 function summary(plan: Plan, count: number, ms: number): string {

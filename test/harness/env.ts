@@ -23,7 +23,8 @@ export function ensureBinary(): string {
   if (process.env.PGSHIP_BIN) return BIN;
   const newest = (dir: string): number =>
     Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const stale = !existsSync(BIN) || Math.max(newest(join(ROOT, "src")), newest(join(ROOT, "migrations")), statSync(join(ROOT, "schema.sql")).mtimeMs) > statSync(BIN).mtimeMs;
+  const inputs = [newest(join(ROOT, "src")), newest(join(ROOT, "migrations")), ...["schema.sql", "schema.model.json"].map((f) => (existsSync(join(ROOT, f)) ? statSync(join(ROOT, f)).mtimeMs : 0))];
+  const stale = !existsSync(BIN) || Math.max(...inputs) > statSync(BIN).mtimeMs;
   if (stale) {
     const r = spawnSync(BUN, ["scripts/build.ts"], { cwd: ROOT, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);

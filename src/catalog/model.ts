@@ -1,0 +1,143 @@
+// The comparable shape of a database schema: every object the app owns, keyed
+// by qualified name, with only the attributes that matter for drift. Produced by
+// introspect.ts from a live catalog, or read from schema.model.json (generated
+// by `pgship dump`, embedded in the binary) for the expected side.
+
+export interface Column {
+  type: string;
+  notNull: boolean;
+  default: string | null;
+  /** "a" always, "d" by default, "" none */
+  identity: string;
+  /** "s" stored generated column, "" none */
+  generated: string;
+  collation: string | null;
+}
+
+export interface Constraint {
+  /** p primary key, u unique, f foreign key, c check, x exclusion */
+  type: string;
+  definition: string;
+}
+
+export interface Index {
+  definition: string;
+  valid: boolean;
+  /** Backs a primary key, unique or exclusion constraint. */
+  constraint: boolean;
+}
+
+export interface Table {
+  /** r table, p partitioned table, f foreign table */
+  kind: string;
+  partitionKey: string | null;
+  /** "parent FOR VALUES ..." for a partition */
+  partitionOf: string | null;
+  rowSecurity: boolean;
+  forceRowSecurity: boolean;
+  columns: Record<string, Column>;
+  constraints: Record<string, Constraint>;
+  indexes: Record<string, Index>;
+  triggers: Record<string, string>;
+  policies: Record<string, Policy>;
+}
+
+export interface Policy {
+  permissive: boolean;
+  roles: string[];
+  command: string;
+  using: string | null;
+  check: string | null;
+}
+
+export interface View {
+  /** v view, m materialized view */
+  kind: string;
+  definition: string;
+  columns: string[];
+  indexes: Record<string, Index>;
+}
+
+export interface Func {
+  /** f function, p procedure, a aggregate, w window */
+  kind: string;
+  /** CREATE OR REPLACE ... as pg_get_functiondef prints it (null for aggregates) */
+  definition: string | null;
+}
+
+export interface Sequence {
+  type: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+  ownedBy: string | null;
+}
+
+export interface Domain {
+  type: string;
+  notNull: boolean;
+  default: string | null;
+  checks: string[];
+}
+
+export interface Model {
+  /** Major version of the server the model was read from (catalog output can differ between majors). */
+  serverMajor: number;
+  schemas: string[];
+  extensions: Record<string, { schema: string }>;
+  tables: Record<string, Table>;
+  views: Record<string, View>;
+  functions: Record<string, Func>;
+  sequences: Record<string, Sequence>;
+  enums: Record<string, string[]>;
+  domains: Record<string, Domain>;
+  composites: Record<string, [string, string][]>;
+}
+
+export interface ModelFile {
+  /** The migration version the model describes. */
+  version: string;
+  model: Model;
+}
+
+export const emptyModel = (serverMajor = 0): Model => ({
+  serverMajor,
+  schemas: [],
+  extensions: {},
+  tables: {},
+  views: {},
+  functions: {},
+  sequences: {},
+  enums: {},
+  domains: {},
+  composites: {},
+});
+
+/** Stable JSON: keys sorted, so the same schema gives the same file. */
+export function stableStringify(value: unknown): string {
+  return JSON.stringify(sortKeys(value), null, 1) + "\n";
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}
+
+export function parseModelFile(text: string, file: string): ModelFile {
+  let data: ModelFile;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON (${(e as Error).message}); regenerate it with 'pgship dump'`);
+  }
+  if (!data || typeof data.version !== "string" || !data.model || typeof data.model.tables !== "object") {
+    throw new Error(`${file} is not a pgship schema model; regenerate it with 'pgship dump'`);
+  }
+  return data;
+}
