@@ -2,7 +2,7 @@
 // read: what is missing, extra, changed or invalid, grouped by the object that
 // owns it, each with expected and actual values.
 
-import type { Column, Model, Table } from "./model.ts";
+import { canonical, type Column, type Model, type Table } from "./model.ts";
 import { squash } from "./introspect.ts";
 
 export type FindingKind = "missing" | "extra" | "changed" | "invalid";
@@ -122,7 +122,7 @@ function diffTable(t: string, e: Table, a: Table, add: (f: Finding) => void) {
   }
   for (const p of keys(e.policies, a.policies)) {
     const name = `${t}.${p}`;
-    const show = (x: Table["policies"][string]) => JSON.stringify(x);
+    const show = (x: Table["policies"][string]) => canonical(x);
     if (!(p in a.policies)) add({ kind: "missing", type: "policy", name, group: t, expected: show(e.policies[p]!) });
     else if (!(p in e.policies)) add({ kind: "extra", type: "policy", name, group: t, actual: show(a.policies[p]!) });
     else if (show(e.policies[p]!) !== show(a.policies[p]!)) add({ kind: "changed", type: "policy", name, group: t, attribute: "definition", expected: show(e.policies[p]!), actual: show(a.policies[p]!) });

@@ -121,6 +121,9 @@ export function stableStringify(value: unknown): string {
   return JSON.stringify(sortKeys(value), null, 1) + "\n";
 }
 
+/** Compact JSON with sorted keys: for comparing values whose key order may differ. */
+export const canonical = (value: unknown): string => JSON.stringify(sortKeys(value));
+
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v && typeof v === "object") {

@@ -57,7 +57,10 @@ function policySql(table: string, name: string, p: Table["policies"][string]): s
   ].filter(Boolean).join(" ") + ";";
 }
 
-const indexSql = (i: Index) => `${i.definition};`;
+// An index on a partitioned table prints as "ON ONLY", which would create it invalid and
+// unattached: create it on the whole tree instead. That also creates the partitions'
+// indexes, which may be in the same plan, hence IF NOT EXISTS.
+const indexSql = (i: Index) => `${i.definition.replace(/^CREATE (UNIQUE )?INDEX /, "CREATE $1INDEX IF NOT EXISTS ").replace(/ ON ONLY /, " ON ")};`;
 
 /** Everything needed to recreate a missing table, in dependency-safe pieces. */
 function tableSql(key: string, t: Table): { order: number; sql: string }[] {

@@ -83,7 +83,7 @@ describe("planRepairs", () => {
     const sql = plan.repairs.map((r) => r.sql).join("\n");
     expect(sql).toContain("CREATE TABLE public.users (\n  id bigint GENERATED ALWAYS AS IDENTITY,\n  email text NOT NULL,\n  note text DEFAULT ''::text NOT NULL\n);");
     expect(sql).toContain("ALTER TABLE public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);");
-    expect(sql).toContain("CREATE INDEX users_email_idx ON public.users USING btree (email);");
+    expect(sql).toContain("CREATE INDEX IF NOT EXISTS users_email_idx ON public.users USING btree (email);");
     expect(sql).not.toContain("CREATE UNIQUE INDEX users_pkey");
     expect(sql).toContain("CREATE POLICY own ON public.users AS PERMISSIVE FOR SELECT TO PUBLIC USING ((id = 1));");
     expect(sql.indexOf("CREATE TABLE")).toBeLessThan(sql.indexOf("ADD CONSTRAINT"));
