@@ -94,7 +94,7 @@ describe("verify detects and --fix repairs drift", () => {
         expect(await d.sql`select 1 from pg_tables where tablename = 'scratch_notes'`).toHaveLength(1);
       }
       // Data survives every repair.
-      expect(await d.sql`select email from users`).toEqual([{ email: "a@example.com" }]);
+      expect((await d.sql`select email from users`).map((u) => u.email)).toEqual(["a@example.com"]);
     });
   }
 
