@@ -46,7 +46,16 @@ const bundle: Bundle = { ...set, model, builtAt: new Date().toISOString() };
 
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],
-  compile: { outfile: values.outfile!, ...(values.target ? { target: values.target as never } : {}) },
+  compile: {
+    outfile: values.outfile!,
+    ...(values.target ? { target: values.target as never } : {}),
+    // The binary reads ./.env itself (only DATABASE_URL, after the real environment);
+    // Bun's own loading would also pull in .env.local, .env.production, bunfig.toml ...
+    autoloadDotenv: false,
+    autoloadBunfig: false,
+    autoloadPackageJson: false,
+    autoloadTsconfig: false,
+  },
   minify: true,
   bytecode: true,
   sourcemap: "none",

@@ -174,6 +174,10 @@ describe("configuration precedence: --database-url > DATABASE_URL > ./.env > PG*
     const pgEnv = { PGHOST: "127.0.0.1", PGPORT: pg.port, PGUSER: "postgres", PGPASSWORD: decodeURIComponent(pg.password), PGDATABASE: two.name };
     writeFileSync(join(work, ".env"), "OTHER=x\n");
     expect(await nameOf([], pgEnv)).toBe(two.name);
+    // Only ./.env is read: not .env.local or .env.production (the runtime's own loading is off).
+    writeFileSync(join(work, ".env.local"), `DATABASE_URL=${one.url}\n`);
+    writeFileSync(join(work, ".env.production"), `DATABASE_URL=${one.url}\n`);
+    expect(await nameOf([], pgEnv)).toBe(two.name);
   });
 });
 
