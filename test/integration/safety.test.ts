@@ -2,24 +2,16 @@
 // the lock, lock timeouts, resumable transaction:false migrations, history of
 // failures, and clear usage errors.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { lockKeys } from "../../src/db/lock.ts";
-import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases } from "../harness/env.ts";
 
-const dbs: TestDb[] = [];
-async function db(): Promise<TestDb> {
-  const d = await createDb("s");
-  dbs.push(d);
-  return d;
-}
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+const db = useDatabases("s");
 
 const A = "-- migrate:up\ncreate table a (id int primary key, x int);\n-- migrate:down\ndrop table a;\n";
 const B = "-- migrate:up\ninsert into a select g, g % 3 from generate_series(1, 100) g;\n-- migrate:down\ndelete from a;\n";
@@ -68,6 +60,22 @@ describe("applied migrations are immutable", () => {
   });
 });
 
+/** Another session holds a lock on `table` (blocking ALTER TABLE) until the returned function is called. */
+async function holdLock(d: TestDb, table: string): Promise<() => Promise<void>> {
+  const blocker = postgres(d.url, { max: 1 });
+  let release: (() => void) | undefined;
+  const held = blocker.begin(async (tx) => {
+    await tx.unsafe(`lock table ${table} in access share mode`);
+    await new Promise<void>((r) => (release = r));
+  });
+  await until(async () => release !== undefined);
+  return async () => {
+    release!();
+    await held;
+    await blocker.end();
+  };
+}
+
 describe("one runner at a time", () => {
   test("a held lock makes up wait, then fail with exit 5 naming the holder", async () => {
     const d = await db();
@@ -93,23 +101,15 @@ describe("one runner at a time", () => {
     const d = await db();
     const env = { DATABASE_URL: d.url };
     expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
-    const blocker = postgres(d.url, { max: 1 });
-    let release!: () => void;
-    const held = blocker.begin(async (tx) => {
-      await tx`lock table a in access share mode`;
-      await new Promise<void>((r) => (release = r));
-    });
-    await until(async () => release !== undefined);
+    const release = await holdLock(d, "a");
     const child = spawnPgship(["up", "--migrations-dir", dir], { env });
     let stderr = "";
     child.stderr.on("data", (c) => (stderr += c));
     await until(async () => stderr.includes("hit its lock timeout (attempt 1)"), 15_000, "a lock-timeout retry");
-    release();
-    await held;
+    await release();
     const code = await new Promise<number>((r) => child.on("close", (c) => r(c ?? 1)));
     expect(code).toBe(0);
     expect(await d.sql`select 1 from information_schema.columns where table_name = 'a' and column_name = 'y'`).toHaveLength(1);
-    await blocker.end();
   });
 
   test("when the lock never frees, the retries run out and the error is clear", async () => {
@@ -120,17 +120,9 @@ describe("one runner at a time", () => {
     const d = await db();
     const env = { DATABASE_URL: d.url };
     expect((await pgship(["up", "--to", "20250101000000", "--migrations-dir", dir], { env })).code).toBe(0);
-    const blocker = postgres(d.url, { max: 1 });
-    let release!: () => void;
-    const held = blocker.begin(async (tx) => {
-      await tx`lock table a in access share mode`;
-      await new Promise<void>((r) => (release = r));
-    });
-    await until(async () => release !== undefined);
+    const release = await holdLock(d, "a");
     const r = await pgship(["up", "--lock-retries", "2", "--migrations-dir", dir], { env });
-    release();
-    await held;
-    await blocker.end();
+    await release();
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("after 3 attempts");
     expect(r.stderr).toContain("lock timeout");
