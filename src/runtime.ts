@@ -12,6 +12,7 @@ export const platform = (): string => `${process.platform}-${process.arch}`;
 
 export const stdinIsTTY = (): boolean => Boolean(process.stdin.isTTY);
 export const stderrIsTTY = (): boolean => Boolean(process.stderr.isTTY);
+export const stdoutIsTTY = (): boolean => Boolean(process.stdout.isTTY);
 
 export function writeStdout(text: string): void {
   process.stdout.write(text);
@@ -47,3 +48,22 @@ export async function ask(question: string): Promise<string> {
     rl.close();
   }
 }
+
+/**
+ * A write past the file size limit (ulimit -f) should fail with EFBIG, not
+ * kill the process with SIGXFSZ before it can clean up. Bun already ignores
+ * the signal; Deno needs a handler.
+ */
+let fileSizeSignalIgnored = false;
+export function ignoreFileSizeSignal(): void {
+  if (fileSizeSignalIgnored) return;
+  fileSizeSignalIgnored = true;
+  try {
+    process.on("SIGXFSZ" as NodeJS.Signals, () => undefined);
+  } catch {
+    // Runtimes that cannot listen for SIGXFSZ (Windows) have no file size signal either.
+  }
+}
+
+/** Where interactive prompts draw, so stdout stays for results. */
+export const promptOutput = (): NodeJS.WritableStream => process.stderr;

@@ -43,9 +43,22 @@ export interface Context {
   connect(command: string): Promise<Db>;
   /** Prints a command's result: JSON on --json, else text. */
   result(json: unknown, text: () => string): void;
+  /** Set when something else draws byte progress (the wizard). */
+  progress?: (label: string, bytes: number, bytesPerSecond: number) => void;
 }
 
-export function createContext(args: Args, interrupt: Interrupt): Context {
+export interface ContextOverrides {
+  /** A target chosen interactively instead of flags / environment. */
+  target?: ConnectionTarget;
+  /** Where core events go instead of log lines (the wizard draws them). */
+  emit?: Emit;
+  /** Receives a command's result instead of printing it (the wizard summarises it). */
+  onResult?: (value: unknown) => void;
+  /** Receives byte progress of backups and restores (the wizard draws it). */
+  progress?: (label: string, bytes: number, bytesPerSecond: number) => void;
+}
+
+export function createContext(args: Args, interrupt: Interrupt, overrides: ContextOverrides = {}): Context {
   const json = Boolean(args.json);
   const log = createLogger({ json, quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
   const schema = String(args["tracking-schema"] ?? brand.trackingSchema);
@@ -53,9 +66,10 @@ export function createContext(args: Args, interrupt: Interrupt): Context {
     throw new UsageError(`--tracking-schema "${schema}" must be a lower-case identifier (letters, digits, _)`);
   }
   const secrets: string[] = [];
-  let target: ConnectionTarget | undefined;
+  let target: ConnectionTarget | undefined = overrides.target;
+  if (target?.password) secrets.push(target.password, encodeURIComponent(target.password));
   let set: LoadedSet | undefined;
-  const emit: Emit = (e) => renderEvent(log, e);
+  const emit: Emit = overrides.emit ?? ((e) => renderEvent(log, e));
   const ctx: Context = {
     args,
     json,
@@ -67,6 +81,7 @@ export function createContext(args: Args, interrupt: Interrupt): Context {
     lockTimeoutMs: durationFlag(args["lock-timeout"], "lock-timeout") ?? 60_000,
     waitMs: durationFlag(args.wait, "wait") ?? 0,
     secrets,
+    progress: overrides.progress,
     target() {
       if (!target) {
         const e = env();
@@ -97,7 +112,8 @@ export function createContext(args: Args, interrupt: Interrupt): Context {
       return db;
     },
     result(value, text) {
-      if (json) printJson(value);
+      if (overrides.onResult) overrides.onResult(value);
+      else if (json) printJson(value);
       else printText(text());
     },
   };

@@ -12,6 +12,8 @@ import { readState } from "../db/tracking.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { brand, withRun, type Context } from "../cli/context.ts";
 import type { LoadedSet } from "../source.ts";
+import type { BackupOutcome } from "../backup/create.ts";
+import { backupBeforeMigrating, preBackupFlags, restoreCommand, withRestoreHint } from "./_pre-backup.ts";
 import type { Db } from "../db/connect.ts";
 
 export const migrateArgs = {
@@ -26,18 +28,67 @@ export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install
   const to = args.to ? String(args.to) : undefined;
   const lockRetries = intFlag(args["lock-retries"], "lock-retries") ?? 5;
   if (args["dry-run"]) return dryRun(ctx, mode, to);
+  const backupFlags = preBackupFlags(ctx, args);
+  let backup: BackupOutcome | null = null;
+  const beforeSteps = backupFlags
+    ? async (db: Db, managed: boolean) => {
+        if (managed) backup = await backupBeforeMigrating(ctx, db, backupFlags);
+      }
+    : undefined;
+  const r = await migrate(ctx, { mode, to, lockRetries, verify: args.verify !== false, beforeSteps }).catch((e: unknown) => {
+    if (!backup) throw e;
+    // A migration failed after --backup: say exactly how to go back.
+    if (!(e instanceof Error && "exitCode" in e)) ctx.log.warn(`to return to the backup taken before this run: ${restoreCommand(backup, args)}`);
+    throw withRestoreHint(e, backup, args);
+  });
+  const taken = backup as BackupOutcome | null;
+  ctx.result(
+    {
+      ok: true,
+      action: r.plan.action,
+      from: r.plan.from,
+      to: r.plan.action === "none" ? r.plan.from : r.plan.to,
+      steps: r.done.map((d) => ({ kind: d.kind, version: d.version, name: d.name, durationMs: Math.round(d.durationMs) })),
+      durationMs: Math.round(r.durationMs),
+      drift: r.drift,
+      ...(taken ? { backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, args) } } : {}),
+    },
+    () => summary(r.plan, r.done.length, r.durationMs),
+  );
+  return r.drift && args["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
+}
 
+export interface MigrateOptions {
+  mode: "up" | "install" | "update";
+  to?: string;
+  lockRetries?: number;
+  /** Compare with the shipped model afterwards (default true). */
+  verify?: boolean;
+  /** Runs under the lock once there is something to apply, before the first step (--backup). */
+  beforeSteps?: (db: Db, managed: boolean) => Promise<void>;
+}
+
+export interface MigrateResult {
+  plan: Plan;
+  done: (StepLabel & { durationMs: number })[];
+  /** Findings of the check after migrating (0 when skipped or clean). */
+  drift: number;
+  durationMs: number;
+}
+
+/** The work of up / install / update, shared by the commands and the wizard. */
+export async function migrate(ctx: Context, opts: MigrateOptions): Promise<MigrateResult> {
   const t0 = performance.now();
-  const done: (StepLabel & { durationMs: number })[] = [];
-  const emit = ctx.emit;
-  const result = await withRun(ctx, mode, async (s) => {
-    const plan = planUp(s.set, s.state, { mode, to });
+  const done: MigrateResult["done"] = [];
+  const { plan, drift } = await withRun(ctx, opts.mode, async (s) => {
+    const plan = planUp(s.set, s.state, { mode: opts.mode, to: opts.to });
     // Every run against an installed database is recorded, no-ops included.
     if (plan.action === "none") {
       if (s.state.managed) await s.begin(plan.from);
-      const drift = args.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
-      return { value: { plan, done, drift }, toVersion: plan.from };
+      const drift = opts.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
+      return { value: { plan, drift }, toVersion: plan.from };
     }
+    await opts.beforeSteps?.(s.db, s.state.managed);
     const runId = await s.begin(plan.from);
     await executePlan(
       {
@@ -47,32 +98,18 @@ export async function runMigrate(ctx: Context, args: Args, mode: "up" | "install
         runId,
         interrupt: ctx.interrupt,
         pathOf: s.set.pathOf,
-        lockRetries,
+        lockRetries: opts.lockRetries ?? 5,
         emit: (e) => {
           if (e.type === "step-done") done.push({ ...e.step, durationMs: e.durationMs });
-          emit(e);
+          ctx.emit(e);
         },
       },
       plan,
     );
-    const drift = args.verify === false ? 0 : await driftAfter(ctx, s.db, s.set, plan.to);
-    return { value: { plan, done, drift }, toVersion: plan.to };
+    const drift = opts.verify === false ? 0 : await driftAfter(ctx, s.db, s.set, plan.to);
+    return { value: { plan, drift }, toVersion: plan.to };
   });
-  const { plan, drift } = result;
-  const total = performance.now() - t0;
-  ctx.result(
-    {
-      ok: true,
-      action: plan.action,
-      from: plan.from,
-      to: plan.action === "none" ? plan.from : plan.to,
-      steps: done.map((d) => ({ kind: d.kind, version: d.version, name: d.name, durationMs: Math.round(d.durationMs) })),
-      durationMs: Math.round(total),
-      drift,
-    },
-    () => summary(plan, done.length, total),
-  );
-  return drift && args["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
+  return { plan, done, drift, durationMs: performance.now() - t0 };
 }
 
 /**

@@ -35,6 +35,13 @@ const RANK = [ExitCode.newerDatabase, ExitCode.drift, ExitCode.error, ExitCode.l
 export const worstExit = (checks: Check[]) => RANK.find((code) => checks.some((c) => c.exitCode === code)) ?? ExitCode.ok;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
+  const { checks, code } = await runDoctor(ctx, a["pg-bin"] as string | undefined);
+  ctx.result({ ok: code === ExitCode.ok, exitCode: code, checks }, () => render(checks, code));
+  return code;
+}
+
+/** Every check, in order, and the exit code of the worst; used by the command and the wizard. */
+export async function runDoctor(ctx: Context, pgBin?: string): Promise<{ checks: Check[]; code: number }> {
   const checks: Check[] = [];
   const add = (c: Omit<Check, "exitCode"> & { exitCode?: number }) => checks.push({ exitCode: ExitCode.ok, ...c });
   const target = ctx.target();
@@ -48,7 +55,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const major = db ? Math.floor(db.serverVersionNum / 10000) : 0;
   for (const tool of ["pg_dump", "pg_restore", "psql"] as const) {
     try {
-      const t = await findPgTool(tool, major, a["pg-bin"] as string | undefined);
+      const t = await findPgTool(tool, major, pgBin);
       add({ name: tool, status: "ok", detail: `${t.path} (${t.version})` });
     } catch (e) {
       add({ name: tool, status: "warn", detail: (e as Error).message, fix: isPgshipError(e) ? e.hint : undefined });
@@ -61,9 +68,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
       await db.close();
     }
   }
-  const code = worstExit(checks);
-  ctx.result({ ok: code === ExitCode.ok, exitCode: code, checks }, () => render(checks, code));
-  return code;
+  return { checks, code: worstExit(checks) };
 }
 
 async function diagnose(ctx: Context, db: Db, add: (c: Omit<Check, "exitCode"> & { exitCode?: number }) => void) {

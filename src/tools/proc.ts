@@ -43,3 +43,128 @@ export function runProc(spec: ProcSpec, opts: { input?: string; timeoutMs?: numb
     if (opts.input !== undefined) child.stdin!.end(opts.input);
   });
 }
+
+/** How a streamed process ended. */
+export interface ProcExit {
+  code: number | null;
+  signal: string | null;
+  /** The end of its stderr (bounded: a chatty tool cannot fill memory). */
+  stderr: string;
+  /** Set when the process could not be started at all. */
+  spawnError?: PgshipError;
+}
+
+export interface RunningProc {
+  readonly spec: ProcSpec;
+  readonly pid: number | undefined;
+  /** Writable stdin when started with stdin: "pipe". */
+  readonly stdin: NodeJS.WritableStream | null;
+  /** Readable stdout when started with stdout: "pipe"; read it as an async iterable. */
+  readonly stdout: AsyncIterable<Uint8Array> | null;
+  /** Resolves (never rejects) once the process has exited and stderr is drained. */
+  readonly exited: Promise<ProcExit>;
+  readonly hasExited: boolean;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const STDERR_LIMIT = 64 * 1024;
+
+/**
+ * Starts a process whose stdout/stdin are streamed by the caller (pg_dump's
+ * archive, pg_restore's input), so nothing is buffered whole. Secrets travel
+ * in spec.env.
+ */
+export function startProc(spec: ProcSpec, opts: { stdin?: "pipe" | "ignore"; stdout?: "pipe" | "ignore" } = {}): RunningProc {
+  const child = spawn(spec.command, spec.args, {
+    env: { ...process.env, ...spec.env },
+    stdio: [opts.stdin ?? "ignore", opts.stdout ?? "ignore", "pipe"],
+  });
+  let stderr = "";
+  let done = false;
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString("utf8");
+    if (stderr.length > STDERR_LIMIT * 2) stderr = stderr.slice(-STDERR_LIMIT);
+  });
+  // A child that exits early makes our writes fail with EPIPE; the exit status says why, not EPIPE.
+  child.stdin?.on("error", () => undefined);
+  const exited = new Promise<ProcExit>((resolve) => {
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      done = true;
+      resolve({
+        code: null,
+        signal: null,
+        stderr,
+        spawnError:
+          e.code === "ENOENT"
+            ? new PgshipError("tool_missing", `${spec.command} was not found`, { cause: e })
+            : new PgshipError("tool_failed", `could not run ${spec.command}: ${e.message}`, { cause: e }),
+      });
+    });
+    child.on("close", (code, signal) => {
+      done = true;
+      resolve({ code, signal, stderr: stderr.slice(-STDERR_LIMIT) });
+    });
+  });
+  return {
+    spec,
+    pid: child.pid,
+    stdin: child.stdin ?? null,
+    stdout: child.stdout ?? null,
+    exited,
+    get hasExited() {
+      return done;
+    },
+    kill(signal: NodeJS.Signals = "SIGTERM") {
+      if (!done) child.kill(signal);
+    },
+  };
+}
+
+/** "pg_dump exited with code 1: <its last error lines>", or "was killed by SIGKILL". */
+export function describeExit(name: string, e: ProcExit): string {
+  if (e.spawnError) return e.spawnError.message;
+  const lines = e.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const errors = lines.filter((l) => /error|fatal|could not|failed|denied|unsupported/i.test(l));
+  const shown = (errors.length ? errors : lines).slice(-3).join("; ");
+  const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
+  return `${name} ${how}${shown ? `: ${shown}` : ""}`;
+}
+
+/**
+ * Writes a chunk to a child's stdin, waiting for the pipe to drain. Resolves
+ * false when the child has closed its end (it exited or stopped reading).
+ */
+export async function writeChunk(child: RunningProc, chunk: Uint8Array): Promise<boolean> {
+  const w = child.stdin as (NodeJS.WritableStream & { destroyed?: boolean; writableEnded?: boolean }) | null;
+  if (!w || w.destroyed || w.writableEnded || child.hasExited) return false;
+  return new Promise<boolean>((resolve) => {
+    let settled = false;
+    const finish = (ok: boolean) => {
+      if (settled) return;
+      settled = true;
+      w.off("drain", onDrain);
+      w.off("error", onError);
+      w.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = () => finish(true);
+    const onError = () => finish(false);
+    const onClose = () => finish(false);
+    w.on("error", onError);
+    w.on("close", onClose);
+    if (w.write(chunk)) finish(true);
+    else w.on("drain", onDrain);
+  });
+}
+
+/** Closes a child's stdin (end of input), ignoring a pipe the child already closed. */
+export function endInput(child: RunningProc): void {
+  try {
+    child.stdin?.end();
+  } catch {
+    // The child already exited and closed its end; its exit status tells why.
+  }
+}

@@ -1,7 +1,8 @@
 // The non-interactive commands start fast because nothing heavy is on their
-// start-up path: from src/main.ts, following only static imports, neither the
-// wizard, the prompt library, the backup code nor the schema catalog is loaded.
-// (Commands and the wizard are reached through import(), evaluated on demand.)
+// start-up path: from the command line's module, following only static
+// imports, neither the wizard, the prompt library, the backup code nor the
+// schema catalog is loaded (commands and the wizard are reached through
+// import(), evaluated on demand), and --version loads nothing but itself.
 
 import { expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
@@ -28,8 +29,14 @@ function staticClosure(entry: string): { files: Set<string>; packages: Set<strin
   return { files, packages };
 }
 
-test("main.ts statically reaches no wizard, prompt, backup or catalog code", () => {
+test("--version needs only the entry point, the runtime seam and package.json", () => {
   const { files, packages } = staticClosure(join(SRC, "main.ts"));
+  expect([...files].filter((f) => f.startsWith(SRC)).map((f) => f.slice(SRC.length + 1)).sort()).toEqual(["main.ts", "runtime.ts"]);
+  expect([...packages]).toEqual([]);
+});
+
+test("the command line statically reaches no wizard, prompt, backup or catalog code", () => {
+  const { files, packages } = staticClosure(join(SRC, "cli", "main.ts"));
   const relative = [...files].map((f) => f.slice(SRC.length + 1)).sort();
   // catalog/model.ts (types and a JSON reader) is the one light piece of the catalog every command needs.
   expect(relative.filter((f) => /^(wizard|backup|catalog|commands)\//.test(f) && f !== "catalog/model.ts")).toEqual([]);

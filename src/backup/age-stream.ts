@@ -1,0 +1,141 @@
+// age encryption as a streaming step between pg_dump and the file (and back),
+// with the `age-encryption` package (typage, by age's author): X25519
+// recipients and scrypt passphrases, files the `age` CLI reads and writes.
+//
+// typage encrypts WHATWG streams in 64 KiB chunks (age's STREAM construction),
+// so memory stays flat whatever the size; its ChaCha20-Poly1305 is pure
+// JavaScript (Bun's node:crypto has no chacha20-poly1305), which runs at about
+// 140 MiB/s on one core: well above what pg_dump produces, and it runs
+// concurrently with pg_dump in another process.
+
+import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from "age-encryption";
+
+/**
+ * scrypt work factor for passphrase encryption: 2^15 costs 32 MiB and ~0.4 s.
+ * scrypt's memory is its strength, and it adds to the whole backup's: age's
+ * interactive default 2^18 needs 256 MiB, and 2^16 (64 MiB) already took a
+ * backup past its 150 MiB budget. A passphrase kept in a file for cron should
+ * be long and random (then the work factor hardly matters); for anything
+ * weaker, encrypt to recipients instead.
+ */
+export const PASSPHRASE_WORK_FACTOR = 15;
+
+export type EncryptKeys = { recipients: string[] } | { passphrase: string };
+export interface DecryptKeys {
+  identities: string[];
+  passphrases: string[];
+}
+
+export function toReadableStream(src: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = src[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const r = await it.next();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      async cancel() {
+        await it.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+export async function* fromReadableStream(rs: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = rs.getReader();
+  let finished = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        finished = true;
+        return;
+      }
+      yield value;
+    }
+  } finally {
+    // The consumer stopped early (error, or pg_restore --list has read enough): stop the source too.
+    if (!finished) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
+}
+
+/** Throws for a recipient that is not an X25519 or hybrid age recipient. */
+export function checkRecipient(r: string): void {
+  new Encrypter().addRecipient(r);
+}
+
+/** Throws for an identity line that is not an age secret key. */
+export function checkIdentity(s: string): void {
+  new Decrypter().addIdentity(s);
+}
+
+/** A throwaway key pair: encrypting to it as well lets a backup be read back without the owner's secret key. */
+export async function ephemeralIdentity(): Promise<{ identity: string; recipient: string }> {
+  const identity = await generateIdentity();
+  return { identity, recipient: await identityToRecipient(identity) };
+}
+
+export async function encryptChunks(src: AsyncIterable<Uint8Array>, keys: EncryptKeys, extraRecipient?: string): Promise<AsyncGenerator<Uint8Array>> {
+  const e = new Encrypter();
+  if ("passphrase" in keys) {
+    e.setScryptWorkFactor(PASSPHRASE_WORK_FACTOR);
+    e.setPassphrase(keys.passphrase);
+  } else {
+    for (const r of keys.recipients) e.addRecipient(r);
+    if (extraRecipient) e.addRecipient(extraRecipient);
+  }
+  return fromReadableStream(await e.encrypt(toReadableStream(src)));
+}
+
+export class AgeError extends Error {
+  constructor(
+    readonly kind: "wrong-key" | "corrupt" | "not-age",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** typage's errors, sorted into what the user can do about them. */
+export function classifyAgeError(e: unknown): AgeError {
+  if (e instanceof AgeError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/no identity matched/i.test(msg)) return new AgeError("wrong-key", "none of the given keys can decrypt it");
+  if (/scrypt work factor is too high/i.test(msg)) return new AgeError("corrupt", "its passphrase work factor is higher than pgship accepts (2^20)");
+  if (/invalid version|non-ASCII|invalid header$|invalid stanza|unrecognized/i.test(msg)) return new AgeError("not-age", `its age header is not valid (${msg})`);
+  if (/HMAC/i.test(msg)) return new AgeError("corrupt", "its age header was modified (header MAC mismatch)");
+  return new AgeError("corrupt", `it does not decrypt: the data was modified or cut short (${msg})`);
+}
+
+/**
+ * Decrypts a stream. The header is checked (and the key found) before this
+ * returns; damage further on surfaces as an AgeError from the iterator.
+ */
+export async function decryptChunks(src: AsyncIterable<Uint8Array>, keys: DecryptKeys): Promise<AsyncGenerator<Uint8Array>> {
+  const d = new Decrypter();
+  for (const i of keys.identities) d.addIdentity(i);
+  for (const p of keys.passphrases) d.addPassphrase(p);
+  let out: ReadableStream<Uint8Array>;
+  try {
+    out = await d.decrypt(toReadableStream(src));
+  } catch (e) {
+    throw classifyAgeError(e);
+  }
+  return (async function* () {
+    try {
+      yield* fromReadableStream(out);
+    } catch (e) {
+      throw classifyAgeError(e);
+    }
+  })();
+}
+
+/** The stanza types in an age header ("X25519", "scrypt", …), read from the file's first bytes. */
+export function ageStanzaTypes(head: Uint8Array): string[] {
+  const text = new TextDecoder("latin1").decode(head.subarray(0, 4096));
+  const end = text.indexOf("\n---");
+  return [...(end >= 0 ? text.slice(0, end) : text).matchAll(/^-> (\S+)/gm)].map((m) => m[1]!);
+}

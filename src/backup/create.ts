@@ -1,0 +1,258 @@
+// Taking a backup: pg_dump's custom archive streamed through sha256 (and age
+// encryption) into a hidden temporary file, fsynced, read back (decrypted and
+// listed by pg_restore), and only then renamed into place with its manifest.
+// A backup that fails at any point leaves no file under a backup's name.
+// Retention runs only after all of that, and never removes the new backup.
+
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { ConnectionTarget } from "../core/config.ts";
+import { PgshipError } from "../core/errors.ts";
+import type { Db } from "../db/connect.ts";
+import { interrupted, type Interrupt } from "../db/apply.ts";
+import { quoteIdent, trackingExists } from "../db/tracking.ts";
+import { describeTool, locatePgTool, siblingTool, toolSpec, type PgTool, type ToolLocation } from "../tools/pg-tools.ts";
+import { describeExit, runProc, startProc, type RunningProc } from "../tools/proc.ts";
+import { ignoreFileSizeSignal, pid } from "../runtime.ts";
+import { AgeError, encryptChunks, ephemeralIdentity, PASSPHRASE_WORK_FACTOR, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
+import { compressionCandidates, describeCompression, type Compression, type CompressionChoice } from "./compression.ts";
+import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, partialName, serialiseManifest, type Manifest } from "./manifest.ts";
+import { describeWriteError, Meter, tap, writeAll } from "./pipeline.ts";
+import { listArchive } from "./read.ts";
+import { applyRetention, type RetentionOutcome } from "./apply-retention.ts";
+import type { RetentionPolicy } from "./retention.ts";
+import { fsyncDir, removeQuietly, writeFileAtomic } from "./store.ts";
+import { compressionProbeArgs, isUnsupportedCompression, pgDumpArgs, toolEnv } from "./tool-args.ts";
+
+export interface BackupLog {
+  info(m: string): void;
+  warn(m: string): void;
+  debug(m: string): void;
+}
+
+export interface BackupRequest {
+  dir: string;
+  /** The tracking schema, for the schema version. */
+  schema: string;
+  app: { name: string; version: string };
+  tools: ToolLocation;
+  compression: CompressionChoice;
+  keys: EncryptKeys | null;
+  retention: RetentionPolicy;
+  interrupt: Interrupt;
+  log: BackupLog;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface BackupOutcome {
+  archivePath: string;
+  manifestPath: string;
+  manifest: Manifest;
+  pgDump: PgTool;
+  retention: RetentionOutcome | null;
+}
+
+interface SourceInfo {
+  database: string;
+  databaseBytes: number | null;
+  schemaVersion: string | null;
+  running: string[];
+}
+
+async function readSource(db: Db, schema: string): Promise<SourceInfo> {
+  const [row] = await db.sql.unsafe<{ name: string; size: string | null }[]>(
+    "select current_database() as name, case when has_database_privilege(current_database(), 'connect') then pg_database_size(current_database()) end as size",
+  );
+  let schemaVersion: string | null = null;
+  let running: string[] = [];
+  if (await trackingExists(db.sql, schema)) {
+    const rows = await db.sql.unsafe<{ version: string; state: string }[]>(`select version, state from ${quoteIdent(schema)}.migrations order by version`);
+    schemaVersion = rows.filter((r) => r.state === "applied").at(-1)?.version ?? null;
+    running = rows.filter((r) => r.state === "running").map((r) => r.version);
+  }
+  return { database: row!.name, databaseBytes: row!.size === null ? null : Number(row!.size), schemaVersion, running };
+}
+
+/** The best compression this pg_dump supports, asking it when it is 16 or newer. */
+async function chooseCompression(pgDump: PgTool, choice: CompressionChoice, env: Record<string, string>): Promise<Compression> {
+  const candidates = compressionCandidates(choice, pgDump.major);
+  if (!candidates.length) {
+    throw new PgshipError("compression_unsupported", `pg_dump ${pgDump.version} compresses custom archives with gzip only, not ${"method" in choice ? choice.method : "?"}`, {
+      hint: "use --compress auto or gzip, or pg_dump 16 or newer for lz4 and zstd",
+    });
+  }
+  if (pgDump.major < 16) return candidates[0]!;
+  for (const c of candidates) {
+    const r = await runProc(toolSpec(pgDump, compressionProbeArgs(c, pgDump.major), env));
+    if (!isUnsupportedCompression(r.stderr)) return c;
+  }
+  throw new PgshipError("compression_unsupported", `${describeTool(pgDump)} supports none of ${candidates.map(describeCompression).join(", ")}`, { hint: "use --compress gzip" });
+}
+
+/** A stem whose archive and manifest names are both free (two backups in one second get -2, -3 …). */
+function freeStem(dir: string, database: string, at: Date, encrypted: boolean): string {
+  for (let n = 1; ; n++) {
+    const stem = backupStem(database, at, n);
+    if (!existsSync(join(dir, archiveName(stem, encrypted))) && !existsSync(join(dir, manifestName(stem)))) return stem;
+  }
+}
+
+export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<BackupOutcome> {
+  const t0 = Date.now();
+  const dir = resolve(req.dir);
+  const serverMajor = Math.floor(db.serverVersionNum / 10000);
+  const source = await readSource(db, req.schema);
+  if (source.running.length) {
+    req.log.warn(`migration ${source.running.join(", ")} is marked running (interrupted?): the backup holds the database as it is now, part-way`);
+  }
+  const pgDump = await locatePgTool("pg_dump", serverMajor, req.tools);
+  const pgRestore = await siblingTool(pgDump, "pg_restore").catch(() => locatePgTool("pg_restore", pgDump.major, req.tools));
+  req.log.debug(`using ${describeTool(pgDump)} and ${describeTool(pgRestore)}`);
+  const env = toolEnv(target, source.database, "pgship backup");
+  const compression = await chooseCompression(pgDump, req.compression, env);
+  req.interrupt.check();
+
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new PgshipError("backup_dir", `cannot create backup directory ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  ignoreFileSizeSignal();
+  const createdAt = new Date();
+  const encrypted = req.keys !== null;
+  const stem = freeStem(dir, source.database, createdAt, encrypted);
+  const finalArchive = join(dir, archiveName(stem, encrypted));
+  const finalManifest = join(dir, manifestName(stem));
+  const tag = randomBytes(4).toString("hex");
+  const tmpArchive = join(dir, partialName(archiveName(stem, encrypted), pid(), tag));
+
+  // Recipient backups are also encrypted to a throwaway key, so they can be read
+  // back here without the owner's secret key; the key is forgotten afterwards.
+  const verifier = req.keys && "recipients" in req.keys ? await ephemeralIdentity() : null;
+  const readKeys: DecryptKeys | null = !req.keys ? null : "passphrase" in req.keys ? { identities: [], passphrases: [req.keys.passphrase] } : { identities: [verifier!.identity], passphrases: [] };
+
+  let active: RunningProc | null = null;
+  let cancelled = false;
+  let committed = false;
+  let fh: FileHandle | undefined;
+  const work = async (): Promise<Manifest> => {
+    try {
+      fh = await open(tmpArchive, "wx", 0o600);
+    } catch (e) {
+      throw describeWriteError(e, tmpArchive);
+    }
+    const dump = startProc(toolSpec(pgDump, pgDumpArgs(compression, pgDump.major), env), { stdout: "pipe" });
+    active = dump;
+    const plain = new Meter();
+    // Unencrypted, the stored bytes are the plain ones: hash them once.
+    const stored = req.keys ? new Meter() : plain;
+    let src: AsyncIterable<Uint8Array> = tap(dump.stdout!, (c) => plain.update(c));
+    if (req.keys) src = await encryptChunks(src, req.keys, verifier?.recipient);
+    src = tap(src, (c) => {
+      if (stored !== plain) stored.update(c);
+      req.onProgress?.(stored.bytes);
+    });
+    const writeError = await writeAll(src, fh).then(
+      () => null,
+      (e: unknown) => {
+        dump.kill("SIGKILL");
+        return e;
+      },
+    );
+    const exit = await dump.exited;
+    active = null;
+    if (cancelled) throw interrupted("during the backup: pg_dump was stopped and no backup was written");
+    if (writeError) throw writeError instanceof PgshipError ? writeError : describeWriteError(writeError, tmpArchive);
+    if (exit.spawnError) throw exit.spawnError;
+    if (exit.code !== 0) {
+      throw new PgshipError("pg_dump_failed", `backup failed: ${describeExit("pg_dump", exit)}`, {
+        hint: exit.signal ? "pg_dump was stopped from outside; run the backup again" : "nothing was written; fix the cause above and run the backup again",
+      });
+    }
+    if (plain.bytes === 0) throw new PgshipError("pg_dump_failed", "backup failed: pg_dump exited successfully but wrote nothing");
+    try {
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+    } catch (e) {
+      throw describeWriteError(e, tmpArchive);
+    }
+
+    // Read it back from disk: same bytes, decrypts, and pg_restore reads its table of contents.
+    // Decrypted as far as pg_restore --list reads (like an unencrypted archive); every stored byte is re-hashed.
+    const back = await listArchive(tmpArchive, finalArchive, readKeys, pgRestore, (p) => (active = p), () => cancelled, false).catch((e: unknown) => {
+      if (cancelled) throw interrupted("during the backup's read-back: no backup was written");
+      throw e instanceof PgshipError ? new PgshipError(e.code, `the new backup did not read back, so it was not kept: ${e.message}`, { hint: e.hint, cause: e }) : e;
+    });
+    if (back.stored.hex() !== stored.hex() || back.stored.bytes !== stored.bytes || (back.plainComplete && back.plain.hex() !== plain.hex())) {
+      throw new PgshipError("backup_write_failed", `the new backup reads back different from what was written to ${tmpArchive}, so it was not kept`, { hint: "check the disk and file system; run the backup again" });
+    }
+    if (back.header.database !== source.database) req.log.warn(`pg_dump archived database "${back.header.database}", expected "${source.database}"`);
+
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      app: req.app.name,
+      appVersion: req.app.version,
+      database: source.database,
+      schemaVersion: source.schemaVersion,
+      server: { version: db.serverVersion, versionNum: db.serverVersionNum },
+      pgDump: { version: pgDump.version, major: pgDump.major },
+      archive: {
+        file: archiveName(stem, encrypted),
+        format: "custom",
+        compression: describeCompression(compression),
+        bytes: stored.bytes,
+        sha256: stored.hex(),
+        plainBytes: plain.bytes,
+        plainSha256: plain.hex(),
+      },
+      databaseBytes: source.databaseBytes,
+      encryption: !req.keys ? null : "passphrase" in req.keys ? { tool: "age", mode: "passphrase", scryptWorkFactor: PASSPHRASE_WORK_FACTOR } : { tool: "age", mode: "recipients", recipients: req.keys.recipients },
+      createdAt: createdAt.toISOString(),
+      durationMs: Date.now() - t0,
+      verified: [{ at: new Date().toISOString(), how: "readback", detail: `sha256 re-read${encrypted ? ", decrypted up to the end of its table of contents" : ""}, table of contents listed by pg_restore ${pgRestore.version}` }],
+    };
+    if (cancelled) throw interrupted("before the backup was renamed into place: no backup was written");
+    // The archive gets its final name first and the manifest last: a backup is
+    // complete exactly when its manifest exists.
+    renameSync(tmpArchive, finalArchive);
+    try {
+      writeFileAtomic(finalManifest, serialiseManifest(manifest));
+    } catch (e) {
+      removeQuietly(finalArchive);
+      throw describeWriteError(e, finalManifest);
+    }
+    committed = true;
+    fsyncDir(dir);
+    return manifest;
+  };
+
+  let manifest: Manifest;
+  try {
+    const run = work();
+    manifest = await req.interrupt.track(
+      Object.assign(run, {
+        cancel: () => {
+          cancelled = true;
+          active?.kill("SIGTERM");
+        },
+      }),
+    );
+  } catch (e) {
+    throw e instanceof AgeError ? new PgshipError("backup_corrupt", `the new backup does not decrypt, so it was not kept: ${e.message}`) : e;
+  } finally {
+    if (active) (active as RunningProc).kill("SIGKILL");
+    await fh?.close().catch(() => undefined);
+    if (!committed) removeQuietly(tmpArchive);
+  }
+  let retention: RetentionOutcome | null;
+  try {
+    retention = await applyRetention(dir, manifest, req.retention, { dryRun: false });
+  } catch (e) {
+    const err = e instanceof PgshipError ? e : new PgshipError("retention_failed", (e as Error).message, { cause: e });
+    throw new PgshipError(err.code, `the backup was written (${finalArchive}), but retention failed: ${err.message}`, { hint: err.hint, cause: e });
+  }
+  return { archivePath: finalArchive, manifestPath: finalManifest, manifest, pgDump, retention };
+}

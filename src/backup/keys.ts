@@ -1,0 +1,91 @@
+// Keys from the command line and files: age recipients to encrypt to (public,
+// harmless on a backup server), and identities or a passphrase to decrypt
+// with (secret: read from files, never from arguments, and redacted).
+
+import { readFileSync, statSync } from "node:fs";
+import { UsageError } from "../core/errors.ts";
+import { checkIdentity, checkRecipient, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
+
+export interface KeyFlags {
+  encryptTo: string[];
+  recipientsFiles: string[];
+  passphraseFile?: string;
+  identityFiles: string[];
+}
+
+function readKeyFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${flag} ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message}`);
+  }
+}
+
+/** A secret file others can read is worth a warning (not an error: the backup matters more). */
+export function looseSecretFile(path: string): boolean {
+  try {
+    return (statSync(path).mode & 0o077) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** `# comments` and blank lines are ignored, as in age's recipient and identity files. */
+const keyLines = (text: string) =>
+  text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
+
+/** Recipients from --encrypt-to (repeatable, or comma-separated) and --recipients-file. */
+export function encryptKeys(f: KeyFlags, secrets: string[]): EncryptKeys | null {
+  const recipients = f.encryptTo.flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean);
+  for (const file of f.recipientsFiles) recipients.push(...keyLines(readKeyFile(file, "--recipients-file")));
+  for (const r of recipients) {
+    if (r.startsWith("AGE-SECRET-KEY-")) {
+      secrets.push(r);
+      throw new UsageError("an age secret key was given where a recipient (age1…) belongs", "encrypt to the public key: age-keygen -y key.txt prints it; keep the secret key off the backup server");
+    }
+    try {
+      checkRecipient(r);
+    } catch {
+      throw new UsageError(`"${r}" is not an age recipient`, "recipients look like age1… (age-keygen prints one; age-keygen -y key.txt shows the one of an existing key)");
+    }
+  }
+  const passphrase = f.passphraseFile !== undefined ? readPassphrase(f.passphraseFile, secrets) : undefined;
+  if (passphrase !== undefined && recipients.length) {
+    throw new UsageError("--passphrase-file cannot be combined with recipients", "age encrypts a file either to recipients or to one passphrase; choose one");
+  }
+  if (passphrase !== undefined) return { passphrase };
+  return recipients.length ? { recipients: [...new Set(recipients)] } : null;
+}
+
+/** The passphrase is the file's content without its final newline. */
+export function readPassphrase(path: string, secrets: string[]): string {
+  const text = readKeyFile(path, "--passphrase-file").replace(/\r?\n$/, "");
+  if (!text) throw new UsageError(`--passphrase-file ${path} is empty`);
+  secrets.push(text);
+  return text;
+}
+
+export function decryptKeys(f: KeyFlags, secrets: string[]): DecryptKeys {
+  const identities: string[] = [];
+  for (const file of f.identityFiles) {
+    const lines = keyLines(readKeyFile(file, "--identity"));
+    if (!lines.length) throw new UsageError(`--identity ${file} holds no age identity`);
+    for (const l of lines) {
+      secrets.push(l);
+      try {
+        checkIdentity(l);
+      } catch {
+        throw new UsageError(`--identity ${file} is not an age identity file`, "it should hold AGE-SECRET-KEY-1… lines, as written by age-keygen");
+      }
+      identities.push(l);
+    }
+  }
+  const passphrases = f.passphraseFile !== undefined ? [readPassphrase(f.passphraseFile, secrets)] : [];
+  return { identities, passphrases };
+}
+
+export const hasDecryptKeys = (k: DecryptKeys) => k.identities.length > 0 || k.passphrases.length > 0;

@@ -1,0 +1,173 @@
+// The SQL and names of a restore, as pure functions: the database a restore
+// builds beside the live one, the dated name the old one is kept under, the
+// statements that swap them, and the preamble of an in-place restore.
+
+import { stampOf } from "./manifest.ts";
+
+export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+
+const MAX_IDENT_BYTES = 63;
+
+/** base + suffix, with base cut (on a character boundary) so the whole fits PostgreSQL's 63-byte names. */
+export function fitName(base: string, suffix: string): string {
+  const enc = new TextEncoder();
+  const room = MAX_IDENT_BYTES - enc.encode(suffix).length;
+  let out = "";
+  for (const ch of base) {
+    if (enc.encode(out + ch).length > room) break;
+    out += ch;
+  }
+  return out + suffix;
+}
+
+const nth = (n: number) => (n > 1 ? `_${n}` : "");
+
+/** Where the restore is built before it is swapped in. */
+export const workDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_restoring_${stampOf(at).toLowerCase()}${nth(n)}`);
+
+/** The name the replaced database is kept under: dated (and numbered within a second), so restores never collide. */
+export const keptDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_before_restore_${stampOf(at).toLowerCase()}${nth(n)}`);
+
+/** Kept databases carry this comment; `restore --drop-old` finds them by it, never by name alone. */
+export const KEPT_MARK = "pgship: kept by restore";
+export const keptComment = (live: string, file: string, at: Date) =>
+  `${KEPT_MARK} of ${live} on ${at.toISOString()} (replaced by ${file}); drop it with 'pgship restore --drop-old'`;
+
+export function keptOf(comment: string | null): string | null {
+  const m = comment ? /^pgship: kept by restore of (.+) on \d{4}-/.exec(comment) : null;
+  return m ? m[1]! : null;
+}
+
+export interface LiveDatabase {
+  name: string;
+  owner: string;
+  encoding: string;
+  collate: string;
+  ctype: string;
+  /** libc, icu or builtin (PostgreSQL 17) */
+  provider: "libc" | "icu" | "builtin";
+  locale: string | null;
+  tablespace: string;
+  /** Database-level settings: "name=value" entries of ALTER DATABASE … SET. */
+  settings: string[];
+  /** Explicit grants on the database; null means the default privileges. */
+  grants: { privilege: string; grantee: string | null }[] | null;
+}
+
+export function createWorkDatabaseSql(work: string, live: LiveDatabase): string {
+  const parts = [`create database ${quoteIdent(work)} with template template0 owner ${quoteIdent(live.owner)}`, `encoding ${quoteLiteral(live.encoding)}`];
+  parts.push(`lc_collate ${quoteLiteral(live.collate)} lc_ctype ${quoteLiteral(live.ctype)}`);
+  if (live.provider === "icu" && live.locale) parts.push(`locale_provider icu icu_locale ${quoteLiteral(live.locale)}`);
+  if (live.provider === "builtin" && live.locale) parts.push(`locale_provider builtin builtin_locale ${quoteLiteral(live.locale)}`);
+  if (live.tablespace !== "pg_default") parts.push(`tablespace ${quoteIdent(live.tablespace)}`);
+  return parts.join(" ");
+}
+
+/** Settings whose values are lists of quoted items (pg_dump's variable_is_guc_list_quote). */
+const LIST_SETTINGS = new Set(["local_preload_libraries", "search_path", "session_preload_libraries", "shared_preload_libraries", "temp_tablespaces", "unix_socket_directories"]);
+
+/** Splits a stored list setting (`"$user", public`) into its items, like PostgreSQL's SplitGUCList. */
+export function splitSettingList(value: string): string[] {
+  const items: string[] = [];
+  let i = 0;
+  const skipSpace = () => {
+    while (i < value.length && /\s/.test(value[i]!)) i++;
+  };
+  skipSpace();
+  if (i >= value.length) return items;
+  for (;;) {
+    let item = "";
+    if (value[i] === '"') {
+      i++;
+      while (i < value.length) {
+        if (value[i] === '"' && value[i + 1] === '"') {
+          item += '"';
+          i += 2;
+        } else if (value[i] === '"') {
+          i++;
+          break;
+        } else item += value[i++];
+      }
+    } else {
+      while (i < value.length && value[i] !== "," && !/\s/.test(value[i]!)) item += value[i++];
+    }
+    items.push(item);
+    skipSpace();
+    if (value[i] !== ",") return items;
+    i++;
+    skipSpace();
+  }
+}
+
+/** ALTER DATABASE … SET for each stored "name=value" setting, quoted the way pg_dump does it. */
+export function settingsSql(database: string, settings: string[]): string[] {
+  return settings.map((entry) => {
+    const at = entry.indexOf("=");
+    const name = entry.slice(0, at);
+    const value = entry.slice(at + 1);
+    const rhs = LIST_SETTINGS.has(name.toLowerCase()) ? splitSettingList(value).map(quoteLiteral).join(", ") || "''" : quoteLiteral(value);
+    return `alter database ${quoteIdent(database)} set ${quoteIdent(name)} to ${rhs}`;
+  });
+}
+
+export function grantsSql(database: string, grants: LiveDatabase["grants"]): string[] {
+  if (grants === null) return [];
+  const db = quoteIdent(database);
+  return [
+    `revoke all on database ${db} from public`,
+    ...grants.map((g) => `grant ${g.privilege.toLowerCase()} on database ${db} to ${g.grantee === null ? "public" : quoteIdent(g.grantee)}`),
+  ];
+}
+
+const IS_SUPERUSER = "(select rolsuper from pg_roles where rolname = current_user)";
+const MAY_SIGNAL = `${IS_SUPERUSER} or pg_has_role(usesysid, 'MEMBER') or (pg_has_role('pg_signal_backend', 'MEMBER') and not coalesce((select rolsuper from pg_roles r where r.oid = usesysid), true))`;
+
+/**
+ * The swap, run in one transaction from a maintenance connection: end the
+ * live database's sessions, rename it to the kept name, rename the restored
+ * one into its place. ALTER DATABASE … RENAME takes an exclusive lock on the
+ * database (new sessions wait) and waits up to 5 s for ended sessions to go;
+ * if anything fails the transaction rolls back and both databases keep their
+ * names.
+ */
+export function swapSql(live: string, work: string, kept: string, comment: string): string[] {
+  return [
+    // Only sessions this role may end (pg_terminate_backend raises an error for the others); the
+    // rename then waits for the rest and fails if they stay, with a hint about permissions.
+    `select pg_terminate_backend(pid) from pg_stat_activity where datname = ${quoteLiteral(live)} and pid <> pg_backend_pid() and (${MAY_SIGNAL})`,
+    `alter database ${quoteIdent(live)} rename to ${quoteIdent(kept)}`,
+    `alter database ${quoteIdent(work)} rename to ${quoteIdent(live)}`,
+    `comment on database ${quoteIdent(kept)} is ${quoteLiteral(comment)}`,
+  ];
+}
+
+export interface InPlaceTarget {
+  /** Every schema outside pg_* and information_schema. */
+  schemas: string[];
+  /** public's owner and grants, to recreate it as it was (pg_dump never creates public). */
+  publicSchema: { owner: string; grants: { privilege: string; grantee: string | null }[] } | null;
+  currentUser: string;
+  largeObjects: boolean;
+}
+
+/**
+ * What an in-place restore runs first, opening the transaction the restore
+ * script then runs in: empty the database, so the result equals the backup (objects the
+ * backup does not have, such as tables of later migrations, do not survive).
+ * If any of it fails (objects owned by another role, a lock not granted in
+ * time) the whole transaction rolls back and nothing changed.
+ */
+export function inPlacePreamble(t: InPlaceTarget, lockTimeoutMs: number): string {
+  // The script's own BEGIN then only warns ("already in progress"); its final COMMIT ends this transaction.
+  const out = ["begin;", `set lock_timeout = '${Math.max(1, Math.round(lockTimeoutMs))}ms';`];
+  for (const s of t.schemas) out.push(`drop schema if exists ${quoteIdent(s)} cascade;`);
+  if (t.largeObjects) out.push("select pg_catalog.lo_unlink(oid) from pg_catalog.pg_largeobject_metadata;");
+  if (t.publicSchema) {
+    out.push("create schema public;");
+    if (t.publicSchema.owner !== t.currentUser) out.push(`alter schema public owner to ${quoteIdent(t.publicSchema.owner)};`);
+    for (const g of t.publicSchema.grants) out.push(`grant ${g.privilege.toLowerCase()} on schema public to ${g.grantee === null ? "public" : quoteIdent(g.grantee)};`);
+  }
+  out.push("reset lock_timeout;");
+  return `${out.join("\n")}\n`;
+}

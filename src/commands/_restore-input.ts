@@ -1,0 +1,98 @@
+// What restore and `backups verify` check about a file before reading it:
+// that it has a sound manifest of this app (or the user said it need not),
+// and that the keys given fit how it is encrypted.
+
+import { closeSync, openSync, readSync } from "node:fs";
+import { PgshipError, UsageError } from "../core/errors.ts";
+import { ageStanzaTypes, type DecryptKeys } from "../backup/age-stream.ts";
+import { isAgeFile } from "../backup/archive-header.ts";
+import { hasDecryptKeys } from "../backup/keys.ts";
+import type { Manifest } from "../backup/manifest.ts";
+import type { StoredBackup } from "../backup/store.ts";
+import { brand } from "../cli/context.ts";
+
+export function checkedBackup(b: StoredBackup, file: string, opts: { requireManifest: boolean; otherApp: boolean }): StoredBackup {
+  if (b.status === "broken") {
+    throw new PgshipError("backup_corrupt", `${file} cannot be restored: ${b.problems.join("; ")}`, {
+      hint: "the backup is damaged or incomplete; list the others with 'pgship backups --dir DIR'",
+    });
+  }
+  if (b.status === "no-manifest") {
+    if (opts.requireManifest) {
+      throw new PgshipError("backup_unverifiable", `${file} has no manifest beside it, so its checksum cannot be checked`, {
+        hint: "restore a backup made by 'pgship backup' (a .dump or .dump.age with its .manifest.json), or pass --no-manifest to restore a pg_dump -Fc archive you trust",
+      });
+    }
+    if (!b.archivePath) throw new PgshipError("backup_missing", `${file}: the archive is missing`);
+    return b;
+  }
+  const m = b.manifest!;
+  if (m.app !== brand.binary && !opts.otherApp) {
+    throw new PgshipError("backup_foreign", `${file} is a backup of ${m.app}'s database "${m.database}", not ${brand.binary}'s`, {
+      hint: `restore it with ${m.app}, or pass --other-app if you really mean to load it here`,
+    });
+  }
+  return b;
+}
+
+function firstBytes(path: string, n: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    throw new PgshipError("backup_unreadable", `cannot read ${path}: ${(e as Error).message}`, { hint: "check the file's permissions (backups are created 0600, readable by their owner only)", cause: e });
+  }
+  try {
+    const buf = new Uint8Array(n);
+    const got = readSync(fd, buf, 0, n, 0);
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The keys to decrypt with, or null for an unencrypted file. An encrypted
+ * file without the right kind of key is refused here, before any work, with
+ * the flag to pass (exit 2).
+ */
+export function keysFor(b: StoredBackup, file: string, keys: DecryptKeys): DecryptKeys | null {
+  const head = firstBytes(b.archivePath!, 4096);
+  const encrypted = b.manifest ? b.manifest.encryption !== null : isAgeFile(head);
+  if (b.manifest && (b.manifest.encryption !== null) !== isAgeFile(head)) {
+    throw new PgshipError("backup_corrupt", `${file} is ${isAgeFile(head) ? "" : "not "}age-encrypted, but its manifest says otherwise`, { hint: "the file was replaced or damaged; use another backup" });
+  }
+  if (!encrypted) return null;
+  const stanzas = ageStanzaTypes(head);
+  const byPassphrase = b.manifest ? b.manifest.encryption!.mode === "passphrase" : stanzas.includes("scrypt");
+  if (byPassphrase && !keys.passphrases.length) {
+    throw new UsageError(`${file} is encrypted with a passphrase`, "pass --passphrase-file FILE holding it");
+  }
+  if (!byPassphrase && !keys.identities.length) {
+    const to = b.manifest?.encryption?.mode === "recipients" ? ` to ${b.manifest.encryption.recipients.join(", ")}` : "";
+    throw new UsageError(`${file} is encrypted${to}`, "pass --identity KEYFILE with the matching age secret key (AGE-SECRET-KEY-1…)");
+  }
+  if (!hasDecryptKeys(keys)) throw new UsageError(`${file} is encrypted: pass --identity or --passphrase-file`);
+  return keys;
+}
+
+/** What to say when the key given does not open the file. */
+export function wrongKeyHint(b: StoredBackup): string {
+  const e = b.manifest?.encryption;
+  if (e?.mode === "recipients") return `it is encrypted to ${e.recipients.join(", ")}; pass the identity file of one of them (age-keygen -y KEYFILE prints a key's recipient)`;
+  if (e?.mode === "passphrase") return "the passphrase is wrong; check the --passphrase-file";
+  return "pass the identity or passphrase it was encrypted with";
+}
+
+/** The file read back as its manifest says it was written. */
+export function matchManifest(m: Manifest | null, sha256: string, plainSha256: string | null, file: string): void {
+  if (!m) return;
+  if (sha256 !== m.archive.sha256) {
+    throw new PgshipError("backup_corrupt", `${file} does not match its manifest: sha256 ${sha256}, the manifest says ${m.archive.sha256}`, {
+      hint: "the file was modified or damaged after it was written; use another backup",
+    });
+  }
+  if (plainSha256 !== null && plainSha256 !== m.archive.plainSha256) {
+    throw new PgshipError("backup_corrupt", `${file} decrypts to something other than what was backed up (sha256 ${plainSha256}, expected ${m.archive.plainSha256})`, { hint: "use another backup" });
+  }
+}

@@ -1,0 +1,261 @@
+// restore FILE: check everything first (manifest, sha256, decryption, that
+// pg_restore reads it), then build the database beside the live one and swap
+// it in, keeping the old one; without CREATEDB, replace in place in one
+// transaction. `restore --drop-old` without FILE drops what earlier restores kept.
+
+import type { ArgsDef } from "citty";
+import { basename } from "node:path";
+import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
+import type { Db } from "../db/connect.ts";
+import { decryptKeys } from "../backup/keys.ts";
+import { listArchive } from "../backup/read.ts";
+import { connectMaintenance, dropDatabase, keptDatabases, ownsDatabase, readRole, sessionsOn, type Session } from "../backup/restore-db.ts";
+import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
+import { keptDatabaseName } from "../backup/restore-plan.ts";
+import { resolveBackupFile } from "../backup/store.ts";
+import { locatePgTool, siblingTool, describeTool } from "../tools/pg-tools.ts";
+import type { RunningProc } from "../tools/proc.ts";
+import { brand, type Context } from "../cli/context.ts";
+import type { Args } from "../cli/flags.ts";
+import { confirmOrFail, decryptArgs, formatBytes, keyFlags, progressLine, toolArgs, toolLocation } from "./_backup-flags.ts";
+import { afterRestore } from "./_restore-after.ts";
+import { checkedBackup, keysFor, matchManifest, wrongKeyHint } from "./_restore-input.ts";
+import { describeHolder } from "../db/lock.ts";
+import { quoteIdent, trackingExists } from "../db/tracking.ts";
+
+export const args = {
+  file: { type: "positional", required: false, description: "Backup file: the .dump / .dump.age (or its .manifest.json)" },
+  ...decryptArgs,
+  into: { type: "string", description: "Restore into this new database beside the live one; no swap", valueHint: "name" },
+  "in-place": { type: "boolean", description: "Replace the live database's contents in one transaction instead of swapping databases" },
+  "drop-old": { type: "boolean", description: "Drop the replaced database after the swap (without FILE: drop those kept by earlier restores)" },
+  "keep-owner": { type: "boolean", description: "Restore the original owners of objects (the roles must exist); default: the restoring role owns them" },
+  "keep-acl": { type: "boolean", description: "Restore GRANTs and REVOKEs (the roles must exist)" },
+  update: { type: "boolean", description: "Afterwards apply this binary's pending migrations when the backup is older" },
+  "dry-run": { type: "boolean", description: "Check the backup and print the plan; change nothing" },
+  manifest: { type: "boolean", default: true, description: "Require the manifest (--no-manifest: restore a pg_dump -Fc archive without one)" },
+  "other-app": { type: "boolean", description: "Accept a backup made by another pgship-built binary" },
+  ...toolArgs,
+} as const satisfies ArgsDef;
+
+export const usage = `Before anything changes: the manifest, the file's sha256, decryption, and that pg_restore reads it
+(and is new enough). Then the backup is restored into a new database, other sessions on the live
+database are ended, and the two are swapped by renaming; the old database is kept as
+<name>_before_restore_<time> until --drop-old (now or later). A role without CREATEDB restores in
+place, in one transaction: a failure changes nothing.
+Exit codes: 0 restored, 1 refused or failed (the live database is as it was), 2 usage (e.g. no --yes
+without a terminal, missing --identity), 5 migration lock not acquired, 130 interrupted.
+Examples:
+  pgship restore /var/backups/app/app-20250601T020000Z.dump --yes
+  pgship restore app-20250601T020000Z.dump.age --identity ~/backup-key.txt --update
+  pgship restore app-20250601T020000Z.dump --into app_copy       # beside the live database
+  pgship restore app-20250601T020000Z.dump --dry-run
+  pgship restore --drop-old --yes                                 # drop databases kept by earlier restores`;
+
+const isMissingDatabase = (e: unknown) => (e as { cause?: { code?: string } })?.cause?.code === "3D000";
+
+export async function run(ctx: Context, a: Args): Promise<number> {
+  const file = a.file as string | undefined;
+  if (!file) {
+    if (a["drop-old"]) return dropOld(ctx);
+    throw new UsageError("restore needs a backup FILE", "list them with 'pgship backups --dir DIR'; or 'pgship restore --drop-old' to drop databases kept by earlier restores");
+  }
+  const into = a.into === undefined ? null : String(a.into);
+  if (into !== null && (!into || Buffer.byteLength(into) > 63)) throw new UsageError(`--into "${into}" is not a database name (1 to 63 bytes)`);
+  if (into !== null && (a["in-place"] || a["drop-old"] || a.update)) throw new UsageError("--into restores beside the live database: it cannot be combined with --in-place, --drop-old or --update");
+  if (a["in-place"] && a["drop-old"]) throw new UsageError("--drop-old applies to the swap; an in-place restore keeps no old database");
+  const b = checkedBackup(resolveBackupFile(file), file, { requireManifest: a.manifest !== false, otherApp: Boolean(a["other-app"]) });
+  const keys = keysFor(b, file, decryptKeys(keyFlags(ctx, a), ctx.secrets));
+  const tools = toolLocation(a);
+  const target = ctx.target();
+  const live = target.database;
+  if (into === live) throw new UsageError(`--into ${into} is the live database`, "drop --into to replace the live database");
+
+  let liveDb: Db | null = null;
+  let admin: Db | null = null;
+  let active: RunningProc[] = [];
+  const track = (p: RunningProc[]) => (active = p);
+  const cancel = () => active.forEach((p) => p.kill("SIGTERM"));
+  try {
+    try {
+      liveDb = await ctx.connect("restore");
+    } catch (e) {
+      if (!isMissingDatabase(e)) throw e;
+    }
+    if (!liveDb || into !== null) admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e) => (liveDb ? null : Promise.reject(e)));
+    const any = (liveDb ?? admin)!;
+    const role = await readRole(any.sql);
+    const canCreate = role.superuser || role.createdb;
+    let mode: RestoreMode;
+    let why = "";
+    if (into !== null) mode = "into";
+    else if (!liveDb) mode = "create";
+    else if (a["in-place"]) mode = "in-place";
+    else if (canCreate && (role.superuser || (await ownsDatabase(any.sql, live)))) {
+      admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e: unknown) => {
+        why = `cannot connect to a maintenance database (${(e as Error).message})`;
+        return null;
+      });
+      mode = admin ? "swap" : "in-place";
+    } else {
+      mode = "in-place";
+      why = canCreate ? `role "${role.name}" does not own database "${live}", so it cannot rename it` : `role "${role.name}" cannot create databases`;
+    }
+    if ((mode === "into" || mode === "create") && !canCreate) {
+      throw new PgshipError("restore_refused", mode === "create" ? `database "${live}" does not exist and role "${role.name}" cannot create it` : `role "${role.name}" cannot create database "${into}"`, {
+        hint: mode === "create" ? `create the empty database first (createdb ${live}) and restore again` : "grant CREATEDB, or restore in place into the live database",
+      });
+    }
+    if (why) ctx.log.info(`${why}: restoring in place, in one transaction`);
+    if (liveDb && (mode === "swap" || mode === "in-place") && !a["keep-owner"]) {
+      // --no-owner makes the restoring role the owner of everything: the app may lose access if it connects as another role.
+      const [o] = await any.sql.unsafe<{ owner: string }[]>("select pg_get_userbyid(datdba) as owner from pg_database where datname = $1", [live]);
+      if (o && o.owner !== role.name) {
+        ctx.log.warn(`restored objects will be owned by "${role.name}", not by "${o.owner}" (the database's owner): if the app connects as "${o.owner}", restore as that role or pass --keep-owner`);
+      }
+    }
+
+    const serverMajor = Math.floor(any.serverVersionNum / 10000);
+    const pgRestore = await locatePgTool("pg_restore", serverMajor, tools);
+    const psql = mode === "in-place" ? await siblingTool(pgRestore, "psql") : null;
+    ctx.log.debug(`using ${describeTool(pgRestore)}${psql ? ` and ${describeTool(psql)}` : ""}`);
+
+    // The check pass: reads the whole file, changes nothing anywhere.
+    const checked = await ctx.interrupt
+      // With a manifest, its sha256 vouches for every stored byte, so decrypting as far as pg_restore --list reads is enough
+      // here; the restore itself decrypts everything and checks the plain sha256 before anything is committed or swapped.
+      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest), { cancel }))
+      .catch((e: unknown) => {
+        if (e instanceof PgshipError && e.code === "wrong_key") throw new PgshipError(e.code, e.message, { hint: wrongKeyHint(b) });
+        throw e;
+      });
+    matchManifest(b.manifest, checked.stored.hex(), checked.plainComplete ? checked.plain.hex() : null, file);
+    ctx.interrupt.check();
+
+    const sessions = liveDb ? await sessionsOn(any.sql, live) : [];
+    const m = b.manifest;
+    const backupVersion = m ? m.schemaVersion : null;
+    const at = new Date();
+    const plan = describePlan(mode, { live, into, kept: keptDatabaseName(live, at), sessions, dropOld: Boolean(a["drop-old"]) });
+    const summary = {
+      file: b.archivePath,
+      bytes: checked.stored.bytes,
+      createdAt: m?.createdAt ?? checked.header.createdAt,
+      database: m?.database ?? checked.header.database,
+      schemaVersion: backupVersion,
+      pgDump: checked.header.dumpVersion,
+      encrypted: keys !== null,
+    };
+    if (a["dry-run"]) {
+      ctx.result({ ok: true, dryRun: true, mode, plan, backup: summary, checks: "passed" }, () =>
+        [`Checked ${file}: sha256${m ? " matches the manifest" : " computed (no manifest)"}${keys ? ", decrypts" : ""}, pg_restore ${pgRestore.version} reads it.`, `Plan (dry run, nothing changed): ${plan}`].join("\n"),
+      );
+      return ExitCode.ok;
+    }
+    if (mode === "swap" || mode === "in-place") {
+      await confirmOrFail(ctx, {
+        what: `restore replaces database "${live}"`,
+        question: `${plan}\nReplace database "${live}" with ${basename(file)} (made ${summary.createdAt ?? "?"}, schema ${backupVersion ?? "?"})?`,
+        nothingChanged: "nothing changed",
+      });
+    }
+    const fromVersion = liveDb ? await currentVersion(liveDb, ctx.schema) : null;
+    const progress = progressLine(ctx, "restore");
+    const t0 = Date.now();
+    let result: ModeResult;
+    try {
+      const modeRun = {
+        live,
+        liveDb,
+        admin,
+        pgRestore,
+        psql,
+        schema: ctx.schema,
+        lockTimeoutMs: ctx.lockTimeoutMs,
+        onLockWait: (h: Parameters<typeof describeHolder>[0] | null) => ctx.log.info(`waiting for the migration lock${h ? ` held by ${describeHolder(h)}` : ""}`),
+        warn: (msg: string) => ctx.log.warn(msg),
+        closeLive: async () => {
+          await liveDb?.close().catch(() => undefined);
+          liveDb = null;
+        },
+        input: {
+          path: b.archivePath!,
+          file: basename(file),
+          keys,
+          expected: { sha256: checked.stored.hex(), plainSha256: b.manifest?.archive.plainSha256 ?? checked.plain.hex() },
+          ownership: { keepOwner: Boolean(a["keep-owner"]), keepAcl: Boolean(a["keep-acl"]) },
+          target,
+          track,
+          onBytes: (n: number) => progress.update(n),
+        },
+      };
+      const work =
+        mode === "swap" ? runSwap(modeRun, at, Boolean(a["drop-old"])) : mode === "create" ? runCreate(modeRun, at) : mode === "into" ? runInto(modeRun, into!) : runInPlace(modeRun);
+      result = await ctx.interrupt.track(Object.assign(work, { cancel }));
+    } catch (e) {
+      if (ctx.interrupt.interrupted) throw new PgshipError("interrupted", `restore interrupted: "${live}" was not changed`, { exitCode: ExitCode.interrupted, cause: e });
+      throw e;
+    } finally {
+      progress.done();
+    }
+    await liveDb?.close().catch(() => undefined);
+    liveDb = null;
+    const after = mode === "into" ? null : await afterRestore(ctx, { file: b.archivePath!, fromVersion, update: Boolean(a.update) });
+    ctx.result({ ok: true, mode, ...result, backup: summary, durationMs: Date.now() - t0, after }, () => {
+      const lines = [`Restored ${basename(file)} (${formatBytes(checked.stored.bytes)}) into "${result.database}" (${mode === "in-place" ? "in place, one transaction" : mode === "swap" ? "built beside it and swapped in" : "new database"}).`];
+      if (result.endedSessions) lines.push(`  ended ${result.endedSessions} session${result.endedSessions === 1 ? "" : "s"} on the old database`);
+      if (result.kept) lines.push(`  the replaced database is kept as "${result.kept}"; drop it with 'pgship restore --drop-old' once you are happy`);
+      if (result.dropped) lines.push("  the replaced database was dropped (--drop-old)");
+      if (after) lines.push(`  schema version ${after.schemaVersion ?? "(not managed by pgship)"}${after.pending ? `, ${after.pending} pending: run 'pgship update'` : ""}${after.update ? " (updated with --update)" : ""}`);
+      return lines.join("\n");
+    });
+    return ExitCode.ok;
+  } finally {
+    await liveDb?.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
+  }
+}
+
+async function currentVersion(db: Db, schema: string): Promise<string | null> {
+  if (!(await trackingExists(db.sql, schema))) return null;
+  const [row] = await db.sql.unsafe<{ v: string | null }[]>(`select max(version) as v from ${quoteIdent(schema)}.migrations where state = 'applied'`);
+  return row?.v ?? null;
+}
+
+function describePlan(mode: RestoreMode, o: { live: string; into: string | null; kept: string; sessions: Session[]; dropOld: boolean }): string {
+  const who = o.sessions.length ? `${o.sessions.length} other session${o.sessions.length === 1 ? "" : "s"} (${[...new Set(o.sessions.map((s) => s.application || s.user))].slice(0, 5).join(", ")})` : "no other sessions";
+  const old = o.dropOld ? "dropped afterwards" : `kept as "${o.kept}"`;
+  switch (mode) {
+    case "swap":
+      return o.sessions.length
+        ? `Restore into a new database, then end ${who} on "${o.live}" and swap it in; the current "${o.live}" is ${old}.`
+        : `Restore into a new database, then swap it in for "${o.live}" (no other sessions are connected now); the current "${o.live}" is ${old}.`;
+    case "in-place":
+      return `Replace everything in "${o.live}" in one transaction (${who} connected; they wait for its locks); a failure changes nothing.`;
+    case "create":
+      return `"${o.live}" does not exist: restore into a new database named "${o.live}".`;
+    case "into":
+      return `Restore into a new database "${o.into}"; "${o.live}" is not touched.`;
+  }
+}
+
+/** `restore --drop-old`: the databases earlier restores kept (found by their comment), dropped after confirmation. */
+async function dropOld(ctx: Context): Promise<number> {
+  const target = ctx.target();
+  const admin = await connectMaintenance(target, `${brand.binary} restore --drop-old`, [target.database]);
+  try {
+    const kept = await keptDatabases(admin, target.database);
+    if (kept.length) {
+      await confirmOrFail(ctx, {
+        what: `--drop-old drops ${kept.map((k) => `"${k.name}"`).join(", ")}`,
+        question: `Drop ${kept.map((k) => `"${k.name}"`).join(", ")} (kept by earlier restores of "${target.database}")?`,
+        nothingChanged: "nothing was dropped",
+      });
+    }
+    for (const k of kept) await dropDatabase(admin, k.name);
+    ctx.result({ ok: true, dropped: kept.map((k) => k.name) }, () => (kept.length ? `Dropped ${kept.map((k) => k.name).join(", ")}.` : `No databases kept by earlier restores of "${target.database}".`));
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+  return ExitCode.ok;
+}

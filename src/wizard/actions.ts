@@ -1,0 +1,193 @@
+// The wizard's actions. Each shows its plan, asks, then runs the same code as
+// the flag commands (migrate(), the backup / restore / verify commands) and
+// summarises the result with the next step.
+
+import { existsSync, readdirSync } from "node:fs";
+import { confirm, note, select, text } from "@clack/prompts";
+import { describeTarget } from "../core/config.ts";
+import { formatDuration } from "../core/duration.ts";
+import type { Emit } from "../core/events.ts";
+import type { StatusReport } from "../core/plan.ts";
+import type { Context } from "../cli/context.ts";
+import type { Args } from "../cli/flags.ts";
+import { migrate } from "../commands/_migrate.ts";
+import { answer, Cancelled, dim, ProgressLine, say, yellow, type WizardIO } from "./ui.ts";
+
+export interface Session {
+  io: WizardIO;
+  /** Builds a context for one action; `onResult` captures what the command would print. */
+  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit }): Context;
+  binary: string;
+  /** What this session changed so far, for the goodbye message. */
+  changes: string[];
+}
+
+const out = (s: Session) => s.io.output ?? process.stdout;
+
+/** Draws migration progress: a live line per step, settled with its duration. */
+export function progressEmit(s: Session): Emit {
+  const line = new ProgressLine(out(s));
+  return (e) => {
+    if (e.type === "step-start") line.start(`${e.step.kind === "snapshot" ? "loading the schema snapshot" : `${e.step.kind === "down" ? "rolling back" : "applying"} ${e.step.version}_${e.step.name}`}`);
+    else if (e.type === "step-done") line.done(e.step.kind === "snapshot" ? `schema snapshot ${e.step.version} loaded` : `${e.step.resume ? "resumed" : "applied"} ${e.step.version}_${e.step.name}`, true, e.durationMs);
+    else if (e.type === "warn") say.warn(s.io, e.message);
+    else if (e.type === "lock-wait") say.info(s.io, "waiting for another run to finish (it holds the migration lock)");
+  };
+}
+
+export async function installAction(s: Session, report: StatusReport): Promise<void> {
+  note(`Creates the schema from the snapshot, then records all ${report.entries.length} migrations as applied.\nAll in one transaction: it completes, or nothing changes.`, "Plan: fresh install", s.io);
+  if (!(await answer(confirm({ ...s.io, message: `Install into ${report.managed ? "this" : "the empty"} database now?`, initialValue: true })))) return;
+  const ctx = s.context({ emit: progressEmit(s) });
+  const r = await migrate(ctx, { mode: "install" });
+  s.changes.push(`installed ${r.plan.to}`);
+  say.success(s.io, `Installed: the database is at ${r.plan.to} (${formatDuration(r.durationMs)}).`);
+  note(`Back up regularly, e.g. from cron:\n  ${s.binary} backup --dir /var/backups/app --keep-daily 7`, "Next", s.io);
+}
+
+export async function updateAction(s: Session, report: StatusReport): Promise<void> {
+  const pending = report.entries.filter((e) => e.status === "pending" || e.status === "running");
+  note(pending.map((e) => `${e.version}  ${e.name}${e.status === "running" ? "  (interrupted earlier: resumed)" : ""}`).join("\n"), `Plan: ${pending.length} migration${pending.length === 1 ? "" : "s"}, each in its own transaction`, s.io);
+  let restoreHint = "";
+  if (await answer(confirm({ ...s.io, message: "Take a backup first? (recommended)", initialValue: true }))) {
+    const file = await backupAction(s, { quiet: true });
+    if (!file) return;
+    restoreHint = `${s.binary} restore ${file} --yes`;
+  }
+  if (!(await answer(confirm({ ...s.io, message: `Apply ${pending.length} migration${pending.length === 1 ? "" : "s"} now?`, initialValue: true })))) return;
+  const ctx = s.context({ emit: progressEmit(s) });
+  try {
+    const r = await migrate(ctx, { mode: "update" });
+    s.changes.push(`updated to ${r.plan.to}`);
+    say.success(s.io, `Updated: the database is at ${r.plan.to} (${r.done.length} migration${r.done.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
+    if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
+  } catch (e) {
+    if (restoreHint) say.error(s.io, `The update failed. The backup taken just before is intact; to go back to it:\n  ${restoreHint}`);
+    throw e;
+  }
+}
+
+export async function askBackupDir(s: Session, message = "Backup directory"): Promise<string> {
+  return answer(text({ ...s.io, message, placeholder: "./backups", defaultValue: "./backups" }));
+}
+
+/** Returns the backup file written, or null. */
+export async function backupAction(s: Session, opts: { quiet?: boolean } = {}): Promise<string | null> {
+  const dir = (await askBackupDir(s)) || "./backups";
+  let result: { file?: string; archive?: string; sizeBytes?: number; bytes?: number } | undefined;
+  const ctx = s.context({ onResult: (v) => (result = v as typeof result) });
+  const line = new ProgressLine(out(s));
+  line.start(`Backing up ${describeTarget(ctx.target())} to ${dir}`);
+  const { run } = await import("../commands/backup.ts");
+  try {
+    await run(ctx, { _: [], dir } as Args);
+  } catch (e) {
+    line.done("Backup failed", false);
+    throw e;
+  }
+  const file = result?.file ?? result?.archive ?? null;
+  line.done(`Backup written and verified: ${file ?? dir}`);
+  s.changes.push(`backup ${file ?? ""}`.trim());
+  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes`, "Next", s.io);
+  return file;
+}
+
+interface ListedBackup {
+  file: string;
+  createdAt?: string;
+  bytes?: number;
+  schemaVersion?: string | null;
+  encrypted?: boolean;
+}
+
+export async function restoreAction(s: Session): Promise<void> {
+  const dir = (await askBackupDir(s, "Where are the backups?")) || "./backups";
+  let listing: { backups?: ListedBackup[] } | undefined;
+  const { run: list } = await import("../commands/backups.ts");
+  await list(s.context({ onResult: (v) => (listing = v as typeof listing) }), { _: [], dir } as Args);
+  const backups = listing?.backups ?? [];
+  if (backups.length === 0) {
+    say.warn(s.io, `No backups in ${dir}.`);
+    return;
+  }
+  const file = await answer(
+    select({
+      ...s.io,
+      message: "Which backup?",
+      options: backups.map((b) => ({
+        value: b.file,
+        label: `${(b.createdAt ?? "").slice(0, 16).replace("T", " ")}  ${b.schemaVersion ?? "?"}`,
+        hint: `${formatSize(b.bytes ?? 0)}${b.encrypted ? ", encrypted" : ""}`,
+      })),
+    }),
+  );
+  const ctx = s.context();
+  const name = ctx.target().database;
+  say.warn(s.io, yellow(`Restoring replaces the contents of "${name}" with the backup. The current database is kept under a dated name until you drop it.`));
+  const typed = await answer(text({ ...s.io, message: `Type the database name (${name}) to confirm`, validate: (v) => (v === name ? undefined : `type ${name} exactly`) }));
+  if (typed !== name) throw new Cancelled();
+  const line = new ProgressLine(out(s));
+  line.start(`Restoring ${file}`);
+  let result: Record<string, unknown> | undefined;
+  const { run } = await import("../commands/restore.ts");
+  try {
+    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>) }), { _: [], file: String(file).includes("/") ? file : `${dir}/${file}`, yes: true } as unknown as Args);
+  } catch (e) {
+    line.done("Restore failed: the live database was not changed", false);
+    throw e;
+  }
+  line.done(`Restored ${file}`);
+  s.changes.push(`restored ${file}`);
+  const old = (result?.oldDatabase ?? result?.keptAs) as string | undefined;
+  note([old ? `The previous database is kept as "${old}"; drop it when you are sure.` : "", `Check it: ${s.binary} status`].filter(Boolean).join("\n"), "Next", s.io);
+}
+
+export async function healthAction(s: Session): Promise<void> {
+  const { runDoctor } = await import("../commands/doctor.ts");
+  const ctx = s.context();
+  const line = new ProgressLine(out(s));
+  line.start("Checking connection, tools, migrations and schema");
+  const { checks } = await runDoctor(ctx);
+  const bad = checks.filter((c) => c.status !== "ok").length;
+  line.done(bad ? `Health check: ${bad} finding(s)` : "Health check: all good", bad === 0);
+  const width = Math.max(...checks.map((c) => c.name.length));
+  const mark = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
+  note(checks.map((c) => `${mark[c.status]}  ${c.name.padEnd(width)}  ${c.detail}${c.fix ? dim(`\n      ${" ".repeat(width)}  fix: ${c.fix}`) : ""}`).join("\n"), "Health check", s.io);
+  if (!checks.some((c) => c.name === "drift" && c.status === "fail")) return;
+  const { verifyDatabase } = await import("../catalog/verify-db.ts");
+  const { renderFindings } = await import("../catalog/diff.ts");
+  const { planRepairs } = await import("../catalog/repair.ts");
+  const db = await ctx.connect("verify");
+  let repairs = 0;
+  try {
+    const v = await verifyDatabase(db, await ctx.migrations(), ctx.schema, () => undefined);
+    const plan = planRepairs(v.findings, v.expected.model);
+    repairs = plan.repairs.length;
+    note(renderFindings(v.findings), "Differences from the expected schema", s.io);
+    if (repairs) note(plan.repairs.map((r) => r.sql).join("\n"), "Repair SQL (one transaction; nothing is dropped)", s.io);
+    if (plan.manual.length) note(plan.manual.map((m) => `${m.finding.name}: ${m.reason}${m.sql ? `\n  ${m.sql}` : ""}`).join("\n"), "Left for you to decide", s.io);
+  } finally {
+    await db.close();
+  }
+  if (!repairs || !(await answer(confirm({ ...s.io, message: `Apply ${repairs} repair statement(s)?`, initialValue: true })))) return;
+  let result: { ok?: boolean; remaining?: unknown[] } | undefined;
+  const { run } = await import("../commands/verify.ts");
+  await run(s.context({ onResult: (v) => (result = v as typeof result) }), { _: [], fix: true } as unknown as Args);
+  s.changes.push("repaired drift");
+  if (result?.ok) say.success(s.io, "Repaired; verified again: no drift.");
+  else say.warn(s.io, `Repaired what could be repaired; ${result?.remaining?.length ?? "some"} difference(s) remain for you to review.`);
+}
+
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+export function countBackups(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  return readdirSync(dir).filter((f) => /\.dump(\.age)?$/.test(f)).length;
+}

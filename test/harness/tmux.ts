@@ -1,0 +1,83 @@
+// A real terminal for end-to-end wizard tests: tmux runs the compiled binary in
+// a pane on its own server socket; the test types (send-keys) and reads the
+// screen (capture-pane) like a person would. A small shell prints the binary's
+// exit status (tmux 3.3 loses it for some processes); it ignores SIGINT itself
+// so Ctrl-C ends only the binary, which installs its own handler.
+
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export class Terminal {
+  private readonly socket = `pgship-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private readonly conf: string;
+  private readonly name = "wizard";
+
+  constructor(argv: string[], opts: { cwd: string; env: Record<string, string>; width?: number; height?: number }) {
+    this.conf = join(mkdtempSync(join(tmpdir(), "pgship-tmux-")), "tmux.conf");
+    writeFileSync(this.conf, "set -g remain-on-exit on\nset -g history-limit 5000\n");
+    const env = Object.entries(opts.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    const wrapper = ["sh", "-c", 'trap "" INT; "$@"; echo "EXIT=$?"', "sh", ...argv];
+    this.tmux("new-session", "-d", "-s", this.name, "-x", String(opts.width ?? 110), "-y", String(opts.height ?? 45), "-c", opts.cwd, ...env, ...wrapper);
+  }
+
+  private tmux(...args: string[]): string {
+    const r = spawnSync("tmux", ["-L", this.socket, "-f", this.conf, ...args], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`tmux ${args[0]} failed: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** The whole scrollback and screen as text. */
+  screen(): string {
+    return this.tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", this.name);
+  }
+
+  /** Raw screen with escape codes, to check colours are off. */
+  screenWithEscapes(): string {
+    return this.tmux("capture-pane", "-p", "-e", "-S", "-5000", "-t", this.name);
+  }
+
+  private readonly seen = new Map<string, number>();
+
+  /**
+   * Waits for one more occurrence of `text` than the previous wait for the same
+   * text saw (prompts redraw, so positions on the screen are not stable).
+   */
+  async waitFor(text: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const want = (this.seen.get(text) ?? 0) + 1;
+    for (;;) {
+      const s = this.screen();
+      const count = s.split(text).length - 1;
+      if (count >= want) {
+        this.seen.set(text, count);
+        // Let the prompt that drew it start listening before the test types.
+        await new Promise((r) => setTimeout(r, 150));
+        return;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for "${text}"; screen:\n${s}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Keys by tmux name: Enter, Down, Up, Right, Escape, C-c. */
+  send(...keys: string[]): void {
+    this.tmux("send-keys", "-t", this.name, ...keys);
+  }
+
+  /** Literal text. */
+  type(text: string): void {
+    this.tmux("send-keys", "-t", this.name, "-l", text);
+  }
+
+  /** The binary's exit status once it has exited. */
+  async exitCode(timeoutMs = 20_000): Promise<number> {
+    await this.waitFor("EXIT=", timeoutMs);
+    return Number(/EXIT=(\d+)/.exec(this.screen())![1]);
+  }
+
+  close(): void {
+    spawnSync("tmux", ["-L", this.socket, "kill-server"]);
+  }
+}

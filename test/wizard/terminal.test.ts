@@ -1,0 +1,173 @@
+// The wizard end to end in a real terminal (tmux), driven like a person:
+// fresh install, update with a backup first, health check with a fix, restore
+// from the list, Ctrl-C at a prompt and during a migration. Assertions are on
+// the database, not only the screen.
+
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, type TestDb } from "../harness/env.ts";
+import { Terminal } from "../harness/tmux.ts";
+
+const dbs: TestDb[] = [];
+const terminals: Terminal[] = [];
+afterEach(() => {
+  for (const t of terminals.splice(0)) t.close();
+});
+afterAll(async () => {
+  for (const d of dbs) await d.sql.end();
+});
+
+/** A directory like a self-hoster's: .env with DATABASE_URL, and the binary started there. */
+async function setup(opts: { installTo?: string; migrations?: string } = {}) {
+  const d = await createDb("wiz");
+  dbs.push(d);
+  const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+  writeFileSync(join(dir, ".env"), `DATABASE_URL=${d.url}\n`, { mode: 0o600 });
+  const flags = opts.migrations ? ["--migrations-dir", opts.migrations] : [];
+  if (opts.installTo) expect((await pgship(["install", "--to", opts.installTo, ...flags], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+  const env = cleanEnv({ LANG: "C.UTF-8", TERM: "xterm-256color" });
+  const term = new Terminal([ensureBinary(), ...flags], { cwd: dir, env: { PATH: env.PATH!, HOME: env.HOME ?? dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" } });
+  terminals.push(term);
+  await term.waitFor("What would you like to do?");
+  return { d, dir, term };
+}
+
+const applied = async (d: TestDb) => (await d.sql`select count(*)::int as n from pgship.migrations where state = 'applied'`)[0]!.n as number;
+
+describe("wizard in a terminal", () => {
+  test("fresh install", async () => {
+    const { d, term } = await setup();
+    await term.waitFor("Using DATABASE_URL from ./.env");
+    await term.waitFor("Install (fresh install");
+    term.send("Enter");
+    await term.waitFor("Install into the empty database now?");
+    term.send("Enter");
+    await term.waitFor("Installed: the database is at 20250415120000");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter"); // the list wraps: Up from the first option is Quit
+    expect(await term.exitCode()).toBe(0);
+    expect(await applied(d)).toBe(8);
+    expect(term.screen()).not.toContain(new URL(d.url.replace("postgres:", "http:")).password);
+    expect(term.screenWithEscapes()).not.toMatch(/\u001b\[3\dm/); // NO_COLOR
+  }, 60_000);
+
+  test("update with a backup first", async () => {
+    const { d, dir, term } = await setup({ installTo: "20250305093000" });
+    await term.waitFor("Update (3 pending)");
+    term.send("Enter");
+    await term.waitFor("Take a backup first?");
+    term.send("Enter");
+    await term.waitFor("Backup directory");
+    term.send("Enter");
+    await term.waitFor("Backup written and verified");
+    await term.waitFor("Apply 3 migrations now?");
+    term.send("Enter");
+    await term.waitFor("Updated: the database is at 20250415120000");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(await applied(d)).toBe(8);
+    expect(readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
+  }, 60_000);
+
+  test("health check with a fix", async () => {
+    const { d, term } = await setup({ installTo: "20250415120000" });
+    await d.sql`drop index instances_user_id_idx`;
+    await d.sql`alter table users alter column display_name drop default`;
+    await term.waitFor("Health check (doctor and verify");
+    term.send("Enter");
+    await term.waitFor("Differences from the expected schema");
+    await term.waitFor("Apply 2 repair statement(s)?");
+    term.send("Enter");
+    await term.waitFor("Repaired; verified again: no drift.");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(await d.sql`select 1 from pg_indexes where indexname = 'instances_user_id_idx'`).toHaveLength(1);
+  }, 60_000);
+
+  test("restore from the list", async () => {
+    const { d, dir, term } = await setup({ installTo: "20250415120000" });
+    term.send("Escape"); // not yet: take the backup first, then start again
+    await term.exitCode();
+    await d.sql`insert into users (email, password_hash) values ('before@example.com', 'x')`;
+    expect((await pgship(["backup", "--dir", join(dir, "backups")], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+    await d.sql`insert into users (email, password_hash) values ('after@example.com', 'x')`;
+    const again = new Terminal([ensureBinary()], { cwd: dir, env: { PATH: process.env.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" } });
+    terminals.push(again);
+    await again.waitFor("What would you like to do?");
+    await again.waitFor("Restore from a backup");
+    again.send("Down", "Down", "Enter");
+    await again.waitFor("Where are the backups?");
+    again.send("Enter");
+    await again.waitFor("Which backup?");
+    again.send("Enter");
+    await again.waitFor("Type the database name");
+    again.type(d.name);
+    again.send("Enter");
+    await again.waitFor("Restored", 60_000);
+    await again.waitFor("What would you like to do?");
+    again.send("Up", "Enter");
+    expect(await again.exitCode()).toBe(0);
+    await d.sql.end();
+    const fresh = (await import("postgres")).default(d.url, { max: 1 });
+    expect((await fresh`select email from users order by id`).map((r) => r.email)).toEqual(["before@example.com"]);
+    await fresh.end();
+    dbs.splice(dbs.indexOf(d), 1);
+  }, 90_000);
+
+  test("narrow terminal, no Unicode locale: ASCII only, nothing wider than the screen", async () => {
+    const d = await createDb("wiz");
+    dbs.push(d);
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+    writeFileSync(join(dir, ".env"), `DATABASE_URL=${d.url}\n`, { mode: 0o600 });
+    const term = new Terminal([ensureBinary()], { cwd: dir, width: 50, height: 40, env: { PATH: process.env.PATH!, HOME: dir, LANG: "C", TERM: "xterm" } });
+    terminals.push(term);
+    await term.waitFor("What would you like to do?");
+    term.send("Enter");
+    await term.waitFor("Install into the empty database now?");
+    term.send("Enter");
+    await term.waitFor("Installed: the database is at");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    const screen = term.screen();
+    expect(screen).toMatch(/^[\x00-\x7f]*$/);
+    const wide = screen.split("\n").filter((l) => l.length > 50);
+    expect(wide).toEqual([]);
+    expect(await applied(d)).toBe(8);
+  }, 60_000);
+
+  test("Ctrl-C at a prompt: nothing changed, exit 130", async () => {
+    const { d, term } = await setup();
+    term.send("C-c");
+    await term.waitFor("Cancelled: nothing was changed.");
+    expect(await term.exitCode()).toBe(130);
+    expect(await d.sql`select 1 from pg_namespace where nspname = 'pgship'`).toHaveLength(0);
+  }, 60_000);
+
+  test("Ctrl-C during a migration: rolled back, lock released, exit 130", async () => {
+    const dir = migrationsDir({
+      "20250101000000_a.sql": "-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n",
+      "20250102000000_slow.sql": "-- migrate:up\ncreate table slow (id int);\nselect pg_sleep(30);\n-- migrate:down\ndrop table slow;\n",
+    });
+    const { d, term } = await setup({ installTo: "20250101000000", migrations: dir });
+    await term.waitFor("Update (1 pending)");
+    term.send("Enter");
+    await term.waitFor("Take a backup first?");
+    term.send("Right", "Enter"); // No
+    await term.waitFor("Apply 1 migration now?");
+    term.send("Enter");
+    await term.waitFor("applying 20250102000000_slow");
+    await new Promise((r) => setTimeout(r, 500));
+    term.send("C-c");
+    await term.waitFor("Cancelled");
+    expect(await term.exitCode()).toBe(130);
+    expect(term.screen()).toContain("rolled back");
+    expect(await d.sql`select 1 from pg_tables where tablename = 'slow'`).toHaveLength(0);
+    expect((await pgship(["up", "--lock-timeout", "0s", "--migrations-dir", dir, "--schema-file", "/nonexistent.sql"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+    expect(existsSync(dir)).toBe(true);
+  }, 90_000);
+});
