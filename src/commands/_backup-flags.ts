@@ -92,8 +92,13 @@ export function formatBytes(n: number): string {
 
 /** "12.3 MiB, 45.6 MiB/s" redrawn in place on a terminal, a few times a second; nothing otherwise (cron mail stays clean). */
 export function progressLine(ctx: Context, label: string): { update(bytes: number): void; done(): void } {
-  const enabled = stderrIsTTY() && !ctx.json && !ctx.args.quiet;
   const t0 = performance.now();
+  const draw = ctx.progress;
+  if (draw) {
+    // The wizard draws progress itself.
+    return { update: (bytes) => draw(label, bytes, bytes / Math.max(0.001, (performance.now() - t0) / 1000)), done: () => undefined };
+  }
+  const enabled = stderrIsTTY() && !ctx.json && !ctx.args.quiet;
   let last = 0;
   let shown = false;
   return {

@@ -16,7 +16,7 @@ import { answer, Cancelled, dim, ProgressLine, say, yellow, type WizardIO } from
 export interface Session {
   io: WizardIO;
   /** Builds a context for one action; `onResult` captures what the command would print. */
-  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit }): Context;
+  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit; progress?: (label: string, bytes: number, rate: number) => void }): Context;
   binary: string;
   /** What this session changed so far, for the goodbye message. */
   changes: string[];
@@ -75,8 +75,8 @@ export async function askBackupDir(s: Session, message = "Backup directory"): Pr
 export async function backupAction(s: Session, opts: { quiet?: boolean } = {}): Promise<string | null> {
   const dir = (await askBackupDir(s)) || "./backups";
   let result: { file?: string; archive?: string; sizeBytes?: number; bytes?: number } | undefined;
-  const ctx = s.context({ onResult: (v) => (result = v as typeof result) });
   const line = new ProgressLine(out(s));
+  const ctx = s.context({ onResult: (v) => (result = v as typeof result), progress: bytesProgress(line, "Backing up") });
   line.start(`Backing up ${describeTarget(ctx.target())} to ${dir}`);
   const { run } = await import("../commands/backup.ts");
   try {
@@ -131,7 +131,7 @@ export async function restoreAction(s: Session): Promise<void> {
   let result: Record<string, unknown> | undefined;
   const { run } = await import("../commands/restore.ts");
   try {
-    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>) }), { _: [], file: String(file).includes("/") ? file : `${dir}/${file}`, yes: true } as unknown as Args);
+    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>), progress: bytesProgress(line, "Restoring") }), { _: [], file: String(file).includes("/") ? file : `${dir}/${file}`, yes: true } as unknown as Args);
   } catch (e) {
     line.done("Restore failed: the live database was not changed", false);
     throw e;
@@ -177,6 +177,9 @@ export async function healthAction(s: Session): Promise<void> {
   if (result?.ok) say.success(s.io, "Repaired; verified again: no drift.");
   else say.warn(s.io, `Repaired what could be repaired; ${result?.remaining?.length ?? "some"} difference(s) remain for you to review.`);
 }
+
+/** Bytes done and the rate, on the running progress line. */
+const bytesProgress = (line: ProgressLine, verb: string) => (_label: string, bytes: number, rate: number) => line.update(`${verb}: ${formatSize(bytes)} at ${formatSize(rate)}/s`);
 
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

@@ -143,3 +143,27 @@ describe("provision step", () => {
     expect(existsSync(dotenvPath)).toBe(true);
   });
 });
+
+describe("byte progress for the wizard", () => {
+  test("a backup run from the wizard reports bytes and a rate to its progress line", async () => {
+    const { createContext } = await import("../../src/cli/context.ts");
+    const { Interrupt } = await import("../../src/db/apply.ts");
+    const { run } = await import("../../src/commands/backup.ts");
+    const d = await createDb("wz");
+    dbs.push(d);
+    await d.sql`create table t as select g as id, md5(g::text) as v from generate_series(1, 20000) g`;
+    const seen: [number, number][] = [];
+    let result: { file?: string } | undefined;
+    const ctx = createContext({ _: [], quiet: true } as never, new Interrupt(), {
+      target: parseDatabaseUrl(d.url, "flag"),
+      progress: (_label, bytes, rate) => seen.push([bytes, rate]),
+      onResult: (v) => (result = v as typeof result),
+    });
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wz-backup-"));
+    expect(await run(ctx, { _: [], dir } as never)).toBe(0);
+    expect(result?.file).toContain(dir);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)![0]).toBeGreaterThan(10_000);
+    expect(seen.every(([, rate]) => rate > 0)).toBe(true);
+  });
+});
