@@ -26,10 +26,11 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const db = await ctx.connect("status");
   let report: StatusReport, last: LastRun | null, holder: LockHolder | null;
   try {
-    const state = await readState(db.sql, ctx.schema);
+    // Pipelined on the one connection: a cold status is mostly round trips.
+    const [state, h] = await Promise.all([readState(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)]);
+    holder = h;
     report = computeStatus(set, state);
     last = state.managed ? await lastRun(db.sql, ctx.schema) : null;
-    holder = await lockHolder(db.sql, ctx.schema);
     if (!state.managed && !state.empty && state.foreign) {
       ctx.log.warn(`this database is managed by ${state.foreign.tool} (version ${state.foreign.version}); adopt it with 'pgship baseline VERSION'`);
     }

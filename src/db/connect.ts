@@ -54,12 +54,13 @@ export async function connect(target: ConnectionTarget, opts: ConnectOptions): P
   for (;;) {
     const sql: Sql = postgres(clientOptions(target, opts));
     try {
-      const [row] = await sql.unsafe<{ v: string; n: string }[]>(
-        "select current_setting('server_version') as v, current_setting('server_version_num') as n",
-      );
+      // Both in one round trip. A backend whose client died (kill -9) should notice soon and
+      // roll back: PostgreSQL 14+ checks the socket every second (older servers refuse the setting).
+      const [[row]] = await Promise.all([
+        sql.unsafe<{ v: string; n: string }[]>("select current_setting('server_version') as v, current_setting('server_version_num') as n"),
+        sql.unsafe("set client_connection_check_interval = '1s'").catch(() => undefined),
+      ]);
       const num = Number(row!.n);
-      // A backend whose client died (kill -9) should notice soon and roll back.
-      if (num >= 140000) await sql.unsafe("set client_connection_check_interval = '1s'");
       return { sql, target, serverVersion: row!.v, serverVersionNum: num, close: () => closeQuickly(sql) };
     } catch (e) {
       await sql.end({ timeout: 0 }).catch(() => undefined);
