@@ -1,46 +1,32 @@
 // What a command gets: parsed global flags, logging, the database target, the
 // migration set, and resource helpers that own connections and the lock.
 
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ConsolaInstance } from "consola/core";
-import pkg from "../../package.json" with { type: "json" };
-import { describeTarget, parseDotenv, resolveTarget, type ConnectionTarget } from "../core/config.ts";
+import { brand } from "../brand.ts";
+import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Emit, RunEvent } from "../core/events.ts";
 import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
 import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
 import { describeStep, Interrupt } from "../db/apply.ts";
-import { acquireLock, describeHolder, releaseLock } from "../db/lock.ts";
-import { ensureTracking, finishHistory, readState, startHistory } from "../db/tracking.ts";
-import { argv, cwd, env } from "../runtime.ts";
+import { describeHolder } from "../db/lock.ts";
+import type { OpContext } from "../ops/context.ts";
+import { argv, ask, stdinIsTTY, writeStderr } from "../runtime.ts";
 import { loadMigrationSet, type LoadedSet } from "../source.ts";
 import { durationFlag, type Args } from "./flags.ts";
+import { configuredTarget } from "./target.ts";
 import { createLogger, printJson, printText } from "./output.ts";
 
-export const brand = {
-  version: pkg.version,
-  binary: pkg.pgship.binaryName,
-  display: pkg.pgship.displayName,
-  trackingSchema: pkg.pgship.trackingSchema,
-};
+export { brand };
+export { withRun, type RunSession } from "../ops/run.ts";
 
-export interface Context {
+/** An operation's context plus what only the command line has: flags, logger, result printing. */
+export interface Context extends OpContext {
   args: Args;
   json: boolean;
   yes: boolean;
   log: ConsolaInstance;
-  emit: Emit;
-  interrupt: Interrupt;
-  schema: string;
-  lockTimeoutMs: number;
-  waitMs: number;
-  /** Secrets to scrub from anything printed. */
-  secrets: string[];
-  target(): ConnectionTarget;
-  migrations(opts?: { preferDisk?: boolean }): Promise<LoadedSet>;
-  connect(command: string): Promise<Db>;
   /** Prints a command's result: JSON on --json, else text. */
   result(json: unknown, text: () => string): void;
   /** Set when something else draws byte progress (the wizard). */
@@ -56,6 +42,8 @@ export interface ContextOverrides {
   onResult?: (value: unknown) => void;
   /** Receives byte progress of backups and restores (the wizard draws it). */
   progress?: (label: string, bytes: number, bytesPerSecond: number) => void;
+  /** Answers confirmations (the wizard asks on its own screen). */
+  confirm?: (question: string) => Promise<boolean>;
 }
 
 export function createContext(args: Args, interrupt: Interrupt, overrides: ContextOverrides = {}): Context {
@@ -69,7 +57,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
   let target: ConnectionTarget | undefined = overrides.target;
   if (target?.password) secrets.push(target.password, encodeURIComponent(target.password));
   let set: LoadedSet | undefined;
-  const emit: Emit = overrides.emit ?? ((e) => renderEvent(log, e));
+  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${JSON.stringify(e)}\n`) : (e) => renderEvent(log, e));
   const ctx: Context = {
     args,
     json,
@@ -81,13 +69,19 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
     lockTimeoutMs: durationFlag(args["lock-timeout"], "lock-timeout") ?? 60_000,
     waitMs: durationFlag(args.wait, "wait") ?? 0,
     secrets,
+    binary: brand.binary,
+    invocation: redactedArgs(),
     progress: overrides.progress,
+    async confirm(question) {
+      if (overrides.confirm) return overrides.confirm(question);
+      if (ctx.yes) return true;
+      if (!stdinIsTTY()) throw new UsageError(`${question.replace(/\?$/, "")}: pass --yes to confirm without a terminal`);
+      const answer = (await ask(`${question} [y/N] `)).trim().toLowerCase();
+      return answer === "y" || answer === "yes";
+    },
     target() {
       if (!target) {
-        const e = env();
-        const dotenvPath = join(cwd(), ".env");
-        const dotenv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath, "utf8")) : null;
-        target = resolveTarget({ flagUrl: args["database-url"] as string | undefined, env: e, dotenv });
+        target = configuredTarget(args);
         if (target.password) secrets.push(target.password, encodeURIComponent(target.password));
       }
       return target;
@@ -140,6 +134,8 @@ function renderEvent(log: ConsolaInstance, e: RunEvent): void {
       return log.warn(`dropped INVALID index ${e.index} left by an interrupted concurrent build; rebuilding it`);
     case "notice":
       return log.debug(`server: ${e.message}`);
+    case "bytes":
+      return log.debug(`${e.label}: ${e.bytes} bytes`);
     case "info":
       return log.info(e.message);
     case "warn":
@@ -147,79 +143,7 @@ function renderEvent(log: ConsolaInstance, e: RunEvent): void {
   }
 }
 
-export interface RunSession {
-  db: Db;
-  state: DatabaseState;
-  set: LoadedSet;
-  runId: number | null;
-  /** Creates the tracking schema and starts the history row (once the plan is accepted). */
-  begin(fromVersion: string | null): Promise<number>;
-}
-
-/**
- * Owns a mutating run: connect, take the lock, read the state, record the run in
- * the history (also when it fails), release and close whatever happens.
- */
-export async function withRun<T>(
-  ctx: Context,
-  command: string,
-  fn: (s: RunSession) => Promise<{ value: T; toVersion: string | null }>,
-): Promise<T> {
-  const set = await ctx.migrations();
-  const db = await ctx.connect(command);
-  let runId: number | null = null;
-  try {
-    await acquireLock(db.sql, ctx.schema, ctx.lockTimeoutMs, (holder) => ctx.emit({ type: "lock-wait", holder }));
-    const state = await readState(db.sql, ctx.schema);
-    const argsText = redactedArgs(ctx);
-    const session: RunSession = {
-      db,
-      state,
-      set,
-      get runId() {
-        return runId;
-      },
-      async begin(fromVersion) {
-        if (runId !== null) return runId;
-        await ensureTracking(db.sql, ctx.schema);
-        runId = await startHistory(db.sql, ctx.schema, command, argsText, brand.version, fromVersion);
-        return runId;
-      },
-    };
-    try {
-      const { value, toVersion } = await fn(session);
-      if (runId !== null) await finishHistory(db.sql, ctx.schema, runId, "ok", null, toVersion);
-      return value;
-    } catch (e) {
-      if (runId !== null) await recordFailure(ctx, db, runId, e);
-      throw e;
-    }
-  } finally {
-    await releaseLock(db.sql, ctx.schema).catch(() => undefined);
-    await db.close().catch(() => undefined);
-  }
-}
-
-/** The history row must say why a run failed, even when the failure took the connection with it. */
-async function recordFailure(ctx: Context, db: Db, runId: number, e: unknown): Promise<void> {
-  const message = isPgshipError(e) ? e.message : e instanceof Error ? e.message : String(e);
-  const text = ctx.secrets.reduce((t, s) => t.split(s).join("***"), message);
-  try {
-    await finishHistory(db.sql, ctx.schema, runId, "error", text, null);
-  } catch {
-    let fresh: Db | undefined;
-    try {
-      fresh = await connect(db.target, { applicationName: `${brand.binary} history`, connectTimeoutSec: 5 });
-      await finishHistory(fresh.sql, ctx.schema, runId, "error", text, null);
-    } catch (again) {
-      ctx.log.warn(`could not record the failure in ${ctx.schema}.history: ${(again as Error).message}`);
-    } finally {
-      await fresh?.close().catch(() => undefined);
-    }
-  }
-}
-
-function redactedArgs(_ctx: Context): string {
+function redactedArgs(): string {
   return argv()
     .map((a) => (/^postgres(ql)?:\/\//i.test(a) || a.startsWith("--database-url=") ? "<database-url>" : a))
     .join(" ");

@@ -7,7 +7,9 @@ import { UsageError } from "../core/errors.ts";
 
 export const globalArgs = {
   "database-url": { type: "string", description: "PostgreSQL URL (else DATABASE_URL, ./.env, PG* variables)", valueHint: "url" },
+  "env-file": { type: "string", description: "Read DATABASE_URL from this env file (beats DATABASE_URL and ./.env; for cron)", valueHint: "file" },
   json: { type: "boolean", description: "Print one JSON document on stdout" },
+  "json-events": { type: "boolean", description: "Write progress and warnings as JSON lines (NDJSON) on stderr" },
   yes: { type: "boolean", alias: "y", description: "Answer yes to confirmations" },
   quiet: { type: "boolean", alias: "q", description: "Only print warnings and errors" },
   verbose: { type: "boolean", description: "More detail, including stack traces of unexpected errors" },

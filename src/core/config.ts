@@ -1,5 +1,5 @@
-// Where the database is: --database-url, else DATABASE_URL, else DATABASE_URL in
-// ./.env, else the PG* variables. Pure: the caller passes the environment and the
+// Where the database is: --database-url, else DATABASE_URL in --env-file, else
+// DATABASE_URL, else DATABASE_URL in ./.env, else the PG* variables. Pure: the caller passes the environment and the
 // .env text. Passwords are kept out of every string meant for people.
 
 import { UsageError } from "./errors.ts";
@@ -15,7 +15,7 @@ export interface ConnectionTarget {
   /** libpq sslmode (disable, prefer, require, verify-ca, verify-full), if given. */
   sslmode?: string;
   /** Where the settings came from, for messages. */
-  source: "flag" | "env" | "dotenv" | "pg-env";
+  source: "flag" | "env-file" | "env" | "dotenv" | "pg-env";
   /** Other query parameters passed to the server as startup settings. */
   params: Record<string, string>;
 }
@@ -43,11 +43,17 @@ export interface ConfigInputs {
   flagUrl?: string;
   env: Record<string, string | undefined>;
   dotenv?: Record<string, string> | null;
+  /** An env file named with --env-file: beats the environment (it was asked for by name). */
+  envFile?: { path: string; values: Record<string, string> } | null;
 }
 
 export function resolveTarget(inputs: ConfigInputs): ConnectionTarget {
-  const { flagUrl, env, dotenv } = inputs;
+  const { flagUrl, env, dotenv, envFile } = inputs;
   if (flagUrl !== undefined && flagUrl !== "") return parseDatabaseUrl(flagUrl, "flag", env);
+  if (envFile) {
+    if (!envFile.values.DATABASE_URL) throw new UsageError(`${envFile.path}: no DATABASE_URL in this env file`, "add a line DATABASE_URL=postgres://USER:PASSWORD@HOST:5432/DB");
+    return parseDatabaseUrl(envFile.values.DATABASE_URL, "env-file", env);
+  }
   if (env.DATABASE_URL) return parseDatabaseUrl(env.DATABASE_URL, "env", env);
   if (dotenv?.DATABASE_URL) return parseDatabaseUrl(dotenv.DATABASE_URL, "dotenv", env);
   if (env.PGHOST || env.PGDATABASE || env.PGUSER || env.PGPORT) return fromPgEnv(env);

@@ -15,6 +15,7 @@ export type RunEvent =
   | { type: "step-retry"; step: StepLabel; attempt: number; delayMs: number; reason: string }
   | { type: "invalid-index-dropped"; index: string }
   | { type: "notice"; message: string }
+  | { type: "bytes"; label: string; bytes: number; bytesPerSecond: number }
   | { type: "info"; message: string }
   | { type: "warn"; message: string };
 

@@ -4,12 +4,12 @@
 // the code of a flag command. Ctrl-C anywhere says what was (not) changed and
 // exits 130; a migration in flight is rolled back by the interrupt handler.
 
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { intro, select } from "@clack/prompts";
 import { brand, createContext } from "../cli/context.ts";
+import { configuredTarget, describeSource } from "../cli/target.ts";
 import type { Args } from "../cli/flags.ts";
-import { parseDotenv, resolveTarget, type ConnectionTarget } from "../core/config.ts";
+import type { ConnectionTarget } from "../core/config.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
 import type { Emit } from "../core/events.ts";
 import { computeStatus } from "../core/plan.ts";
@@ -25,12 +25,9 @@ import { provisionStep } from "./provision-db.ts";
 import { answer, Cancelled, say, type WizardIO } from "./ui.ts";
 
 function findConfigured(args: Args): Found | null {
-  const dotenvPath = join(cwd(), ".env");
-  const dotenv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath, "utf8")) : null;
   try {
-    const target = resolveTarget({ flagUrl: args["database-url"] as string | undefined, env: env(), dotenv });
-    const from = { flag: "--database-url", env: "DATABASE_URL", dotenv: "DATABASE_URL from ./.env", "pg-env": "the PG* variables" }[target.source];
-    return { target, from };
+    const target = configuredTarget(args);
+    return { target, from: describeSource(target, args) };
   } catch {
     return null;
   }
