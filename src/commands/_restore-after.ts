@@ -5,7 +5,7 @@ import { basename } from "node:path";
 import { computeStatus } from "../core/plan.ts";
 import { finishHistory, readState, startHistory } from "../db/tracking.ts";
 import { brand, type Context } from "../cli/context.ts";
-import { migrate } from "./_migrate.ts";
+import { migrate } from "../ops/migrate.ts";
 
 export interface AfterRestore {
   managed: boolean;
@@ -46,8 +46,8 @@ export async function afterRestore(ctx: Context, o: { file: string; fromVersion:
       ctx.log.info(`the backup is at ${out.schemaVersion ?? "(none)"}, this binary at ${out.head}: applying ${out.pending} pending migration${out.pending === 1 ? "" : "s"}`);
       // The same code as `pgship update`, its result folded into restore's.
       const r = await migrate(ctx, { mode: "update" });
-      out.update = { action: r.plan.action, from: r.plan.from, to: r.plan.to, steps: r.done.map((d) => ({ version: d.version, name: d.name, durationMs: Math.round(d.durationMs) })), drift: r.drift };
-      out.schemaVersion = r.plan.to;
+      out.update = { action: r.action, from: r.from, to: r.to, steps: r.steps.map((d) => ({ version: d.version, name: d.name, durationMs: d.durationMs })), drift: r.drift };
+      out.schemaVersion = r.to;
       out.pending = 0;
     } else {
       ctx.log.warn(`the backup is at schema ${out.schemaVersion ?? "(none)"}, ${out.pending} migration${out.pending === 1 ? "" : "s"} behind this binary (${out.head}): run 'pgship update' (or restore with --update)`);

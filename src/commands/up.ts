@@ -1,7 +1,23 @@
+// up (and install / update, which share its flags): flags → migrate options,
+// the outcome printed as text or JSON.
+
+import type { ArgsDef } from "citty";
+import { formatDuration } from "../core/duration.ts";
+import { ExitCode } from "../core/errors.ts";
+import type { BackupOutcome } from "../backup/create.ts";
+import type { Db } from "../db/connect.ts";
+import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
 import type { Context } from "../cli/context.ts";
-import type { Args } from "../cli/flags.ts";
-import { migrateArgs, runMigrate } from "./_migrate.ts";
-import { preBackupArgs } from "./_pre-backup.ts";
+import { intFlag, type Args } from "../cli/flags.ts";
+import { backupBeforeMigrating, preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "./_pre-backup.ts";
+
+export const migrateArgs = {
+  to: { type: "string", description: "Stop at this version instead of the newest", valueHint: "version" },
+  "dry-run": { type: "boolean", description: "Print the plan and its SQL; change nothing" },
+  "lock-retries": { type: "string", description: "Retries of a migration that hits its lock_timeout", default: "5", valueHint: "n" },
+  verify: { type: "boolean", description: "Compare the schema with the expected one after migrating (warns on drift)", default: true, negativeDescription: "Skip the check after migrating" },
+  "fail-on-drift": { type: "boolean", description: "Exit 4 when the check after migrating finds drift" },
+} as const satisfies ArgsDef;
 
 export const args = { ...migrateArgs, ...preBackupArgs };
 export const run = (ctx: Context, a: Args) => runMigrate(ctx, a, "up");
@@ -11,3 +27,57 @@ Examples:
   pgship up --database-url postgres://app@db:5432/app --wait 60s   # container entrypoint
   pgship up --dry-run                                               # show plan and SQL
   pgship up --backup /var/backups/app                               # verified backup first (see 'backup')`;
+
+export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Promise<number> {
+  const to = a.to ? String(a.to) : undefined;
+  const lockRetries = intFlag(a["lock-retries"], "lock-retries") ?? 5;
+  if (a["dry-run"]) {
+    const plan = await planMigration(ctx, { mode, to });
+    ctx.result(plan, () => renderPlan(plan));
+    return ExitCode.ok;
+  }
+  const backupFlags = "backup" in a ? preBackupFlags(ctx, a) : null;
+  let backup: BackupOutcome | null = null;
+  const beforeSteps = backupFlags
+    ? async (db: Db, managed: boolean) => {
+        if (managed) backup = await backupBeforeMigrating(ctx, db, backupFlags);
+      }
+    : undefined;
+  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, beforeSteps }).catch((e: unknown) => {
+    if (!backup) throw e;
+    // A migration failed after --backup: say exactly how to go back.
+    if (!(e instanceof Error && "exitCode" in e)) ctx.log.warn(`to return to the backup taken before this run: ${restoreCommand(backup, a)}`);
+    throw withRestoreHint(e, backup, a);
+  });
+  const taken = backup as BackupOutcome | null;
+  const json = taken ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a) } } : r;
+  ctx.result(json, () => summary(r));
+  return r.drift && a["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
+}
+
+export function summary(r: MigrateOutcome): string {
+  if (r.action === "none") return `Already up to date at ${r.from ?? "(no migrations)"}.`;
+  const n = r.steps.length;
+  if (r.action === "down") return `Rolled back ${n} migration${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}: database at ${r.to ?? "(no migrations applied)"}.`;
+  const snapshot = r.steps.find((s) => s.kind === "snapshot");
+  const applied = r.steps.filter((s) => s.kind === "up").length;
+  const parts = [snapshot ? `schema snapshot ${snapshot.version}` : "", applied ? `${applied} migration${applied === 1 ? "" : "s"} applied` : ""].filter(Boolean);
+  const verb = r.action === "install" ? "Installed" : "Updated";
+  return `${verb}: database at ${r.to} (${parts.join(", ")}; ${n} step${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`;
+}
+
+export function renderPlan(plan: PlanOutcome): string {
+  if (plan.action === "none") return `Nothing to do: ${plan.database} is at ${plan.from ?? "(no migrations)"}.\n`;
+  const out = [`Plan (dry run, nothing changed): ${plan.action} on ${plan.database}, ${plan.from ?? "empty"} -> ${plan.to ?? "empty"}`];
+  plan.steps.forEach((s, i) => {
+    const desc =
+      s.kind === "snapshot"
+        ? `load snapshot ${s.version} and record the migrations it contains as applied`
+        : `${s.kind === "down" ? "roll back" : s.resume ? "resume" : "apply"} ${s.file}${s.transaction ? "" : " (no transaction)"}`;
+    out.push(`  ${i + 1}. ${desc}`);
+  });
+  if (plan.action === "install" && plan.atomicPrefix > 1) out.push(`  Steps 1-${plan.atomicPrefix} commit together in one transaction.`);
+  out.push("");
+  plan.steps.forEach((s, i) => out.push(`-- ${i + 1}. ${s.kind} ${s.version} ${s.name}`, s.sql, ""));
+  return out.join("\n");
+}

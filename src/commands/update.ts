@@ -1,6 +1,6 @@
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
-import { migrateArgs, runMigrate } from "./_migrate.ts";
+import { migrateArgs, runMigrate } from "./up.ts";
 import { preBackupArgs } from "./_pre-backup.ts";
 
 export const args = { ...migrateArgs, ...preBackupArgs };

@@ -10,7 +10,7 @@ import type { Emit } from "../core/events.ts";
 import type { StatusReport } from "../core/plan.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
-import { migrate } from "../commands/_migrate.ts";
+import { migrate } from "../ops/migrate.ts";
 import { answer, Cancelled, dim, ProgressLine, say, yellow, type WizardIO } from "./ui.ts";
 
 export interface Session {
@@ -40,8 +40,8 @@ export async function installAction(s: Session, report: StatusReport): Promise<v
   if (!(await answer(confirm({ ...s.io, message: `Install into ${report.managed ? "this" : "the empty"} database now?`, initialValue: true })))) return;
   const ctx = s.context({ emit: progressEmit(s) });
   const r = await migrate(ctx, { mode: "install" });
-  s.changes.push(`installed ${r.plan.to}`);
-  say.success(s.io, `Installed: the database is at ${r.plan.to} (${formatDuration(r.durationMs)}).`);
+  s.changes.push(`installed ${r.to}`);
+  say.success(s.io, `Installed: the database is at ${r.to} (${formatDuration(r.durationMs)}).`);
   note(`Back up regularly, e.g. from cron:\n  ${s.binary} backup --dir /var/backups/app --keep-daily 7`, "Next", s.io);
 }
 
@@ -58,8 +58,8 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
   const ctx = s.context({ emit: progressEmit(s) });
   try {
     const r = await migrate(ctx, { mode: "update" });
-    s.changes.push(`updated to ${r.plan.to}`);
-    say.success(s.io, `Updated: the database is at ${r.plan.to} (${r.done.length} migration${r.done.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
+    s.changes.push(`updated to ${r.to}`);
+    say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
     if (restoreHint) say.error(s.io, `The update failed. The backup taken just before is intact; to go back to it:\n  ${restoreHint}`);

@@ -1,0 +1,168 @@
+// up / install / update / down: plan against the live state, then either return
+// the plan (dry run) or execute it under the lock. Used by the commands and the wizard.
+
+import { brand } from "../brand.ts";
+import { describeTarget } from "../core/config.ts";
+import type { StepLabel } from "../core/events.ts";
+import { PgshipError } from "../core/errors.ts";
+import { planDown, planUp, type Plan, type Step } from "../core/plan.ts";
+import { executePlan, labelOf } from "../db/apply.ts";
+import type { Db } from "../db/connect.ts";
+import { readState } from "../db/tracking.ts";
+import type { LoadedSet } from "../source.ts";
+import type { OpContext } from "./context.ts";
+import { withRun } from "./run.ts";
+
+export type MigrateMode = "up" | "install" | "update";
+
+export interface MigrateOptions {
+  mode: MigrateMode;
+  /** Stop at this version instead of the newest. */
+  to?: string;
+  /** Retries of a migration that hits its lock_timeout (default 5). */
+  lockRetries?: number;
+  /** Compare with the shipped model afterwards (default true). */
+  verify?: boolean;
+  /** Runs under the lock once there is something to apply, before the first step (up --backup). */
+  beforeSteps?: (db: Db, managed: boolean) => Promise<void>;
+}
+
+export interface StepOutcome extends StepLabel {
+  durationMs: number;
+}
+
+export interface MigrateOutcome {
+  ok: true;
+  action: Plan["action"];
+  from: string | null;
+  /** The version the database is at afterwards. */
+  to: string | null;
+  steps: StepOutcome[];
+  durationMs: number;
+  /** Findings of the check after migrating (0 when skipped or clean). */
+  drift: number;
+}
+
+export interface PlannedStep extends StepLabel {
+  /** The migration file (absent for the snapshot). */
+  file?: string;
+  transaction: boolean;
+  sql: string;
+}
+
+export interface PlanOutcome {
+  ok: true;
+  dryRun: true;
+  database: string;
+  action: Plan["action"];
+  from: string | null;
+  to: string | null;
+  /** Install: how many leading steps commit together in one transaction. */
+  atomicPrefix: number;
+  steps: PlannedStep[];
+}
+
+export type DownOptions = { steps: number } | { to: string };
+
+/** The work of up / install / update. */
+export async function migrate(ctx: OpContext, opts: MigrateOptions): Promise<MigrateOutcome> {
+  const t0 = performance.now();
+  const steps: StepOutcome[] = [];
+  const { plan, drift } = await withRun(ctx, opts.mode, async (s) => {
+    const plan = planUp(s.set, s.state, { mode: opts.mode, to: opts.to });
+    // Every run against an installed database is recorded, no-ops included.
+    if (plan.action === "none") {
+      if (s.state.managed) await s.begin(plan.from);
+      const drift = opts.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
+      return { value: { plan, drift }, toVersion: plan.from };
+    }
+    await opts.beforeSteps?.(s.db, s.state.managed);
+    await execute(ctx, s.db, s.set, await s.begin(plan.from), plan, opts.lockRetries, steps);
+    // A fresh install from the snapshot alone is the model by construction (dump writes both from
+    // one scratch database and `check` gates them in CI): comparing again would only cost time.
+    const snapshotOnly = plan.action === "install" && plan.steps.every((st) => st.kind === "snapshot");
+    const drift = opts.verify === false || snapshotOnly ? 0 : await driftAfter(ctx, s.db, s.set, plan.to);
+    return { value: { plan, drift }, toVersion: plan.to };
+  });
+  return outcome(plan, steps, drift, t0);
+}
+
+/** Rolls back with the migrations' down sections. */
+export async function down(ctx: OpContext, opts: DownOptions): Promise<MigrateOutcome> {
+  const t0 = performance.now();
+  const steps: StepOutcome[] = [];
+  const plan = await withRun(ctx, "down", async (s) => {
+    const plan = planDown(s.set, s.state, opts);
+    if (plan.action === "none") return { value: plan, toVersion: plan.from };
+    await execute(ctx, s.db, s.set, await s.begin(plan.from), plan, 5, steps);
+    return { value: plan, toVersion: plan.to };
+  });
+  return outcome(plan, steps, 0, t0);
+}
+
+/** What up / install / update / down would do, with every step's SQL; changes nothing. */
+export async function planMigration(ctx: OpContext, opts: { mode: MigrateMode; to?: string } | { mode: "down"; down: DownOptions }): Promise<PlanOutcome> {
+  const set = await ctx.migrations();
+  const db = await ctx.connect(`${opts.mode} --dry-run`);
+  try {
+    const state = await readState(db.sql, ctx.schema);
+    const plan = opts.mode === "down" ? planDown(set, state, opts.down) : planUp(set, state, { mode: opts.mode, to: opts.to });
+    return {
+      ok: true,
+      dryRun: true,
+      database: describeTarget(db.target),
+      action: plan.action,
+      from: plan.from,
+      to: plan.to,
+      atomicPrefix: plan.atomicPrefix,
+      steps: plan.steps.map((s) => ({ ...labelOf(s), ...(s.kind === "snapshot" ? {} : { file: set.pathOf(s.migration.file) }), transaction: stepTransactional(s), sql: stepSql(s) })),
+    };
+  } finally {
+    await db.close();
+  }
+}
+
+async function execute(ctx: OpContext, db: Db, set: LoadedSet, runId: number, plan: Plan, lockRetries = 5, steps: StepOutcome[]): Promise<void> {
+  await executePlan(
+    {
+      sql: db.sql,
+      schema: ctx.schema,
+      toolVersion: brand.version,
+      runId,
+      interrupt: ctx.interrupt,
+      pathOf: set.pathOf,
+      lockRetries,
+      emit: (e) => {
+        if (e.type === "step-done") steps.push({ ...e.step, durationMs: Math.round(e.durationMs) });
+        ctx.emit(e);
+      },
+    },
+    plan,
+  );
+}
+
+function outcome(plan: Plan, steps: StepOutcome[], drift: number, t0: number): MigrateOutcome {
+  return { ok: true, action: plan.action, from: plan.from, to: plan.action === "none" ? plan.from : plan.to, steps, durationMs: Math.round(performance.now() - t0), drift };
+}
+
+/**
+ * After migrating, compare with the shipped model when it describes the version
+ * the database is now at. Drift is a warning (exit 4 with --fail-on-drift).
+ */
+async function driftAfter(ctx: OpContext, db: Db, set: LoadedSet, version: string | null): Promise<number> {
+  if (!set.model || set.model.version !== version) return 0;
+  const { verifyDatabase } = await import("../catalog/verify-db.ts");
+  const v = await verifyDatabase(db, set, ctx.schema, () => undefined);
+  if (v.findings.length) {
+    ctx.emit({ type: "warn", message: `the schema differs from the expected one for ${version} in ${v.findings.length} place(s); run '${ctx.binary} verify' for the report and '${ctx.binary} verify --fix' to repair` });
+  }
+  return v.findings.length;
+}
+
+const stepTransactional = (s: Step) => (s.kind === "snapshot" ? true : (s.kind === "up" ? s.migration.up : s.migration.down!).options.transaction);
+const stepSql = (s: Step) => {
+  if (s.kind === "snapshot") return s.snapshot.sql;
+  const section = s.kind === "up" ? s.migration.up : s.migration.down;
+  if (!section) throw new PgshipError("no_down", `${s.migration.file} has no down section`);
+  return section.sql;
+};
