@@ -1,0 +1,90 @@
+// Every command's --json output is checked against its documented schema
+// (docs/json/*.schema.json), run for real against a real database: success and
+// failure shapes alike. A command without a schema fails here.
+
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import Ajv2020 from "ajv/dist/2020";
+import { commands } from "../../src/cli/commands.ts";
+import { ROOT, pgship, tempDir, useDatabases } from "../harness/env.ts";
+
+const dir = join(ROOT, "docs", "json");
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+for (const f of readdirSync(dir).filter((f) => f.endsWith(".schema.json"))) ajv.addSchema(JSON.parse(readFileSync(join(dir, f), "utf8")), f);
+
+/** The schema that documents each command's output. */
+const SCHEMA_OF: Record<string, string> = { up: "migrate", install: "migrate", update: "migrate", down: "migrate" };
+const schemaFor = (command: string) => `${SCHEMA_OF[command] ?? command}.schema.json`;
+
+function expectValid(schema: string, stdout: string): unknown {
+  const doc = JSON.parse(stdout);
+  const validate = ajv.getSchema(schema);
+  if (!validate) throw new Error(`no schema ${schema} in docs/json`);
+  const ok = validate(doc);
+  if (!ok) throw new Error(`${schema}: ${ajv.errorsText(validate.errors, { separator: "\n  " })}\n${stdout.slice(0, 2000)}`);
+  return doc;
+}
+
+const db = useDatabases("json");
+
+describe("--json schemas", () => {
+  test("every command has a schema file", () => {
+    const missing = Object.keys(commands).filter((c) => !ajv.getSchema(schemaFor(c)));
+    expect(missing).toEqual([]);
+  });
+
+  test("migration commands, plans, status and baseline match their schemas", async () => {
+    const d = await db();
+    const url = ["--database-url", d.url];
+    const run = async (schema: string, args: string[], code = 0) => {
+      const r = await pgship([...args, ...url, "--json"]);
+      expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code });
+      return expectValid(schema, r.stdout) as Record<string, unknown>;
+    };
+    await run("status.schema.json", ["status"]);
+    await run("plan.schema.json", ["up", "--dry-run"]);
+    await run("plan.schema.json", ["install", "--dry-run", "--to", "20250305093000"]);
+    const installed = await run("migrate.schema.json", ["install", "--to", "20250305093000"]);
+    expect(installed.action).toBe("install");
+    await run("plan.schema.json", ["update", "--dry-run"]);
+    const updated = await run("migrate.schema.json", ["update"]);
+    expect(updated.action).toBe("update");
+    expect((updated.steps as unknown[]).length).toBeGreaterThan(0);
+    await run("migrate.schema.json", ["up"]);
+    await run("plan.schema.json", ["down", "--dry-run", "--steps", "2"]);
+    const down = await run("migrate.schema.json", ["down", "--steps", "2"]);
+    expect(down.action).toBe("down");
+    await run("status.schema.json", ["status"]);
+    const err = await run("migrate.schema.json", ["install"], 1);
+    expect(err.ok).toBe(false);
+    await run("baseline.schema.json", ["baseline", "20250305093000"], 1);
+  });
+
+  test("baseline, wait and new match their schemas", async () => {
+    const d = await db();
+    await d.sql`create table t (id int)`;
+    const b = await pgship(["baseline", "20250305093000", "--database-url", d.url, "--json"]);
+    expect(b.code).toBe(0);
+    expectValid("baseline.schema.json", b.stdout);
+    const w = await pgship(["wait", "--timeout", "5s", "--database-url", d.url, "--json"]);
+    expect(w.code).toBe(0);
+    expectValid("wait.schema.json", w.stdout);
+    const cwd = tempDir();
+    const n = await pgship(["new", "add_things", "--json"], { cwd });
+    expect(n.code).toBe(0);
+    expectValid("new.schema.json", n.stdout);
+    const bad = await pgship(["new", "no good!", "--json"], { cwd });
+    expect(bad.code).toBe(2);
+    expectValid("new.schema.json", bad.stdout);
+  });
+
+  test("a connection failure prints the error shape", async () => {
+    const r = await pgship(["status", "--database-url", "postgres://nobody@127.0.0.1:1/x", "--json"]);
+    expect(r.code).toBe(1);
+    expectValid("status.schema.json", r.stdout);
+    const w = await pgship(["wait", "--timeout", "1s", "--database-url", "postgres://nobody@127.0.0.1:1/x", "--json"]);
+    expect(w.code).toBe(1);
+    expectValid("wait.schema.json", w.stdout);
+  });
+});
