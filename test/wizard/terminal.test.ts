@@ -39,7 +39,7 @@ const applied = async (d: TestDb) => (await d.sql`select count(*)::int as n from
 describe("wizard in a terminal", () => {
   test("fresh install", async () => {
     const { d, term } = await setup();
-    await term.waitFor("Using DATABASE_URL from ./.env");
+    await term.waitFor("Using DATABASE_URL in ");
     await term.waitFor("Install (fresh install");
     term.send("Enter");
     await term.waitFor("Install into the empty database now?");
