@@ -36,7 +36,8 @@ const PREFIX: Record<string, (t: string) => string> = {
 export function createLogger(opts: OutputOptions): ConsolaInstance {
   return createConsola({
     // 0 errors, 1 warnings, 3 info, 4 debug
-    level: opts.verbose ? 4 : opts.quiet ? 1 : 3,
+    // --json: only warnings and errors on stderr (progress goes to --json-events when asked for).
+    level: opts.verbose ? 4 : opts.quiet || opts.json ? 1 : 3,
     reporters: [
       {
         log(obj: LogObject) {
