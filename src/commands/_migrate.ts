@@ -9,6 +9,7 @@ import type { StepLabel } from "../core/events.ts";
 import { planUp, type Plan, type Step } from "../core/plan.ts";
 import { executePlan, labelOf } from "../db/apply.ts";
 import { readState } from "../db/tracking.ts";
+import { checked } from "../db/privileges.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { brand, withRun, type Context } from "../cli/context.ts";
 import type { LoadedSet } from "../source.ts";
@@ -82,12 +83,17 @@ export async function migrate(ctx: Context, opts: MigrateOptions): Promise<Migra
   const done: MigrateResult["done"] = [];
   const { plan, drift } = await withRun(ctx, opts.mode, async (s) => {
     const plan = planUp(s.set, s.state, { mode: opts.mode, to: opts.to });
-    // Every run against an installed database is recorded, no-ops included.
+    // Every run against an installed database is recorded, no-ops included, when the role may
+    // write the history. Nothing to do needs only read access (a least-privilege runtime role).
     if (plan.action === "none") {
-      if (s.state.managed) await s.begin(plan.from);
+      if (s.state.managed && s.can(["record"])) await s.begin(plan.from);
+      else if (s.state.managed) ctx.log.debug(`nothing to do; not recorded in ${ctx.schema}.history (role "${s.privileges.role}" cannot write it)`);
       const drift = opts.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
       return { value: { plan, drift }, toVersion: plan.from };
     }
+    // Before anything (a backup included): the tracking writes, and for an install the objects it creates.
+    const snapshotNamesPublic = plan.steps.some((st) => st.kind === "snapshot" && /\bpublic\./.test(st.snapshot.sql));
+    s.require(plan.action === "install" ? ["read", "record", "apply", "create", ...(snapshotNamesPublic ? (["create-public"] as const) : [])] : ["record", "apply"]);
     await opts.beforeSteps?.(s.db, s.state.managed);
     const runId = await s.begin(plan.from);
     await executePlan(
@@ -145,7 +151,7 @@ async function dryRun(ctx: Context, mode: "up" | "install" | "update", to: strin
   const set = await ctx.migrations();
   const db = await ctx.connect(`${mode} --dry-run`);
   try {
-    const state = await readState(db.sql, ctx.schema);
+    const { value: state } = await checked(db.sql, ctx.schema, ["read"], () => readState(db.sql, ctx.schema));
     const plan = planUp(set, state, { mode, to });
     ctx.result(
       {

@@ -7,6 +7,7 @@ import { ExitCode, UsageError } from "../core/errors.ts";
 import { planDown } from "../core/plan.ts";
 import { executePlan, labelOf } from "../db/apply.ts";
 import { readState } from "../db/tracking.ts";
+import { checked } from "../db/privileges.ts";
 import { brand, withRun, type Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { renderPlan } from "./_migrate.ts";
@@ -31,7 +32,8 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     const set = await ctx.migrations();
     const db = await ctx.connect("down --dry-run");
     try {
-      const plan = planDown(set, await readState(db.sql, ctx.schema), opts);
+      const { value: state } = await checked(db.sql, ctx.schema, ["read"], () => readState(db.sql, ctx.schema));
+      const plan = planDown(set, state, opts);
       ctx.result(
         { ok: true, dryRun: true, action: plan.action, from: plan.from, to: plan.to, steps: plan.steps.map((s) => ({ ...labelOf(s), sql: s.kind === "down" ? s.migration.down!.sql : "" })) },
         () => renderPlan(plan, set, describeTarget(db.target)),
@@ -45,6 +47,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const plan = await withRun(ctx, "down", async (s) => {
     const plan = planDown(s.set, s.state, opts);
     if (plan.action === "none") return { value: plan, toVersion: plan.from };
+    s.require(["record", "apply", "rollback"]);
     const runId = await s.begin(plan.from);
     await executePlan(
       { sql: s.db.sql, schema: ctx.schema, toolVersion: brand.version, runId, emit: ctx.emit, interrupt: ctx.interrupt, pathOf: s.set.pathOf, lockRetries: 5 },
