@@ -13,6 +13,7 @@ import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { interrupted, type Interrupt } from "../db/apply.ts";
 import { quoteIdent, trackingExists } from "../db/tracking.ts";
+import { requireDumpable } from "../db/privileges.ts";
 import { describeTool, locatePgTool, siblingTool, toolSpec, type PgTool, type ToolLocation } from "../tools/pg-tools.ts";
 import { describeExit, runProc, startProc, type RunningProc } from "../tools/proc.ts";
 import { ignoreFileSizeSignal, pid } from "../runtime.ts";
@@ -103,6 +104,8 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
   const t0 = Date.now();
   const dir = resolve(req.dir);
   const serverMajor = Math.floor(db.serverVersionNum / 10000);
+  // pg_dump reads every table: say which GRANT is missing before starting it.
+  await requireDumpable(db.sql);
   const source = await readSource(db, req.schema);
   if (source.running.length) {
     req.log.warn(`migration ${source.running.join(", ")} is marked running (interrupted?): the backup holds the database as it is now, part-way`);

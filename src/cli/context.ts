@@ -136,6 +136,8 @@ function renderEvent(log: ConsolaInstance, e: RunEvent): void {
       return log.debug(`server: ${e.message}`);
     case "bytes":
       return log.debug(`${e.label}: ${e.bytes} bytes`);
+    case "debug":
+      return log.debug(e.message);
     case "info":
       return log.info(e.message);
     case "warn":

@@ -9,6 +9,7 @@ import { printJson } from "./output.ts";
 import { redactSecrets } from "../core/config.ts";
 import { ExitCode, isPgshipError, UsageError } from "../core/errors.ts";
 import { Interrupt } from "../db/apply.ts";
+import { fromServerPermissionError, isInsufficientPrivilege } from "../db/privileges.ts";
 import { argv, env, exit, onSignal, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
 
 const VALUE_FLAGS = new Set(Object.entries(globalArgs).filter(([, d]) => d.type === "string").map(([n]) => `--${n}`));
@@ -103,6 +104,8 @@ async function main(): Promise<number> {
 }
 
 function report(e: unknown, json: boolean, verbose: boolean, secrets: string[]): number {
+  // A permission error the up-front checks did not foresee is still the user's to fix, not a bug.
+  if (isInsufficientPrivilege(e)) e = fromServerPermissionError(e);
   const scrub = (t: string) => redactSecrets(t, secrets);
   if (isPgshipError(e)) {
     if (json) printJson({ ok: false, error: { code: e.code, message: scrub(e.message), hint: e.hint ?? null, exitCode: e.exitCode } });

@@ -9,6 +9,7 @@ import { verifyDatabase } from "../catalog/verify-db.ts";
 import { connect, type Db } from "../db/connect.ts";
 import { describeHolder, lockHolder } from "../db/lock.ts";
 import { lastRun, readState } from "../db/tracking.ts";
+import { lackGrants, lackSentence, lacking, readTrackingPrivileges } from "../db/privileges.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
 import { brand, type Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
@@ -77,9 +78,26 @@ async function diagnose(ctx: Context, db: Db, add: (c: Omit<Check, "exitCode"> &
     ? { name: "lock", status: "warn", detail: `held by ${describeHolder(holder)}`, fix: "wait for that run to finish (it may be migrating right now)", exitCode: ExitCode.locked }
     : { name: "lock", status: "ok", detail: "free" });
   const set = await ctx.migrations();
-  const state = await readState(db.sql, ctx.schema);
+  // Privileges first (pipelined with the state read): a role that cannot read the tracking
+  // tables, or cannot create what an install creates, is told the GRANT, not "pgship up".
+  const [privileges, read] = await Promise.all([readTrackingPrivileges(db.sql, ctx.schema), readState(db.sql, ctx.schema).then((s) => ({ s }), (e: unknown) => ({ e }))]);
+  const cannotRead = lacking(privileges, ["read"]);
+  if (cannotRead.length) {
+    add({ name: "privileges", status: "fail", detail: lackSentence(privileges, cannotRead), fix: lackGrants(privileges, cannotRead), exitCode: ExitCode.error });
+    return;
+  }
+  if ("e" in read) throw read.e;
+  const state = read.s;
+  // What 'pgship up' needs next, when this role cannot do it: the GRANT is the fix.
+  const upLacks = (install: boolean) => lacking(privileges, install ? ["record", "apply", "create", "create-public"] : ["record", "apply"]);
+  const upFix = (install: boolean) => {
+    const l = upLacks(install);
+    return l.length ? { detail: lackSentence(privileges, l), fix: lackGrants(privileges, l) } : null;
+  };
   if (!state.managed || state.applied.length === 0) {
-    if (state.empty) add({ name: "install", status: "warn", detail: "the database is empty", fix: "pgship up", exitCode: ExitCode.pending });
+    const blocked = state.empty ? upFix(true) : null;
+    if (state.empty && blocked) add({ name: "install", status: "fail", detail: `the database is empty, and ${blocked.detail}`, fix: blocked.fix, exitCode: ExitCode.error });
+    else if (state.empty) add({ name: "install", status: "warn", detail: "the database is empty", fix: "pgship up", exitCode: ExitCode.pending });
     else add({ name: "install", status: "fail", detail: `not managed by pgship${state.foreign ? ` (${state.foreign.tool} at ${state.foreign.version})` : ""}`, fix: "pgship baseline V (once you know which version the schema is at)", exitCode: ExitCode.error });
     return;
   }
@@ -89,7 +107,8 @@ async function diagnose(ctx: Context, db: Db, add: (c: Omit<Check, "exitCode"> &
   if (c.unknown) add({ name: "migrations", status: "fail", detail: `${c.unknown} applied migration(s) unknown to this binary: the database is newer`, fix: "use the newer release of the app", exitCode: ExitCode.newerDatabase });
   if (c.changed) add({ name: "migrations", status: "fail", detail: `${c.changed} applied migration(s) changed since they ran`, fix: "restore the original files (pgship status lists them)", exitCode: ExitCode.drift });
   if (c.running) add({ name: "migrations", status: "fail", detail: `${c.running} transaction:false migration(s) did not finish`, fix: "pgship up (resumes them)", exitCode: ExitCode.error });
-  if (c.pending) add({ name: "migrations", status: "warn", detail: `${c.pending} pending`, fix: "pgship up", exitCode: ExitCode.pending });
+  const blocked = c.pending ? upFix(false) : null;
+  if (c.pending) add({ name: "migrations", status: "warn", detail: `${c.pending} pending${blocked ? `; ${blocked.detail}` : ""}`, fix: blocked ? `${blocked.fix}, then pgship up (or run it as a role that may migrate)` : "pgship up", exitCode: ExitCode.pending });
   if (!c.unknown && !c.changed && !c.running && !c.pending) add({ name: "migrations", status: "ok", detail: `${c.applied} applied, none pending` });
   const last = await lastRun(db.sql, ctx.schema);
   if (last?.result === "error") add({ name: "last run", status: "warn", detail: `${last.command} failed at ${last.startedAt}: ${last.error?.split("\n")[0]}`, fix: "pgship status; fix the cause and run pgship up" });

@@ -7,13 +7,14 @@ import { computeStatus, type StatusReport } from "../core/plan.ts";
 import { concurrentIndexNames } from "../db/apply.ts";
 import { describeHolder, lockHolder, type LockHolder } from "../db/lock.ts";
 import { lastRun, readState, type LastRun } from "../db/tracking.ts";
+import { checked } from "../db/privileges.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { table } from "../cli/output.ts";
 import type { LoadedSet } from "../source.ts";
 
 export const args = {
-  "exit-code": { type: "boolean", description: "Exit 3 when migrations are pending, 4 when one changed, 6 when the database is newer" },
+  "exit-code": { type: "boolean", description: "Exit 3 when migrations are pending (or an empty database awaits its install), 4 when one changed or the database is not managed by pgship, 6 when the database is newer" },
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
@@ -26,8 +27,9 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const db = await ctx.connect("status");
   let report: StatusReport, last: LastRun | null, holder: LockHolder | null;
   try {
-    // Pipelined on the one connection: a cold status is mostly round trips.
-    const [state, h] = await Promise.all([readState(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)]);
+    // Pipelined on the one connection: a cold status is mostly round trips. The privilege
+    // query rides along, so a role that cannot read the tracking tables is told which GRANT it lacks.
+    const { value: [state, h] } = await checked(db.sql, ctx.schema, ["read"], () => Promise.all([readState(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)]));
     holder = h;
     report = computeStatus(set, state);
     last = state.managed ? await lastRun(db.sql, ctx.schema) : null;
@@ -63,11 +65,16 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     () => render(report, where, set, running, last),
   );
   if (!a["exit-code"]) return ExitCode.ok;
+  // Not managed and not empty: nothing is pending, 'up' would refuse it; it must be adopted (baseline).
+  if (!hasRows(report) && !report.empty) return ExitCode.drift;
   if (report.counts.unknown) return ExitCode.newerDatabase;
   if (report.counts.changed) return ExitCode.drift;
   if (report.counts.pending || report.counts.running) return ExitCode.pending;
   return ExitCode.ok;
 }
+
+/** Whether the tracking table has any row (a database without one is installed or adopted by nothing). */
+const hasRows = (r: StatusReport) => r.counts.applied + r.counts.changed + r.counts.running + r.counts.unknown > 0;
 
 function render(r: StatusReport, where: string, set: LoadedSet, running: { version: string; name: string; recovery: string }[], last: LastRun | null): string {
   const out: string[] = [];
@@ -91,5 +98,6 @@ function render(r: StatusReport, where: string, set: LoadedSet, running: { versi
   if (c.unknown) out.push("", "The database has migrations this binary does not know: it is newer than this binary (exit 6 from 'up').");
   if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${c.pending} pending migration${c.pending === 1 ? "" : "s"}.`);
   if (!r.managed && r.empty) out.push("", "Run 'pgship up' to install.");
+  if (!hasRows(r) && !r.empty) out.push("", "This database has objects but is not managed by pgship: adopt it with 'pgship baseline VERSION' (status --exit-code: 4).");
   return out.join("\n");
 }

@@ -11,6 +11,7 @@ import { withRun, type Context } from "../cli/context.ts";
 import type { Db } from "../db/connect.ts";
 import type { Args } from "../cli/flags.ts";
 import { ask, stdinIsTTY } from "../runtime.ts";
+import { checked } from "../db/privileges.ts";
 
 export const args = {
   fix: { type: "boolean", description: "Repair additive drift (missing columns, indexes, constraints, ...) in one transaction" },
@@ -39,7 +40,8 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   }
   const db = await ctx.connect("verify");
   try {
-    return await verifyAndFix(ctx, db, a);
+    // The privilege query is pipelined with verify's first reads of the tracking tables.
+    return (await checked(db.sql, ctx.schema, ["read"], () => verifyAndFix(ctx, db, a))).value;
   } finally {
     await db.close();
   }

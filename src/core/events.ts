@@ -16,6 +16,7 @@ export type RunEvent =
   | { type: "invalid-index-dropped"; index: string }
   | { type: "notice"; message: string }
   | { type: "bytes"; label: string; bytes: number; bytesPerSecond: number }
+  | { type: "debug"; message: string }
   | { type: "info"; message: string }
   | { type: "warn"; message: string };
 

@@ -5,6 +5,7 @@ import postgres from "postgres";
 import { describeTarget, redactSecrets, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import { PgshipError } from "../core/errors.ts";
+import { sqlName } from "./privileges.ts";
 
 export type Sql = postgres.Sql<any>;
 
@@ -102,6 +103,8 @@ export function translateConnectError(e: unknown, t: ConnectionTarget): PgshipEr
       return make(`password authentication failed for user "${t.user}" (${where})`, "check the password in DATABASE_URL / .env (special characters must be percent-encoded)");
     case "28000":
       return make(`the server refused user "${t.user}" on ${where}: ${safeMessage(e, t)}`, "check the user name, and that pg_hba.conf allows this host, user and database");
+    case "42501":
+      return make(`role "${t.user}" may not connect to database "${t.database}"`, `GRANT CONNECT ON DATABASE ${sqlName(t.database)} TO ${sqlName(t.user)}; (run it as the database's owner or a superuser)`);
     case "3D000":
       return make(`database "${t.database}" does not exist on ${hostPort}`, `create it (createdb -h ${t.host} -U ${t.user} ${t.database}) or fix the database name`);
     case "ECONNREFUSED":

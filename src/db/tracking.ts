@@ -44,7 +44,18 @@ comment on schema ${s} is 'pgship: applied migrations and run history. Managed b
 `;
 }
 
+/**
+ * Creates the tracking schema and tables when they are missing. When they exist, nothing runs:
+ * `create schema if not exists` needs CREATE on the database even then, and a role that only
+ * reads and writes the tracking tables must be able to run.
+ */
 export async function ensureTracking(sql: Sql, schema: string): Promise<void> {
+  const [row] = await sql.unsafe<{ n: number }[]>(
+    `select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = $1 and c.relname in ('migrations', 'history') and c.relkind in ('r', 'p')`,
+    [schema],
+  );
+  if (row!.n === 2) return;
   await sql.unsafe(trackingDdl(schema));
 }
 

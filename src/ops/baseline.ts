@@ -33,6 +33,7 @@ export async function baseline(ctx: OpContext, opts: BaselineOptions): Promise<B
     if (s.state.foreign && s.state.foreign.tool === "dbmate" && s.state.foreign.version !== opts.version) {
       ctx.emit({ type: "warn", message: `dbmate's schema_migrations says ${s.state.foreign.version}, but you asked for ${opts.version}` });
     }
+    s.require(["record", "apply"]);
     const runId = await s.begin(null);
     const stamps = s.set.migrations.filter((m) => m.version <= target.version);
     await stampRows(s.db.sql, ctx.schema, stamps.map((m) => ({ version: m.version, name: m.name, checksum: m.checksum, via: "baseline", durationMs: null, toolVersion: brand.version, runId })));

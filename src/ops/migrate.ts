@@ -9,6 +9,7 @@ import { planDown, planUp, type Plan, type Step } from "../core/plan.ts";
 import { executePlan, labelOf } from "../db/apply.ts";
 import type { Db } from "../db/connect.ts";
 import { readState } from "../db/tracking.ts";
+import { checked } from "../db/privileges.ts";
 import type { LoadedSet } from "../source.ts";
 import type { OpContext } from "./context.ts";
 import { withRun } from "./run.ts";
@@ -70,12 +71,17 @@ export async function migrate(ctx: OpContext, opts: MigrateOptions): Promise<Mig
   const steps: StepOutcome[] = [];
   const { plan, drift } = await withRun(ctx, opts.mode, async (s) => {
     const plan = planUp(s.set, s.state, { mode: opts.mode, to: opts.to });
-    // Every run against an installed database is recorded, no-ops included.
+    // Every run against an installed database is recorded, no-ops included, when the role may
+    // write the history. Nothing to do needs only read access (a least-privilege runtime role).
     if (plan.action === "none") {
-      if (s.state.managed) await s.begin(plan.from);
+      if (s.state.managed && s.can(["record"])) await s.begin(plan.from);
+      else if (s.state.managed) ctx.emit({ type: "debug", message: `nothing to do; not recorded in ${ctx.schema}.history (role "${s.privileges.role}" cannot write it)` });
       const drift = opts.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
       return { value: { plan, drift }, toVersion: plan.from };
     }
+    // Before anything (a backup included): the tracking writes, and for an install the objects it creates.
+    const snapshotNamesPublic = plan.steps.some((st) => st.kind === "snapshot" && /\bpublic\./.test(st.snapshot.sql));
+    s.require(plan.action === "install" ? ["read", "record", "apply", "create", ...(snapshotNamesPublic ? (["create-public"] as const) : [])] : ["record", "apply"]);
     await opts.beforeSteps?.(s.db, s.state.managed);
     await execute(ctx, s.db, s.set, await s.begin(plan.from), plan, opts.lockRetries, steps);
     // A fresh install from the snapshot alone is the model by construction (dump writes both from
@@ -94,6 +100,7 @@ export async function down(ctx: OpContext, opts: DownOptions): Promise<MigrateOu
   const plan = await withRun(ctx, "down", async (s) => {
     const plan = planDown(s.set, s.state, opts);
     if (plan.action === "none") return { value: plan, toVersion: plan.from };
+    s.require(["record", "apply", "rollback"]);
     await execute(ctx, s.db, s.set, await s.begin(plan.from), plan, 5, steps);
     return { value: plan, toVersion: plan.to };
   });
@@ -105,7 +112,7 @@ export async function planMigration(ctx: OpContext, opts: { mode: MigrateMode; t
   const set = await ctx.migrations();
   const db = await ctx.connect(`${opts.mode} --dry-run`);
   try {
-    const state = await readState(db.sql, ctx.schema);
+    const { value: state } = await checked(db.sql, ctx.schema, ["read"], () => readState(db.sql, ctx.schema));
     const plan = opts.mode === "down" ? planDown(set, state, opts.down) : planUp(set, state, { mode: opts.mode, to: opts.to });
     return {
       ok: true,

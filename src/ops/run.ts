@@ -7,6 +7,7 @@ import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
 import { acquireLock, releaseLock } from "../db/lock.ts";
 import { ensureTracking, finishHistory, readState, startHistory } from "../db/tracking.ts";
+import { checked, lacking, requirePrivileges, type Need, type TrackingPrivileges } from "../db/privileges.ts";
 import type { LoadedSet } from "../source.ts";
 import { brand } from "../brand.ts";
 import type { OpContext } from "./context.ts";
@@ -16,6 +17,12 @@ export interface RunSession {
   state: DatabaseState;
   set: LoadedSet;
   runId: number | null;
+  /** What the role may do with the tracking schema (read with the state, in the same round trip). */
+  privileges: TrackingPrivileges;
+  /** Whether the role has what `needs` says (see src/db/privileges.ts). */
+  can(needs: Need[]): boolean;
+  /** Fails with the missing privilege and the GRANT that gives it. */
+  require(needs: Need[]): void;
   /** Creates the tracking schema and starts the history row (once the plan is accepted). */
   begin(fromVersion: string | null): Promise<number>;
 }
@@ -34,17 +41,22 @@ export async function withRun<T>(
   let runId: number | null = null;
   try {
     await acquireLock(db.sql, ctx.schema, ctx.lockTimeoutMs, (holder) => ctx.emit({ type: "lock-wait", holder }));
-    const state = await readState(db.sql, ctx.schema);
+    // Every run reads the tracking tables: a role that cannot is told which GRANT it lacks.
+    const { value: state, privileges } = await checked(db.sql, ctx.schema, ["read"], () => readState(db.sql, ctx.schema));
     const argsText = ctx.invocation;
     const session: RunSession = {
       db,
       state,
       set,
+      privileges,
       get runId() {
         return runId;
       },
+      can: (needs) => lacking(privileges, needs).length === 0,
+      require: (needs) => requirePrivileges(privileges, needs),
       async begin(fromVersion) {
         if (runId !== null) return runId;
+        requirePrivileges(privileges, ["record"]);
         await ensureTracking(db.sql, ctx.schema);
         runId = await startHistory(db.sql, ctx.schema, command, argsText, brand.version, fromVersion);
         return runId;

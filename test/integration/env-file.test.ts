@@ -20,8 +20,8 @@ describe("--env-file", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).action).toBe("install");
-    const [{ n }] = await d.sql`select count(*)::int as n from pgship.migrations`;
-    expect(n).toBeGreaterThan(0);
+    const [row] = await d.sql`select count(*)::int as n from pgship.migrations`;
+    expect(row!.n).toBeGreaterThan(0);
   });
 
   test("a missing file or one without DATABASE_URL is a usage error naming the file", async () => {
