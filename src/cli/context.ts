@@ -9,6 +9,7 @@ import { describeTarget, parseDotenv, resolveTarget, type ConnectionTarget } fro
 import { formatDuration } from "../core/duration.ts";
 import type { Emit, RunEvent } from "../core/events.ts";
 import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
+import { redactor, type Redactor } from "../core/redact.ts";
 import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
 import { describeStep, Interrupt } from "../db/apply.ts";
@@ -36,8 +37,8 @@ export interface Context {
   schema: string;
   lockTimeoutMs: number;
   waitMs: number;
-  /** Secrets to scrub from anything printed. */
-  secrets: string[];
+  /** The process's one redactor: register secrets with it, scrub everything printed or stored through it. */
+  secrets: Redactor;
   target(): ConnectionTarget;
   migrations(opts?: { preferDisk?: boolean }): Promise<LoadedSet>;
   connect(command: string): Promise<Db>;
@@ -60,14 +61,14 @@ export interface ContextOverrides {
 
 export function createContext(args: Args, interrupt: Interrupt, overrides: ContextOverrides = {}): Context {
   const json = Boolean(args.json);
-  const log = createLogger({ json, quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
+  const secrets = redactor;
+  const log = createLogger({ json, quiet: Boolean(args.quiet), verbose: Boolean(args.verbose), scrub: (t) => secrets.scrub(t) });
   const schema = String(args["tracking-schema"] ?? brand.trackingSchema);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new UsageError(`--tracking-schema "${schema}" must be a lower-case identifier (letters, digits, _)`);
   }
-  const secrets: string[] = [];
   let target: ConnectionTarget | undefined = overrides.target;
-  if (target?.password) secrets.push(target.password, encodeURIComponent(target.password));
+  secrets.add(target?.password);
   let set: LoadedSet | undefined;
   const emit: Emit = overrides.emit ?? ((e) => renderEvent(log, e));
   const ctx: Context = {
@@ -87,8 +88,10 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         const e = env();
         const dotenvPath = join(cwd(), ".env");
         const dotenv = existsSync(dotenvPath) ? parseDotenv(readFileSync(dotenvPath, "utf8")) : null;
+        // Before parsing: a URL that fails to parse must not leak through the error.
+        secrets.addUrl(args["database-url"] as string | undefined).addUrl(e.DATABASE_URL).addUrl(dotenv?.DATABASE_URL).add(e.PGPASSWORD);
         target = resolveTarget({ flagUrl: args["database-url"] as string | undefined, env: e, dotenv });
-        if (target.password) secrets.push(target.password, encodeURIComponent(target.password));
+        secrets.add(target.password);
       }
       return target;
     },
@@ -113,8 +116,8 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
     },
     result(value, text) {
       if (overrides.onResult) overrides.onResult(value);
-      else if (json) printJson(value);
-      else printText(text());
+      else if (json) printJson(secrets.scrubValue(value));
+      else printText(secrets.scrub(text()));
     },
   };
   return ctx;
@@ -203,7 +206,7 @@ export async function withRun<T>(
 /** The history row must say why a run failed, even when the failure took the connection with it. */
 async function recordFailure(ctx: Context, db: Db, runId: number, e: unknown): Promise<void> {
   const message = isPgshipError(e) ? e.message : e instanceof Error ? e.message : String(e);
-  const text = ctx.secrets.reduce((t, s) => t.split(s).join("***"), message);
+  const text = ctx.secrets.scrub(message);
   try {
     await finishHistory(db.sql, ctx.schema, runId, "error", text, null);
   } catch {
@@ -219,10 +222,9 @@ async function recordFailure(ctx: Context, db: Db, runId: number, e: unknown): P
   }
 }
 
-function redactedArgs(_ctx: Context): string {
-  return argv()
-    .map((a) => (/^postgres(ql)?:\/\//i.test(a) || a.startsWith("--database-url=") ? "<database-url>" : a))
-    .join(" ");
+function redactedArgs(ctx: Context): string {
+  const args = argv().map((a) => (/^postgres(ql)?:\/\//i.test(a) || a.startsWith("--database-url=") ? "<database-url>" : a));
+  return ctx.secrets.scrub(args.join(" "));
 }
 
 export function assertNever(x: never): never {
