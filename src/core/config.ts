@@ -63,7 +63,7 @@ function fromPgEnv(env: Record<string, string | undefined>): ConnectionTarget {
   const user = env.PGUSER || env.USER || "postgres";
   const t: ConnectionTarget = {
     host,
-    port: parsePort(env.PGPORT || "5432", "PGPORT"),
+    port: parsePort(env.PGPORT || "5432", "in PGPORT"),
     database: env.PGDATABASE || user,
     user,
     password: env.PGPASSWORD || "",
@@ -77,8 +77,8 @@ function fromPgEnv(env: Record<string, string | undefined>): ConnectionTarget {
 
 function parsePort(text: string, what: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text)) throw new UsageError(`${what}: "${text}" is not a port number`);
-  if (port < 1 || port > 65535) throw new UsageError(`${what}: port ${text} is out of range (1-65535)`);
+  if (!/^\d+$/.test(text)) throw new UsageError(`port "${text}" (${what}) is not a number`);
+  if (port < 1 || port > 65535) throw new UsageError(`port ${text} is out of range (1-65535) (${what})`);
   return port;
 }
 
@@ -101,7 +101,7 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
   // The port, read before the URL parser (which refuses it with a less useful reason).
   const authority = authorityEnd >= 0 ? rest0.slice(0, authorityEnd) : rest0;
   const portText = /:(\d+)$/.exec(authority.slice(authority.lastIndexOf("@") + 1))?.[1];
-  if (portText !== undefined) parsePort(portText, "port in the database URL");
+  if (portText !== undefined) parsePort(portText, "in the database URL");
   let parsed: URL;
   try {
     // WHATWG URL does not know postgres:, so parse it as http and read the parts.
@@ -122,12 +122,12 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
   let socketDir: string | undefined;
   let sslmode: string | undefined;
   let host = parsed.hostname === NO_HOST ? "" : parsed.hostname;
-  let port = parsed.port ? parsePort(parsed.port, "port in the database URL") : 5432;
+  let port = parsed.port ? parsePort(parsed.port, "in the database URL") : 5432;
   for (const [k, v] of parsed.searchParams) {
     if (k === "host") {
       if (v.startsWith("/")) socketDir = v;
       else host = v;
-    } else if (k === "port") port = parsePort(v, "port in the database URL");
+    } else if (k === "port") port = parsePort(v, "in the database URL");
     else if (k === "sslmode") sslmode = v;
     else if (k === "password" || k === "user") throw bad(`put the ${k} before the @, not in ?${k}=`);
     else params[k] = v;
