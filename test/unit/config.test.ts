@@ -68,7 +68,7 @@ describe("redaction", () => {
 });
 
 describe("durations", () => {
-  test.each([["500ms", 500], ["5s", 5000], ["10min", 600_000], ["2m", 120_000], ["1h30m", 5_400_000], ["3", 3000], ["soon", null], ["", null], ["5 s", null]])("%s", (text, ms) => {
+  test.each([["500ms", 500], ["5s", 5000], ["10min", 600_000], ["2m", 120_000], ["1h30m", 5_400_000], ["2d", 172_800_000], ["3", 3000], ["soon", null], ["", null], ["5 s", null]])("%s", (text, ms) => {
     expect(parseDuration(text as string)).toBe(ms as number | null);
   });
 });
