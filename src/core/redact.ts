@@ -11,17 +11,22 @@
 //   unencoded password survives.
 // - Secret-bearing input is never echoed: URLs are shown through `redactUrl`, the
 //   contents of passphrase and identity files are never put in messages.
-// - Secrets shorter than MIN_SECRET characters are not scrubbed: they cannot be
-//   told apart from ordinary words ("is", "a"), and scrubbing them would mangle
-//   every message ("the passphrase *** wrong") while hiding nothing. Secrets of
-//   MIN_SECRET..ANYWHERE-1 characters are scrubbed as whole tokens (not inside a
-//   longer word), longer ones wherever they occur.
+// - Database passwords (`add`, `addUrl`) can come back in server and driver
+//   messages, so they are scrubbed from MIN_SECRET characters on: as whole tokens
+//   (not inside a longer word) below ANYWHERE characters, wherever they occur from
+//   ANYWHERE on. Shorter ones cannot be told apart from ordinary words ("is", "a"):
+//   scrubbing them would mangle every message ("the passphrase *** wrong") while
+//   hiding nothing.
+// - Secrets read from files (`push`: passphrases, age identities) are never echoed
+//   by pgship nor by age, so they are scrubbed only from ANYWHERE characters on, as
+//   a second line of defence that cannot turn a short passphrase such as "wrong"
+//   into "the passphrase is ***".
 
 const MIN_SECRET = 4;
 const ANYWHERE = 12;
 const MASK = "***";
 
-/** Where code that reads secrets (key files) registers them. */
+/** Where code that reads secrets from files (passphrases, identities) registers them. */
 export interface SecretSink {
   push(...secrets: string[]): unknown;
 }
@@ -116,15 +121,16 @@ function redactUrlsIn(text: string): string {
 export class Redactor implements SecretSink {
   readonly #secrets = new Set<string>();
 
-  /** Registers a secret (and its percent-encoded forms). */
-  add(secret: string | null | undefined): this {
+  /** Registers a database password (and its percent-encoded forms). */
+  add(secret: string | null | undefined, minLength = MIN_SECRET): this {
     if (!secret) return this;
-    for (const v of variants(secret)) if (v.length >= MIN_SECRET) this.#secrets.add(v);
+    for (const v of variants(secret)) if (v.length >= minLength) this.#secrets.add(v);
     return this;
   }
 
+  /** Registers secrets read from files, which are never echoed (see the policy above). */
   push(...secrets: string[]): number {
-    for (const s of secrets) this.add(s);
+    for (const s of secrets) this.add(s, ANYWHERE);
     return this.#secrets.size;
   }
 

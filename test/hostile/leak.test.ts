@@ -170,13 +170,15 @@ describe("a password that is a common word", () => {
     const right = join(dir, "right");
     const wrong = join(dir, "wrong");
     writeFileSync(right, "a long enough passphrase\n", { mode: 0o600 });
-    writeFileSync(wrong, "is\n", { mode: 0o600 });
     const b = clean("backup", await pgship(["backup", "--dir", dir, "--passphrase-file", right, "--json", "--database-url", url]));
     expect(b.code).toBe(0);
     const file = (JSON.parse(b.stdout) as { file: string }).file;
-    const r = clean("restore", await pgship(["restore", file, "--passphrase-file", wrong, "--yes", "--database-url", url]), "a long enough passphrase");
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("the passphrase is wrong");
+    for (const word of ["is", "wrong"]) {
+      writeFileSync(wrong, `${word}\n`, { mode: 0o600 });
+      const r = clean("restore", await pgship(["restore", file, "--passphrase-file", wrong, "--yes", "--database-url", url]), "a long enough passphrase");
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("the passphrase is wrong");
+    }
   });
 });
 

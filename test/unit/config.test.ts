@@ -60,6 +60,10 @@ describe("redaction", () => {
     const r = new Redactor().add("is").add("wrong").add("a-very-long-secret");
     expect(r.scrub("the passphrase is wrong, wrongly")).toBe("the passphrase is ***, wrongly");
     expect(r.scrub("xa-very-long-secretx")).toBe("x***x");
+    // Passphrases and identities are never echoed: only long ones are scrubbed, so "wrong" stays a word.
+    const files = new Redactor();
+    files.push("wrong", "a long passphrase");
+    expect(files.scrub("the passphrase is wrong; a long passphrase")).toBe("the passphrase is wrong; ***");
   });
   test("JSON values are scrubbed deeply", () => {
     const r = new Redactor().add("hunter22");
