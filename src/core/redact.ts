@@ -147,17 +147,16 @@ export class Redactor implements SecretSink {
     return redactUrlsIn(out);
   }
 
-  /** Scrubs every string inside a JSON-like value. */
+  /** Scrubs every string of a value as JSON would print it (class instances, dates and all). */
   scrubValue<T>(value: T): T {
+    if (value === undefined) return value;
     const walk = (v: unknown): unknown => {
       if (typeof v === "string") return this.scrub(v);
       if (Array.isArray(v)) return v.map(walk);
-      if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-      }
+      if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
       return v;
     };
-    return walk(value) as T;
+    return walk(JSON.parse(JSON.stringify(value))) as T;
   }
 }
 
