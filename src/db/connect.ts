@@ -86,7 +86,7 @@ function closeQuickly(sql: Sql): Promise<void> {
   return Promise.race([sql.end({ timeout: 5 }), new Promise<void>((r) => setTimeout(r, 3))]).then(() => undefined);
 }
 
-const RETRYABLE = new Set<string>(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "CONNECT_TIMEOUT", "ECONNRESET", "ENOENT", SQLSTATE.cannotConnectNow, SQLSTATE.tooManyConnections, "EHOSTUNREACH", "ENETUNREACH", "CONNECTION_CLOSED", "CONNECTION_ENDED"]);
+const RETRYABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "CONNECT_TIMEOUT", "ECONNRESET", "ENOENT", "57P03", "53300", "EHOSTUNREACH", "ENETUNREACH", "CONNECTION_CLOSED", "CONNECTION_ENDED"]);
 
 export function isRetryable(e: unknown): boolean {
   return RETRYABLE.has(errorCode(e));
