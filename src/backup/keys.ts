@@ -4,6 +4,7 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { UsageError } from "../core/errors.ts";
+import type { SecretSink } from "../core/redact.ts";
 import { checkIdentity, checkRecipient, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
 
 export interface KeyFlags {
@@ -39,7 +40,7 @@ const keyLines = (text: string) =>
     .filter((l) => l && !l.startsWith("#"));
 
 /** Recipients from --encrypt-to (repeatable, or comma-separated) and --recipients-file. */
-export function encryptKeys(f: KeyFlags, secrets: string[]): EncryptKeys | null {
+export function encryptKeys(f: KeyFlags, secrets: SecretSink): EncryptKeys | null {
   const recipients = f.encryptTo.flatMap((r) => r.split(",")).map((r) => r.trim()).filter(Boolean);
   for (const file of f.recipientsFiles) recipients.push(...keyLines(readKeyFile(file, "--recipients-file")));
   for (const r of recipients) {
@@ -62,14 +63,14 @@ export function encryptKeys(f: KeyFlags, secrets: string[]): EncryptKeys | null 
 }
 
 /** The passphrase is the file's content without its final newline. */
-export function readPassphrase(path: string, secrets: string[]): string {
+export function readPassphrase(path: string, secrets: SecretSink): string {
   const text = readKeyFile(path, "--passphrase-file").replace(/\r?\n$/, "");
   if (!text) throw new UsageError(`--passphrase-file ${path} is empty`);
   secrets.push(text);
   return text;
 }
 
-export function decryptKeys(f: KeyFlags, secrets: string[]): DecryptKeys {
+export function decryptKeys(f: KeyFlags, secrets: SecretSink): DecryptKeys {
   const identities: string[] = [];
   for (const file of f.identityFiles) {
     const lines = keyLines(readKeyFile(file, "--identity"));

@@ -6,6 +6,7 @@
 import type { ConnectionTarget } from "../core/config.ts";
 import { PgshipError } from "../core/errors.ts";
 import { connect, safeMessage, type Db, type Sql } from "../db/connect.ts";
+import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import {
   createWorkDatabaseSql,
   grantsSql,
@@ -156,11 +157,11 @@ export async function swapDatabases(admin: Db, live: string, work: string, kept:
     } catch (e) {
       lastError = e;
       await admin.sql.unsafe("rollback").catch(() => undefined);
-      if ((e as { code?: string }).code !== "55006") break;
+      if (!isSqlState(e, SQLSTATE.objectInUse)) break;
       await new Promise((r) => setTimeout(r, 250 * attempt));
     }
   }
-  const busy = (lastError as { code?: string }).code === "55006";
+  const busy = isSqlState(lastError, SQLSTATE.objectInUse);
   throw new PgshipError("swap_failed", `could not swap the restored database in: ${describeDbError(lastError, admin)}`, {
     hint: busy
       ? `sessions kept reconnecting to "${live}", or the role may not end them (it needs to be a superuser, the sessions' role, or a member of pg_signal_backend); stop the app and run the restore again`

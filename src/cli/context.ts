@@ -7,6 +7,7 @@ import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Emit, RunEvent } from "../core/events.ts";
 import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
+import { redactor, type Redactor } from "../core/redact.ts";
 import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
 import { describeStep, Interrupt } from "../db/apply.ts";
@@ -48,16 +49,16 @@ export interface ContextOverrides {
 
 export function createContext(args: Args, interrupt: Interrupt, overrides: ContextOverrides = {}): Context {
   const json = Boolean(args.json);
-  const log = createLogger({ json, quiet: Boolean(args.quiet), verbose: Boolean(args.verbose) });
+  const secrets = redactor;
+  const log = createLogger({ json, quiet: Boolean(args.quiet), verbose: Boolean(args.verbose), scrub: (t) => secrets.scrub(t) });
   const schema = String(args["tracking-schema"] ?? brand.trackingSchema);
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
     throw new UsageError(`--tracking-schema "${schema}" must be a lower-case identifier (letters, digits, _)`);
   }
-  const secrets: string[] = [];
   let target: ConnectionTarget | undefined = overrides.target;
-  if (target?.password) secrets.push(target.password, encodeURIComponent(target.password));
+  secrets.add(target?.password);
   let set: LoadedSet | undefined;
-  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${JSON.stringify(e)}\n`) : (e) => renderEvent(log, e));
+  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : (e) => renderEvent(log, e));
   const ctx: Context = {
     args,
     json,
@@ -81,8 +82,9 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
     },
     target() {
       if (!target) {
+        // Before parsing: a URL that fails to parse must not leak through the error.
         target = configuredTarget(args);
-        if (target.password) secrets.push(target.password, encodeURIComponent(target.password));
+        secrets.add(target.password);
       }
       return target;
     },
@@ -107,8 +109,8 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
     },
     result(value, text) {
       if (overrides.onResult) overrides.onResult(value);
-      else if (json) printJson(value);
-      else printText(text());
+      else if (json) printJson(secrets.scrubValue(value));
+      else printText(secrets.scrub(text()));
     },
   };
   return ctx;
@@ -146,9 +148,8 @@ function renderEvent(log: ConsolaInstance, e: RunEvent): void {
 }
 
 function redactedArgs(): string {
-  return argv()
-    .map((a) => (/^postgres(ql)?:\/\//i.test(a) || a.startsWith("--database-url=") ? "<database-url>" : a))
-    .join(" ");
+  const args = argv().map((a) => (/^postgres(ql)?:\/\//i.test(a) || a.startsWith("--database-url=") ? "<database-url>" : a));
+  return redactor.scrub(args.join(" "));
 }
 
 export function assertNever(x: never): never {

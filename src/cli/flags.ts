@@ -2,7 +2,7 @@
 // or misspelled flag is a usage error (exit 2), not silently ignored.
 
 import { parseArgs, type ArgsDef } from "citty";
-import { parseDuration } from "../core/duration.ts";
+import { MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
 
 export const globalArgs = {
@@ -64,7 +64,8 @@ export function parseStrict(raw: string[], defs: ArgsDef): Args {
 export function durationFlag(value: unknown, flag: string): number | undefined {
   if (value === undefined || value === "") return undefined;
   const ms = parseDuration(String(value));
-  if (ms === null) throw new UsageError(`--${flag} "${value}" is not a duration`, "use a number with a unit, e.g. 500ms, 30s, 5min, 1h");
+  if (ms === null) throw new UsageError(`--${flag} "${value}" is not a duration`, "use a number with a unit, e.g. 500ms, 30s, 5min, 1h, 2d");
+  if (ms > MAX_DURATION_MS) throw new UsageError(`--${flag} "${value}" is longer than the maximum of 24 days (24d)`);
   return ms;
 }
 

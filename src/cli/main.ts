@@ -6,8 +6,8 @@ import { commands } from "./commands.ts";
 import { brand, createContext } from "./context.ts";
 import { globalArgs, parseStrict } from "./flags.ts";
 import { printJson } from "./output.ts";
-import { redactSecrets } from "../core/config.ts";
-import { ExitCode, isPgshipError, UsageError } from "../core/errors.ts";
+import { ExitCode, isPgshipError, UsageError, type ErrorCode } from "../core/errors.ts";
+import { redactor, seedRedactor, type Redactor } from "../core/redact.ts";
 import { Interrupt } from "../db/apply.ts";
 import { fromServerPermissionError, isInsufficientPrivilege } from "../db/privileges.ts";
 import { argv, env, exit, onSignal, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
@@ -48,6 +48,7 @@ function mainUsage(): string {
 
 async function main(): Promise<number> {
   const raw = argv();
+  seedRedactor(redactor, raw, env());
   const at = findCommand(raw);
   if (at < 0 && stdinIsTTY() && stdoutIsTTY() && !raw.some((a) => a === "--help" || a === "-h")) {
     // No command on a terminal: the wizard (loaded only here, so commands start fast).
@@ -103,19 +104,21 @@ async function main(): Promise<number> {
   }
 }
 
-function report(e: unknown, json: boolean, verbose: boolean, secrets: string[]): number {
+/** Prints an error (text on stderr, and the JSON document on --json), every string scrubbed. */
+function report(e: unknown, json: boolean, verbose: boolean, secrets: Redactor): number {
   // A permission error the up-front checks did not foresee is still the user's to fix, not a bug.
   if (isInsufficientPrivilege(e)) e = fromServerPermissionError(e);
-  const scrub = (t: string) => redactSecrets(t, secrets);
+  const scrub = (t: string) => secrets.scrub(t);
   if (isPgshipError(e)) {
-    if (json) printJson({ ok: false, error: { code: e.code, message: scrub(e.message), hint: e.hint ?? null, exitCode: e.exitCode } });
+    if (json) printJson({ ok: false, error: { code: e.code, message: scrub(e.message), hint: e.hint === undefined ? null : scrub(e.hint), exitCode: e.exitCode } });
     writeStderr(`error: ${scrub(e.message)}\n`);
     if (e.hint) writeStderr(`  ${scrub(e.hint)}\n`);
     if (verbose && e.cause instanceof Error) writeStderr(`${scrub(e.cause.stack ?? String(e.cause))}\n`);
     return e.exitCode;
   }
   const message = e instanceof Error ? e.message : String(e);
-  if (json) printJson({ ok: false, error: { code: "unexpected", message: scrub(message), hint: null, exitCode: 1 } });
+  const code: ErrorCode = "unexpected";
+  if (json) printJson({ ok: false, error: { code, message: scrub(message), hint: null, exitCode: 1 } });
   writeStderr(`error: unexpected failure: ${scrub(message)}\n`);
   if (verbose && e instanceof Error) writeStderr(`${scrub(e.stack ?? "")}\n`);
   else writeStderr("  run again with --verbose for details, and report it if it persists\n");
@@ -124,6 +127,6 @@ function report(e: unknown, json: boolean, verbose: boolean, secrets: string[]):
 
 /** Runs the command line and exits with its code: the only place that exits the process. */
 export async function runCli(): Promise<never> {
-  const code = await main().catch((e) => report(e, argv().includes("--json"), argv().includes("--verbose") || Boolean(env().PGSHIP_DEBUG), []));
+  const code = await main().catch((e) => report(e, argv().includes("--json"), argv().includes("--verbose") || Boolean(env().PGSHIP_DEBUG), seedRedactor(redactor, argv(), env())));
   return exit(code);
 }

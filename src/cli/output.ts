@@ -10,6 +10,8 @@ export interface OutputOptions {
   json: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** Applied to every log line (the redactor). */
+  scrub?: (text: string) => string;
 }
 
 export function useColor(): boolean {
@@ -43,7 +45,7 @@ export function createLogger(opts: OutputOptions): ConsolaInstance {
         log(obj: LogObject) {
           const text = formatWithOptions({ colors: false }, ...obj.args);
           const fmt = PREFIX[obj.type] ?? ((t: string) => t);
-          writeStderr(`${fmt(text)}\n`);
+          writeStderr(`${fmt(opts.scrub ? opts.scrub(text) : text)}\n`);
         },
       },
     ],

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { parseDotenv, resolveTarget, type ConnectionTarget } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { readRegularFile } from "../core/files.ts";
+import { redactor } from "../core/redact.ts";
 import { cwd, env } from "../runtime.ts";
 import type { Args } from "./flags.ts";
 
@@ -18,7 +19,13 @@ export function configuredTarget(args: Args): ConnectionTarget {
     envFile = { path: envFilePath, values: parseDotenv(text) };
   }
   const dotenvText = envFile ? null : readRegularFile(join(cwd(), ".env"), "./.env");
-  return resolveTarget({ flagUrl: args["database-url"] as string | undefined, env: env(), dotenv: dotenvText === null ? null : parseDotenv(dotenvText), envFile });
+  const dotenv = dotenvText === null ? null : parseDotenv(dotenvText);
+  const e = env();
+  // Before parsing: a URL that fails to parse must not leak through the error.
+  redactor.addUrl(args["database-url"] as string | undefined).addUrl(envFile?.values.DATABASE_URL).addUrl(e.DATABASE_URL).addUrl(dotenv?.DATABASE_URL).add(e.PGPASSWORD);
+  const target = resolveTarget({ flagUrl: args["database-url"] as string | undefined, env: e, dotenv, envFile });
+  redactor.add(target.password);
+  return target;
 }
 
 /** Where a target's settings came from, in words. */

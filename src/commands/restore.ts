@@ -7,6 +7,7 @@ import type { ArgsDef } from "citty";
 import { basename } from "node:path";
 import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
+import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import { decryptKeys } from "../backup/keys.ts";
 import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, dropDatabase, keptDatabases, ownsDatabase, readRole, sessionsOn, type Session } from "../backup/restore-db.ts";
@@ -52,7 +53,7 @@ Examples:
   pgship restore app-20250601T020000Z.dump --dry-run
   pgship restore --drop-old --yes                                 # drop databases kept by earlier restores`;
 
-const isMissingDatabase = (e: unknown) => (e as { cause?: { code?: string } })?.cause?.code === "3D000";
+const isMissingDatabase = (e: unknown) => e instanceof Error && isSqlState(e.cause, SQLSTATE.invalidCatalogName);
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const file = a.file as string | undefined;

@@ -3,6 +3,7 @@
 // .env text. Passwords are kept out of every string meant for people.
 
 import { UsageError } from "./errors.ts";
+import { redactUrl } from "./redact.ts";
 
 export interface ConnectionTarget {
   host: string;
@@ -68,7 +69,7 @@ function fromPgEnv(env: Record<string, string | undefined>): ConnectionTarget {
   const user = env.PGUSER || env.USER || "postgres";
   const t: ConnectionTarget = {
     host,
-    port: parsePort(env.PGPORT || "5432", "PGPORT"),
+    port: parsePort(env.PGPORT || "5432", "in PGPORT"),
     database: env.PGDATABASE || user,
     user,
     password: env.PGPASSWORD || "",
@@ -82,7 +83,8 @@ function fromPgEnv(env: Record<string, string | undefined>): ConnectionTarget {
 
 function parsePort(text: string, what: string): number {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new UsageError(`${what}: "${text}" is not a port number`);
+  if (!/^\d+$/.test(text)) throw new UsageError(`port "${text}" (${what}) is not a number`);
+  if (port < 1 || port > 65535) throw new UsageError(`port ${text} is out of range (1-65535) (${what})`);
   return port;
 }
 
@@ -94,6 +96,18 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
     new UsageError(`invalid database URL ${shown}: ${why}`, "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE (or postgresql://)");
   const m = /^(postgres(?:ql)?):\/\/(.*)$/i.exec(url.trim());
   if (!m) throw bad("it must start with postgres:// or postgresql://");
+  const encodeHint = "percent-encode special characters in the password (@ %40, : %3A, / %2F, ? %3F, # %23)";
+  const unencoded = (why: string) => new UsageError(`invalid database URL ${shown}: ${why}`, encodeHint);
+  // An '@' after the host part, or a '#', is a password with unencoded characters:
+  // refuse it rather than connect somewhere else with half of it in the database name.
+  const rest0 = m[2]!;
+  const authorityEnd = rest0.search(/[/?#]/);
+  if (rest0.includes("#")) throw unencoded("it contains '#'");
+  if (authorityEnd >= 0 && rest0.indexOf("@", authorityEnd) >= 0) throw unencoded("it contains an '@' after the host");
+  // The port, read before the URL parser (which refuses it with a less useful reason).
+  const authority = authorityEnd >= 0 ? rest0.slice(0, authorityEnd) : rest0;
+  const portText = /:(\d+)$/.exec(authority.slice(authority.lastIndexOf("@") + 1))?.[1];
+  if (portText !== undefined) parsePort(portText, "in the database URL");
   let parsed: URL;
   try {
     // WHATWG URL does not know postgres:, so parse it as http and read the parts.
@@ -101,7 +115,7 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
     const rest = m[2]!.replace(/^([^/?#]*@)?(?=[/?#]|$)/, (all) => `${all}${NO_HOST}`);
     parsed = new URL(`http://${rest}`);
   } catch {
-    throw bad("it cannot be parsed (are special characters in the password percent-encoded?)");
+    throw unencoded("it cannot be parsed");
   }
   const decode = (s: string, what: string) => {
     try {
@@ -114,12 +128,12 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
   let socketDir: string | undefined;
   let sslmode: string | undefined;
   let host = parsed.hostname === NO_HOST ? "" : parsed.hostname;
-  let port = parsed.port ? parsePort(parsed.port, "port in the database URL") : 5432;
+  let port = parsed.port ? parsePort(parsed.port, "in the database URL") : 5432;
   for (const [k, v] of parsed.searchParams) {
     if (k === "host") {
       if (v.startsWith("/")) socketDir = v;
       else host = v;
-    } else if (k === "port") port = parsePort(v, "port in the database URL");
+    } else if (k === "port") port = parsePort(v, "in the database URL");
     else if (k === "sslmode") sslmode = v;
     else if (k === "password" || k === "user") throw bad(`put the ${k} before the @, not in ?${k}=`);
     else params[k] = v;
@@ -144,20 +158,8 @@ export function parseDatabaseUrl(url: string, source: ConnectionTarget["source"]
   };
 }
 
-/** postgres://user:secret@host/db -> postgres://user:***@host/db */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@?#]*:)[^@]*@/i, "$1***@");
-}
-
 /** How a target is shown to people: never with the password. */
 export function describeTarget(t: ConnectionTarget): string {
   const where = t.socketDir ? `${t.socketDir} (socket), port ${t.port}` : `${t.host}:${t.port}`;
   return `${t.user}@${where}/${t.database}`;
-}
-
-/** Removes every occurrence of the secrets from a text meant for people. */
-export function redactSecrets(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 2) out = out.split(s).join("***");
-  return redactUrl(out).replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@");
 }

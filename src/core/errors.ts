@@ -14,12 +14,64 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * Every error code pgship reports: the `error.code` of --json output, so a
+ * contract (docs/json.md, "Error codes"). Add a code here and there together.
+ */
+export const ERROR_CODES = [
+  "already_installed",
+  "already_managed",
+  "backup_corrupt",
+  "backup_dir",
+  "backup_foreign",
+  "backup_missing",
+  "backup_unreadable",
+  "backup_unverifiable",
+  "backup_write_failed",
+  "baseline_empty",
+  "bug",
+  "cancelled",
+  "checksum_changed",
+  "compression_unsupported",
+  "connect_failed",
+  "connection_lost",
+  "database_newer",
+  "file",
+  "insufficient_privilege",
+  "interrupted",
+  "irreversible",
+  "lock_timeout",
+  "migration_failed",
+  "migration_file",
+  "migration_running",
+  "model_invalid",
+  "no_migrations",
+  "not_empty",
+  "not_installed",
+  "pg_dump_failed",
+  "repair_failed",
+  "replay_failed",
+  "restore_failed",
+  "restore_refused",
+  "retention_failed",
+  "scratch_failed",
+  "swap_failed",
+  "tool_failed",
+  "tool_missing",
+  "tool_too_old",
+  "unexpected",
+  "unknown_version",
+  "usage",
+  "wrong_key",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export class PgshipError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly exitCode: ExitCodeValue;
   /** What the user can do about it, printed under the message. */
   readonly hint?: string;
-  constructor(code: string, message: string, opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, opts: { exitCode?: ExitCodeValue; hint?: string; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "PgshipError";
     this.code = code;

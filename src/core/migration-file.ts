@@ -4,7 +4,7 @@
 // with its line out.
 
 import { createHash } from "node:crypto";
-import { parseDuration } from "./duration.ts";
+import { MAX_DURATION_MS, parseDuration } from "./duration.ts";
 import { MigrationFileError, type FileProblem } from "./errors.ts";
 import { leadingWords, splitStatements, SqlSplitError } from "./sql-split.ts";
 
@@ -138,7 +138,7 @@ function parseOptions(rest: string, problem: (msg: string) => void): SectionOpti
       options.transaction = value !== "false";
     } else if (key === "lock_timeout" || key === "statement_timeout") {
       const ms = parseDuration(value);
-      if (ms === null || ms <= 0) problem(`${key} must be a positive duration like 5s or 10min, not "${value}"`);
+      if (ms === null || ms <= 0 || ms > MAX_DURATION_MS) problem(`${key} must be a positive duration like 5s or 10min (at most 24d), not "${value}"`);
       else if (key === "lock_timeout") options.lockTimeoutMs = ms;
       else options.statementTimeoutMs = ms;
     } else {

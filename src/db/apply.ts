@@ -10,6 +10,7 @@ import type { Plan, Step } from "../core/plan.ts";
 import { lineAt, splitStatements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
+import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
 
 /** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
@@ -118,7 +119,7 @@ export function backoff(attempt: number): number {
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
 
-const isLockTimeout = (e: unknown) => (e as { code?: string })?.code === "55P03";
+const isLockTimeout = (e: unknown) => isSqlState(e, SQLSTATE.lockNotAvailable);
 
 function rowFor(ctx: ApplyContext, m: Migration, via: RowInput["via"], durationMs: number | null): RowInput {
   return { version: m.version, name: m.name, checksum: m.checksum, via, durationMs, toolVersion: ctx.toolVersion, runId: ctx.runId };
@@ -228,8 +229,7 @@ export function asStepError(
 ): PgshipError {
   if (e instanceof PgshipError) return e;
   const err = e as { code?: string; position?: string; detail?: string; hint?: string; where?: string };
-  const code = String(err.code ?? "");
-  if (code === "57014" && ctx.interrupt.interrupted) {
+  if (isSqlState(e, SQLSTATE.queryCanceled) && ctx.interrupt.interrupted) {
     return interrupted(
       nonTransactional
         ? `while running ${m?.file}; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`

@@ -2,10 +2,12 @@
 // person can act on, and --wait retries with exponential backoff.
 
 import postgres from "postgres";
-import { describeTarget, redactSecrets, type ConnectionTarget } from "../core/config.ts";
+import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import { PgshipError } from "../core/errors.ts";
 import { sqlName } from "./privileges.ts";
+import { redactor, Redactor } from "../core/redact.ts";
+import { errorCode, SQLSTATE } from "./sqlstate.ts";
 
 export type Sql = postgres.Sql<any>;
 
@@ -88,24 +90,37 @@ function closeQuickly(sql: Sql): Promise<void> {
 const RETRYABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "CONNECT_TIMEOUT", "ECONNRESET", "ENOENT", "57P03", "53300", "EHOSTUNREACH", "ENETUNREACH", "CONNECTION_CLOSED", "CONNECTION_ENDED"]);
 
 export function isRetryable(e: unknown): boolean {
-  return RETRYABLE.has(String((e as { code?: string })?.code));
+  return RETRYABLE.has(errorCode(e));
+}
+
+/** sslmode=require (or verify-*) against a server that answered "no TLS": the TLS handshake dies on a plain socket. */
+function serverRefusedTls(e: unknown, t: ConnectionTarget): boolean {
+  if (!t.sslmode || !["require", "verify-ca", "verify-full"].includes(t.sslmode)) return false;
+  const msg = e instanceof Error ? e.message : String(e);
+  return errorCode(e) === "ECONNRESET" || /before secure TLS connection was established/i.test(msg);
 }
 
 /** One readable sentence and a next step for every way connecting can fail. */
 export function translateConnectError(e: unknown, t: ConnectionTarget): PgshipError {
-  const code = String((e as { code?: string })?.code ?? "");
+  const code = errorCode(e);
   const where = describeTarget(t);
   const hostPort = t.socketDir ? `socket ${t.socketDir}/.s.PGSQL.${t.port}` : `${t.host}:${t.port}`;
   const make = (message: string, hint: string) =>
     new PgshipError("connect_failed", message, { hint, cause: e });
+  if (serverRefusedTls(e, t)) {
+    return make(`the server does not offer SSL; use sslmode=prefer or enable SSL on the server (${hostPort}, sslmode=${t.sslmode})`, "sslmode=prefer uses TLS when the server offers it and connects without it otherwise");
+  }
   switch (code) {
-    case "28P01":
-      return make(`password authentication failed for user "${t.user}" (${where})`, "check the password in DATABASE_URL / .env (special characters must be percent-encoded)");
-    case "28000":
+    case SQLSTATE.invalidPassword:
+      return make(
+        `password authentication failed for user "${t.user}" (wrong password, or the user does not exist) on ${hostPort}/${t.database}`,
+        "check the user and password in DATABASE_URL / .env (special characters in a URL must be percent-encoded)",
+      );
+    case SQLSTATE.invalidAuthorizationSpecification:
       return make(`the server refused user "${t.user}" on ${where}: ${safeMessage(e, t)}`, "check the user name, and that pg_hba.conf allows this host, user and database");
-    case "42501":
+    case SQLSTATE.insufficientPrivilege:
       return make(`role "${t.user}" may not connect to database "${t.database}"`, `GRANT CONNECT ON DATABASE ${sqlName(t.database)} TO ${sqlName(t.user)}; (run it as the database's owner or a superuser)`);
-    case "3D000":
+    case SQLSTATE.invalidCatalogName:
       return make(`database "${t.database}" does not exist on ${hostPort}`, `create it (createdb -h ${t.host} -U ${t.user} ${t.database}) or fix the database name`);
     case "ECONNREFUSED":
       return make(`connection refused by ${hostPort}`, "is PostgreSQL running and listening on that host and port? (use --wait 30s while it starts)");
@@ -119,9 +134,9 @@ export function translateConnectError(e: unknown, t: ConnectionTarget): PgshipEr
       return make(`could not reach ${hostPort} (timed out)`, "check the host, port and any firewall between here and the server");
     case "ENOENT":
       return make(`no PostgreSQL socket at ${hostPort}`, "check the socket directory and port, or connect over TCP with a host name");
-    case "57P03":
+    case SQLSTATE.cannotConnectNow:
       return make(`the server at ${hostPort} is starting up or shutting down`, "try again, or pass --wait 60s");
-    case "53300":
+    case SQLSTATE.tooManyConnections:
       return make(`the server at ${hostPort} has too many connections`, "close idle connections or raise max_connections");
     case "SASL_SIGNATURE_MISMATCH":
       return make(`the server's SCRAM signature did not match for ${where}`, "check you are connecting to the right server");
@@ -130,13 +145,15 @@ export function translateConnectError(e: unknown, t: ConnectionTarget): PgshipEr
   }
 }
 
+/** An error's message with the target's password and every registered secret scrubbed. */
 export function safeMessage(e: unknown, t?: ConnectionTarget): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return redactSecrets(msg, t ? [t.password] : []);
+  const scrubbed = redactor.scrub(msg);
+  return t?.password ? new Redactor().add(t.password).scrub(scrubbed) : scrubbed;
 }
 
-const CONNECTION_GONE = new Set(["57P01", "57P02", "57P03", "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE"]);
-export const isConnectionLost = (e: unknown) => CONNECTION_GONE.has(String((e as { code?: string })?.code));
+const CONNECTION_GONE = new Set<string>([SQLSTATE.adminShutdown, SQLSTATE.crashShutdown, SQLSTATE.cannotConnectNow, "CONNECTION_CLOSED", "CONNECTION_DESTROYED", "CONNECTION_ENDED", "ECONNRESET", "EPIPE"]);
+export const isConnectionLost = (e: unknown) => CONNECTION_GONE.has(errorCode(e));
 
 /**
  * BEGIN ... COMMIT on the command's single connection (max: 1, so every query

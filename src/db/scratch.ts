@@ -7,6 +7,7 @@ import type { ConnectionTarget } from "../core/config.ts";
 import type { Migration } from "../core/migration-file.ts";
 import { splitStatements } from "../core/sql-split.ts";
 import { connect, safeMessage, withTransaction, type Db } from "./connect.ts";
+import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { quoteIdent } from "./tracking.ts";
 
 export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: ConnectionTarget) => Promise<T>): Promise<T> {
@@ -14,9 +15,8 @@ export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: Con
   try {
     await admin.sql.unsafe(`create database ${quoteIdent(name)} template template0`);
   } catch (e) {
-    const code = (e as { code?: string }).code;
     throw new PgshipError("scratch_failed", `cannot create a scratch database on the server: ${safeMessage(e, admin.target)}`, {
-      hint: code === "42501" ? "this command needs a role with CREATEDB; point --database-url at a development server where you have it" : undefined,
+      hint: isSqlState(e, SQLSTATE.insufficientPrivilege) ? "this command needs a role with CREATEDB; point --database-url at a development server where you have it" : undefined,
       cause: e,
     });
   }

@@ -5,6 +5,7 @@
 
 import type { ConnectionTarget } from "../core/config.ts";
 import type { Emit } from "../core/events.ts";
+import type { Redactor } from "../core/redact.ts";
 import type { Interrupt } from "../db/apply.ts";
 import type { Db } from "../db/connect.ts";
 import type { LoadedSet } from "../source.ts";
@@ -19,7 +20,7 @@ export interface OpContext {
   lockTimeoutMs: number;
   waitMs: number;
   /** Secrets to scrub from anything recorded or shown. */
-  secrets: string[];
+  secrets: Redactor;
   /** The binary's name, for the commands named in hints. */
   binary: string;
   target(): ConnectionTarget;

@@ -170,6 +170,6 @@ const stepTransactional = (s: Step) => (s.kind === "snapshot" ? true : (s.kind =
 const stepSql = (s: Step) => {
   if (s.kind === "snapshot") return s.snapshot.sql;
   const section = s.kind === "up" ? s.migration.up : s.migration.down;
-  if (!section) throw new PgshipError("no_down", `${s.migration.file} has no down section`);
+  if (!section) throw new PgshipError("irreversible", `${s.migration.file} has no down section`);
   return section.sql;
 };

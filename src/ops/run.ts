@@ -79,7 +79,7 @@ export async function withRun<T>(
 /** The history row must say why a run failed, even when the failure took the connection with it. */
 async function recordFailure(ctx: OpContext, db: Db, runId: number, e: unknown): Promise<void> {
   const message = isPgshipError(e) ? e.message : e instanceof Error ? e.message : String(e);
-  const text = ctx.secrets.reduce((t, s) => t.split(s).join("***"), message);
+  const text = ctx.secrets.scrub(message);
   try {
     await finishHistory(db.sql, ctx.schema, runId, "error", text, null);
   } catch {

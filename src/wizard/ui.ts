@@ -6,6 +6,7 @@
 import type { Readable, Writable } from "node:stream";
 import { cancel, isCancel, log, outro } from "@clack/prompts";
 import { formatDuration } from "../core/duration.ts";
+import { redactor } from "../core/redact.ts";
 
 export interface WizardIO {
   input?: Readable;
@@ -96,7 +97,7 @@ export class ProgressLine {
     this.stop();
     const took = ms ?? performance.now() - this.started;
     const mark = ok ? green(glyph("ok")) : red(glyph("fail"));
-    const body = wrap(`${text}${ok ? ` (${formatDuration(took)})` : ""}`, this.columns - 3).join("\n   ");
+    const body = wrap(`${redactor.scrub(text)}${ok ? ` (${formatDuration(took)})` : ""}`, this.columns - 3).join("\n   ");
     this.out.write(`${this.tty ? "\r\u001b[2K" : ""}${mark}  ${body}\n`);
   }
 
@@ -112,7 +113,7 @@ export class ProgressLine {
  */
 const fit = (io: WizardIO, message: string) => {
   const columns = (io.output as (Writable & { columns?: number }) | undefined)?.columns ?? process.stdout.columns ?? 80;
-  return message.split("\n").flatMap((l) => wrap(l, columns - 4)).join("\n");
+  return redactor.scrub(message).split("\n").flatMap((l) => wrap(l, columns - 4)).join("\n");
 };
 
 export const say = {

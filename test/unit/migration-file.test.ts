@@ -71,6 +71,7 @@ const MALFORMED: [string, string, string, string][] = [
   ["unknown option", OK, "-- migrate:up transactions:false\nselect 1;\n", '1: unknown option "transactions"'],
   ["bad transaction value", OK, "-- migrate:up transaction:no\nselect 1;\n", "1: transaction must be true or false"],
   ["bad duration", OK, "-- migrate:up lock_timeout:soon\nselect 1;\n", "1: lock_timeout must be a positive duration"],
+  ["duration over 24 days", OK, "-- migrate:up lock_timeout:25d\nselect 1;\n", "1: lock_timeout must be a positive duration like 5s or 10min (at most 24d)"],
   ["option given twice", OK, "-- migrate:up lock_timeout:1s lock_timeout:2s\nselect 1;\n", '1: option "lock_timeout" given twice'],
   ["option without value syntax", OK, "-- migrate:up notxn\nselect 1;\n", '1: cannot read option "notxn"'],
   ["unknown section marker", OK, "-- migrate:up\nselect 1;\n-- migrate:sideways\nselect 2;\n", '3: unknown section marker "migrate:sideways"'],
