@@ -166,7 +166,7 @@ export async function healthAction(s: Session): Promise<void> {
   // The operation's report event is drawn by the notes below; only its warnings are passed on.
   const warnings: Emit = (e) => e.type === "warn" && say.warn(s.io, e.message);
   const report = await verify(s.context({ emit: warnings }), { fix: true, dryRun: true });
-  note(renderFindings(report.findings), `Differences from the schema of ${report.version}`, s.io);
+  note(renderFindings(report.findings), `Differences from the expected schema of ${report.version}`, s.io);
   const repairs = report.repairs ?? [];
   if (repairs.length) note(repairs.join("\n"), "Repair SQL (one transaction; nothing is dropped)", s.io);
   if (report.manual?.length) note(report.manual.map((m) => `${m.finding.name}: ${m.reason}${m.sql ? `\n  ${m.sql}` : ""}`).join("\n"), "Left for you to decide", s.io);
