@@ -41,12 +41,11 @@ export function text(o: VerifyOutcome): string {
   switch (o.fix) {
     case undefined:
       return [
-        `${o.database} at ${o.version}: ${o.comparedWith.note}.`,
-        "",
+        `${o.database} at ${o.version}: ${o.comparedWith.note}.\n`,
         renderFindings(o.findings),
         o.findings.length ? `\nRun 'pgship verify --fix' to repair what can be repaired without losing data.${o.pending.length ? " Or update first: the pending migrations may change these objects." : ""}` : "",
         pending,
-      ].join("\n");
+      ].filter(Boolean).join("\n");
     case "dry-run":
       return "Dry run: nothing changed.";
     case "nothing repairable":
