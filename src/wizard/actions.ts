@@ -144,7 +144,9 @@ export async function restoreAction(s: Session): Promise<void> {
 
 export async function healthAction(s: Session): Promise<void> {
   const { doctor } = await import("../ops/doctor.ts");
-  const ctx = s.context();
+  // The operations' reports are drawn by the notes below; only their warnings are passed on.
+  const warnings: Emit = (e) => e.type === "warn" && say.warn(s.io, e.message);
+  const ctx = s.context({ emit: warnings });
   const line = new ProgressLine(out(s));
   line.start("Checking connection, tools, migrations and schema");
   const health = await doctor(ctx, {});
@@ -163,9 +165,7 @@ export async function healthAction(s: Session): Promise<void> {
   if (!checks.some((c) => c.name === "drift" && c.status === "fail")) return;
   const { verify } = await import("../ops/verify.ts");
   const { renderFindings } = await import("../catalog/diff.ts");
-  // The operation's report event is drawn by the notes below; only its warnings are passed on.
-  const warnings: Emit = (e) => e.type === "warn" && say.warn(s.io, e.message);
-  const report = await verify(s.context({ emit: warnings }), { fix: true, dryRun: true });
+  const report = await verify(ctx, { fix: true, dryRun: true });
   note(renderFindings(report.findings), `Differences from the expected schema of ${report.version}`, s.io);
   const repairs = report.repairs ?? [];
   if (repairs.length) note(repairs.join("\n"), "Repair SQL (one transaction; nothing is dropped)", s.io);
@@ -174,6 +174,8 @@ export async function healthAction(s: Session): Promise<void> {
   // Already confirmed above, with the SQL on screen: the operation re-plans under the lock and applies.
   const result = await verify({ ...s.context({ emit: warnings }), confirm: async () => true }, { fix: true, dryRun: false });
   s.changes.push("repaired drift");
+  const applied = result.repaired ?? [];
+  if (applied.join("\n") !== repairs.join("\n")) note(applied.join("\n") || "nothing", "The schema changed meanwhile: applied instead", s.io);
   if (result.ok) say.success(s.io, "Repaired; verified again: no drift.");
   else say.warn(s.io, `Repaired what could be repaired; ${result.remaining?.length ?? "some"} difference(s) remain for you to review.`);
 }
