@@ -3,6 +3,7 @@
 // embeds them with their sha256 checksums and the snapshot, and compiles one
 // executable named by package.json's pgship.binaryName.
 
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
 import pkg from "../package.json" with { type: "json" };
@@ -39,10 +40,23 @@ else if (set.snapshot && set.snapshot.version !== set.migrations.at(-1)?.version
 }
 
 const modelPath = modelPathFor(resolve(values["schema-file"]!));
-const model = readModelFile(modelPath);
-if (!model) console.warn(`warning: no ${relative(".", modelPath)}: 'verify' will need CREATEDB to build its expected schema; run 'pgship dump'`);
-else if (model.version !== set.snapshot?.version) console.warn(`warning: ${relative(".", modelPath)} is for ${model.version}, the snapshot for ${set.snapshot?.version}: run 'pgship dump'`);
-const bundle: Bundle = { ...set, model, builtAt: new Date().toISOString() };
+let models;
+try {
+  models = await readModelFile(modelPath);
+} catch (e) {
+  console.error(`build failed: ${(e as Error).message}`);
+  process.exit(1);
+}
+const shownModel = relative(".", modelPath);
+if (!models) console.warn(`warning: no ${shownModel}: 'verify' will need CREATEDB to build its expected schema; run 'pgship dump'`);
+else {
+  if (models.head !== set.snapshot?.version) console.warn(`warning: ${shownModel} is for ${models.head}, the snapshot for ${set.snapshot?.version}: run 'pgship dump'`);
+  const missing = set.migrations.filter((m) => !models.has(m.version));
+  if (missing.length) console.warn(`warning: ${shownModel} has no model for ${missing.length} version(s) (${missing[0]!.version}…): 'verify' there needs CREATEDB; run 'pgship dump'`);
+}
+const bundle: Bundle = { ...set, builtAt: new Date().toISOString() };
+// Compact, and in a module of its own: only the commands that compare schemas load it.
+const modelsJson = models ? JSON.stringify(JSON.parse(readFileSync(modelPath, "utf8"))) : null;
 
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],
@@ -65,6 +79,10 @@ const result = await Bun.build({
       setup(build) {
         build.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({
           contents: `export const embeddedJson = ${JSON.stringify(JSON.stringify(bundle))};`,
+          loader: "ts",
+        }));
+        build.onLoad({ filter: /[\\/]src[\\/]embedded-models\.ts$/ }, () => ({
+          contents: `export const embeddedModelsJson = ${JSON.stringify(modelsJson)};`,
           loader: "ts",
         }));
       },

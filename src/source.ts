@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
-import { parseModelFile, type ModelFile } from "./catalog/model.ts";
+import type { ModelHistory } from "./catalog/model-history.ts";
 import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
 import { cwd } from "./runtime.ts";
 
@@ -18,6 +18,13 @@ export interface LoadedSet extends MigrationSet {
   origin: string;
   /** Path or name shown to people for a migration file. */
   pathOf(file: string): string;
+  /** schema.sql on disk (whether it exists or not); null for the set embedded in the binary. */
+  schemaPath: string | null;
+  /**
+   * The expected schema at each version (schema.model.json), read on first use:
+   * only the commands that compare schemas pay for it. Null when there is none.
+   */
+  models(): Promise<ModelHistory | null>;
 }
 
 export function readSourceFiles(dir: string): SourceFile[] {
@@ -38,14 +45,26 @@ export function readSnapshotFile(path: string): SourceFile | null {
 /** schema.sql -> schema.model.json: the expected schema model lives beside the snapshot. */
 export const modelPathFor = (schemaPath: string) => schemaPath.replace(/(\.sql)?$/, ".model.json");
 
-export function readModelFile(path: string): ModelFile | null {
-  if (!existsSync(path)) return null;
+/** Parses a model file's text (either format); a broken file is one clear error. */
+export async function parseModels(text: string, shown: string): Promise<ModelHistory> {
+  const { parseModelHistory } = await import("./catalog/model-history.ts");
   try {
-    return parseModelFile(readFileSync(path, "utf8"), relative(cwd(), path));
+    return parseModelHistory(text, shown);
   } catch (e) {
-    throw new PgshipError("model_invalid", (e as Error).message);
+    throw new PgshipError("model_invalid", (e as Error).message, { hint: "regenerate it with 'pgship dump' (needs a server where the role may create databases)" });
   }
 }
+
+export async function readModelFile(path: string): Promise<ModelHistory | null> {
+  if (!existsSync(path)) return null;
+  return parseModels(readFileSync(path, "utf8"), relative(cwd(), path));
+}
+
+/** Loads once, on first call. */
+const once = <T>(load: () => Promise<T>): (() => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => (p ??= load());
+};
 
 /** The migrations directory, and the snapshot beside it (./schema.sql for ./migrations) unless given. */
 export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string }): { dir: string; schemaPath: string } {
@@ -57,7 +76,11 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
   const { embeddedJson } = await import("./embedded.ts");
   if (embeddedJson && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
     const bundle = JSON.parse(embeddedJson) as Bundle;
-    return { migrations: bundle.migrations, snapshot: bundle.snapshot, model: bundle.model ?? null, origin: "embedded", pathOf: (f) => f };
+    const models = once(async () => {
+      const { embeddedModelsJson } = await import("./embedded-models.ts");
+      return embeddedModelsJson ? parseModels(embeddedModelsJson, "the model embedded in this binary") : null;
+    });
+    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, models };
   }
   const { dir, schemaPath } = diskPaths(opts);
   const shown = relative(cwd(), dir) || ".";
@@ -71,5 +94,5 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
     }
     throw e;
   }
-  return { ...set, model: readModelFile(modelPathFor(schemaPath)), origin: dir, pathOf: (f) => join(dir, f) };
+  return { ...set, origin: dir, pathOf: (f) => join(dir, f), schemaPath, models: once(() => readModelFile(modelPathFor(schemaPath))) };
 }

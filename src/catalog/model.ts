@@ -1,7 +1,7 @@
 // The comparable shape of a database schema: every object the app owns, keyed
 // by qualified name, with only the attributes that matter for drift. Produced by
 // introspect.ts from a live catalog, or read from schema.model.json (generated
-// by `pgship dump`, embedded in the binary) for the expected side.
+// by `pgship dump`, embedded in the binary; see model-history.ts) for the expected side.
 
 export interface Column {
   type: string;
@@ -97,12 +97,6 @@ export interface Model {
   composites: Record<string, [string, string][]>;
 }
 
-export interface ModelFile {
-  /** The migration version the model describes. */
-  version: string;
-  model: Model;
-}
-
 export const emptyModel = (serverMajor = 0): Model => ({
   serverMajor,
   schemas: [],
@@ -130,17 +124,4 @@ function sortKeys(v: unknown): unknown {
     return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
   }
   return v;
-}
-
-export function parseModelFile(text: string, file: string): ModelFile {
-  let data: ModelFile;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message}); regenerate it with 'pgship dump'`);
-  }
-  if (!data || typeof data.version !== "string" || !data.model || typeof data.model.tables !== "object") {
-    throw new Error(`${file} is not a pgship schema model; regenerate it with 'pgship dump'`);
-  }
-  return data;
 }

@@ -1,25 +1,29 @@
 // Database side of verify: read the live schema, pick the expected one, diff;
 // and apply a repair plan in one transaction after its prechecks.
 
-import { PgshipError } from "../core/errors.ts";
+import { ExitCode, PgshipError } from "../core/errors.ts";
 import type { Emit } from "../core/events.ts";
-import type { MigrationSet } from "../core/migration-set.ts";
 import { withTransaction, type Db, safeMessage } from "../db/connect.ts";
 import { readState } from "../db/tracking.ts";
+import type { LoadedSet } from "../source.ts";
 import { diffModels, type Finding } from "./diff.ts";
-import { expectedModel, type Expected } from "./expected.ts";
+import { expectedModel, type Expected, type ExpectedOptions } from "./expected.ts";
 import { introspect } from "./introspect.ts";
 import type { Manual, RepairPlan, Repair } from "./repair.ts";
 
 export interface Verification {
   version: string;
+  /** The binary's newest version. */
+  head: string | null;
+  /** Migrations newer than the database's version: not drift, they are what 'up' applies. */
+  pending: string[];
   expected: Expected;
   findings: Finding[];
   /** Catalog queries used to read the live schema: the same whatever its size. */
   queries: number;
 }
 
-export async function verifyDatabase(db: Db, set: MigrationSet, schema: string, emit: Emit): Promise<Verification> {
+export async function verifyDatabase(db: Db, set: LoadedSet, schema: string, emit: Emit, opts: ExpectedOptions = {}): Promise<Verification> {
   const state = await readState(db.sql, schema);
   const applied = state.applied.filter((r) => r.state === "applied").map((r) => r.version).sort();
   const version = applied.at(-1);
@@ -28,16 +32,32 @@ export async function verifyDatabase(db: Db, set: MigrationSet, schema: string, 
       hint: state.empty ? "run 'pgship up' to install it" : "adopt it first with 'pgship baseline V'",
     });
   }
+  const known = new Set(set.migrations.map((m) => m.version));
+  const unknown = state.applied.filter((r) => !known.has(r.version));
+  if (unknown.length) {
+    throw new PgshipError("database_newer", `database is newer than this binary: it has ${unknown.map((r) => `${r.version}_${r.name}`).join(", ")}, which this binary does not know, so it has no model of its schema`, {
+      exitCode: ExitCode.newerDatabase,
+      hint: "use the release of the app that migrated this database (or a newer one); nothing was compared or changed",
+    });
+  }
+  const done = new Set(state.applied.map((r) => r.version));
+  const skipped = set.migrations.filter((m) => m.version < version && !done.has(m.version));
+  if (skipped.length) {
+    throw new PgshipError("model_unavailable", `cannot compare: the database is at ${version} but never applied ${skipped.map((m) => `${m.version}_${m.name}`).join(", ")}, so its schema is not the schema of any version`, {
+      hint: "run 'pgship up' to apply it, then verify",
+    });
+  }
   if (state.applied.some((r) => r.state === "running")) {
     emit({ type: "warn", message: "a transaction:false migration is marked running: finish it with 'pgship up' before trusting this comparison" });
   }
-  const expected = await expectedModel(set, db, schema, version, emit);
+  const expected = await expectedModel(set, db, schema, version, emit, opts);
   let queries = 0;
   const actual = await introspect(db.sql, schema, () => queries++);
   if (expected.model.serverMajor && actual.serverMajor !== expected.model.serverMajor) {
     emit({ type: "info", message: `the expected model was read from PostgreSQL ${expected.model.serverMajor}, this server is ${actual.serverMajor}: definitions are compared with whitespace ignored` });
   }
-  return { version, expected, findings: diffModels(expected.model, actual), queries };
+  const pending = set.migrations.filter((m) => m.version > version && !done.has(m.version)).map((m) => m.version);
+  return { version, head: set.migrations.at(-1)?.version ?? null, pending, expected, findings: diffModels(expected.model, actual), queries };
 }
 
 export interface RepairOutcome {

@@ -1,18 +1,11 @@
 // doctor: everything that can be wrong, each finding with the command that fixes
-// it. The exit code reflects the worst finding.
+// it. The checks are the doctor operation (src/ops/doctor.ts, runDoctor); this
+// renders its outcome, and the exit code is the worst finding's.
 
 import type { ArgsDef } from "citty";
-import { describeTarget } from "../core/config.ts";
-import { ExitCode, isPgshipError } from "../core/errors.ts";
-import { computeStatus } from "../core/plan.ts";
-import { verifyDatabase } from "../catalog/verify-db.ts";
-import { connect, type Db } from "../db/connect.ts";
-import { describeHolder, lockHolder } from "../db/lock.ts";
-import { lastRun, readState } from "../db/tracking.ts";
-import { lackGrants, lackSentence, lacking, readTrackingPrivileges } from "../db/privileges.ts";
-import { findPgTool } from "../tools/pg-tools.ts";
-import { brand, type Context } from "../cli/context.ts";
+import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
+import { doctor, type Check, type DoctorOutcome } from "../ops/doctor.ts";
 
 export const args = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump / pg_restore", valueHint: "dir" },
@@ -22,107 +15,10 @@ export const usage = `Examples:
   pgship doctor
   pgship doctor --json`;
 
-export interface Check {
-  name: string;
-  status: "ok" | "warn" | "fail";
-  detail: string;
-  /** The command (or action) that fixes it. */
-  fix?: string;
-  exitCode: number;
-}
-
-/** Worst first: a newer database, drift, an error, a held lock, pending work. */
-const RANK = [ExitCode.newerDatabase, ExitCode.drift, ExitCode.error, ExitCode.locked, ExitCode.pending, ExitCode.ok];
-export const worstExit = (checks: Check[]) => RANK.find((code) => checks.some((c) => c.exitCode === code)) ?? ExitCode.ok;
-
 export async function run(ctx: Context, a: Args): Promise<number> {
-  const { checks, code } = await runDoctor(ctx, a["pg-bin"] as string | undefined);
-  ctx.result({ ok: code === ExitCode.ok, exitCode: code, checks }, () => render(checks, code));
-  return code;
-}
-
-/** Every check, in order, and the exit code of the worst; used by the command and the wizard. */
-export async function runDoctor(ctx: Context, pgBin?: string): Promise<{ checks: Check[]; code: number }> {
-  const checks: Check[] = [];
-  const add = (c: Omit<Check, "exitCode"> & { exitCode?: number }) => checks.push({ exitCode: ExitCode.ok, ...c });
-  const target = ctx.target();
-  let db: Db | undefined;
-  try {
-    db = await connect(target, { applicationName: `${brand.binary} doctor`, waitMs: ctx.waitMs });
-    add({ name: "connection", status: "ok", detail: `${describeTarget(target)}, PostgreSQL ${db.serverVersion}` });
-  } catch (e) {
-    add({ name: "connection", status: "fail", detail: isPgshipError(e) ? e.message : String(e), fix: isPgshipError(e) ? e.hint : undefined, exitCode: ExitCode.error });
-  }
-  const major = db ? Math.floor(db.serverVersionNum / 10000) : 0;
-  for (const tool of ["pg_dump", "pg_restore", "psql"] as const) {
-    try {
-      const t = await findPgTool(tool, major, pgBin);
-      add({ name: tool, status: "ok", detail: `${t.path} (${t.version})` });
-    } catch (e) {
-      add({ name: tool, status: "warn", detail: (e as Error).message, fix: isPgshipError(e) ? e.hint : undefined });
-    }
-  }
-  if (db) {
-    try {
-      await diagnose(ctx, db, add);
-    } finally {
-      await db.close();
-    }
-  }
-  return { checks, code: worstExit(checks) };
-}
-
-async function diagnose(ctx: Context, db: Db, add: (c: Omit<Check, "exitCode"> & { exitCode?: number }) => void) {
-  const holder = await lockHolder(db.sql, ctx.schema);
-  add(holder
-    ? { name: "lock", status: "warn", detail: `held by ${describeHolder(holder)}`, fix: "wait for that run to finish (it may be migrating right now)", exitCode: ExitCode.locked }
-    : { name: "lock", status: "ok", detail: "free" });
-  const set = await ctx.migrations();
-  // Privileges first (pipelined with the state read): a role that cannot read the tracking
-  // tables, or cannot create what an install creates, is told the GRANT, not "pgship up".
-  const [privileges, read] = await Promise.all([readTrackingPrivileges(db.sql, ctx.schema), readState(db.sql, ctx.schema).then((s) => ({ s }), (e: unknown) => ({ e }))]);
-  const cannotRead = lacking(privileges, ["read"]);
-  if (cannotRead.length) {
-    add({ name: "privileges", status: "fail", detail: lackSentence(privileges, cannotRead), fix: lackGrants(privileges, cannotRead), exitCode: ExitCode.error });
-    return;
-  }
-  if ("e" in read) throw read.e;
-  const state = read.s;
-  // What 'pgship up' needs next, when this role cannot do it: the GRANT is the fix.
-  const upLacks = (install: boolean) => lacking(privileges, install ? ["record", "apply", "create", "create-public"] : ["record", "apply"]);
-  const upFix = (install: boolean) => {
-    const l = upLacks(install);
-    return l.length ? { detail: lackSentence(privileges, l), fix: lackGrants(privileges, l) } : null;
-  };
-  if (!state.managed || state.applied.length === 0) {
-    const blocked = state.empty ? upFix(true) : null;
-    if (state.empty && blocked) add({ name: "install", status: "fail", detail: `the database is empty, and ${blocked.detail}`, fix: blocked.fix, exitCode: ExitCode.error });
-    else if (state.empty) add({ name: "install", status: "warn", detail: "the database is empty", fix: "pgship up", exitCode: ExitCode.pending });
-    else add({ name: "install", status: "fail", detail: `not managed by pgship${state.foreign ? ` (${state.foreign.tool} at ${state.foreign.version})` : ""}`, fix: "pgship baseline V (once you know which version the schema is at)", exitCode: ExitCode.error });
-    return;
-  }
-  const report = computeStatus(set, state);
-  const c = report.counts;
-  add({ name: "version", status: "ok", detail: `${report.version} (binary head ${report.head})` });
-  if (c.unknown) add({ name: "migrations", status: "fail", detail: `${c.unknown} applied migration(s) unknown to this binary: the database is newer`, fix: "use the newer release of the app", exitCode: ExitCode.newerDatabase });
-  if (c.changed) add({ name: "migrations", status: "fail", detail: `${c.changed} applied migration(s) changed since they ran`, fix: "restore the original files (pgship status lists them)", exitCode: ExitCode.drift });
-  if (c.running) add({ name: "migrations", status: "fail", detail: `${c.running} transaction:false migration(s) did not finish`, fix: "pgship up (resumes them)", exitCode: ExitCode.error });
-  const blocked = c.pending ? upFix(false) : null;
-  if (c.pending) add({ name: "migrations", status: "warn", detail: `${c.pending} pending${blocked ? `; ${blocked.detail}` : ""}`, fix: blocked ? `${blocked.fix}, then pgship up (or run it as a role that may migrate)` : "pgship up", exitCode: ExitCode.pending });
-  if (!c.unknown && !c.changed && !c.running && !c.pending) add({ name: "migrations", status: "ok", detail: `${c.applied} applied, none pending` });
-  const last = await lastRun(db.sql, ctx.schema);
-  if (last?.result === "error") add({ name: "last run", status: "warn", detail: `${last.command} failed at ${last.startedAt}: ${last.error?.split("\n")[0]}`, fix: "pgship status; fix the cause and run pgship up" });
-  else if (last?.result === "running" && !holder) add({ name: "last run", status: "warn", detail: `${last.command} started at ${last.startedAt} never finished (killed?)`, fix: "pgship status, then pgship up" });
-  else if (last) add({ name: "last run", status: "ok", detail: `${last.command} ${last.result} at ${last.startedAt}` });
-  if (c.unknown) return;
-  try {
-    const v = await verifyDatabase(db, set, ctx.schema, () => undefined);
-    add(v.findings.length
-      ? { name: "drift", status: "fail", detail: `${v.findings.length} difference(s) from the expected schema (${v.expected.note})`, fix: "pgship verify (then pgship verify --fix)", exitCode: ExitCode.drift }
-      : { name: "drift", status: "ok", detail: "schema matches" });
-  } catch (e) {
-    add({ name: "drift", status: "warn", detail: `could not verify: ${(e as Error).message}`, fix: isPgshipError(e) ? e.hint : undefined });
-  }
+  const outcome: DoctorOutcome = await doctor(ctx, { pgBin: a["pg-bin"] as string | undefined });
+  ctx.result(outcome, () => render(outcome.checks, outcome.exitCode));
+  return outcome.exitCode;
 }
 
 function render(checks: Check[], code: number): string {

@@ -1,95 +1,63 @@
-// verify: the live schema against the one its version should have; --fix
-// repairs additive drift in one transaction and verifies again.
+// verify: the live schema against the exact schema of its version; --fix
+// repairs additive drift in one transaction and verifies again. The work is
+// the verify operation (src/ops/verify.ts); this turns flags into its options
+// and its outcome into text, --json and the exit code.
 
 import type { ArgsDef } from "citty";
-import { describeTarget } from "../core/config.ts";
-import { ExitCode, UsageError } from "../core/errors.ts";
+import { ExitCode } from "../core/errors.ts";
 import { renderFindings } from "../catalog/diff.ts";
-import { planRepairs, type Manual } from "../catalog/repair.ts";
-import { applyRepairs, verifyDatabase } from "../catalog/verify-db.ts";
-import { withRun, type Context } from "../cli/context.ts";
-import type { Db } from "../db/connect.ts";
+import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
-import { ask, stdinIsTTY } from "../runtime.ts";
-import { checked } from "../db/privileges.ts";
+import { manualText, verify, type VerifyOptions, type VerifyOutcome } from "../ops/verify.ts";
 
 export const args = {
   fix: { type: "boolean", description: "Repair additive drift (missing columns, indexes, constraints, ...) in one transaction" },
   "dry-run": { type: "boolean", description: "With --fix: print the repair SQL, change nothing" },
 } as const satisfies ArgsDef;
 
-export const usage = `Works without pg_dump and without CREATEDB (the expected schema ships with the binary).
+export const usage = `Compares with the exact schema of the database's version (pending migrations are not drift).
+Works without pg_dump and without CREATEDB (the model of every version ships with the binary);
+when no exact model exists it compares nothing and repairs nothing (exit 1).
 Examples:
   pgship verify                 # exit 4 on drift
   pgship verify --json
   pgship verify --fix --dry-run # show the repair SQL
   pgship verify --fix --yes     # repair without asking`;
 
-const manualText = (m: Manual[]) =>
-  m.map((x) => `  ${x.finding.kind} ${x.finding.type} ${x.finding.name}: ${x.reason}${x.sql ? `\n    ${x.sql.replace(/\n/g, "\n    ")}` : ""}`).join("\n");
+export const options = (a: Args): VerifyOptions => ({ fix: Boolean(a.fix), dryRun: Boolean(a["dry-run"]) });
+
+export const exitCode = (o: VerifyOutcome): number => (o.ok ? ExitCode.ok : ExitCode.drift);
 
 export async function run(ctx: Context, a: Args): Promise<number> {
-  if (a["dry-run"] && !a.fix) throw new UsageError("--dry-run goes with --fix");
-  if (a.fix && !a["dry-run"]) {
-    // Repairs change the database: hold the migration lock and record the run in the history.
-    return withRun(ctx, "verify --fix", async (s) => {
-      await s.begin(s.state.applied.map((r) => r.version).sort().at(-1) ?? null);
-      const code = await verifyAndFix(ctx, s.db, a);
-      return { value: code, toVersion: null };
-    });
-  }
-  const db = await ctx.connect("verify");
-  try {
-    // The privilege query is pipelined with verify's first reads of the tracking tables.
-    return (await checked(db.sql, ctx.schema, ["read"], () => verifyAndFix(ctx, db, a))).value;
-  } finally {
-    await db.close();
-  }
+  const outcome = await verify(ctx, options(a));
+  ctx.result(outcome, () => text(outcome));
+  return exitCode(outcome);
 }
 
-async function verifyAndFix(ctx: Context, db: Db, a: Args): Promise<number> {
-  const set = await ctx.migrations();
-  const before = await verifyDatabase(db, set, ctx.schema, ctx.emit);
-  const where = describeTarget(db.target);
-  const base = { database: where, version: before.version, comparedWith: { version: before.expected.version, source: before.expected.source, note: before.expected.note }, queries: before.queries };
-  if (!a.fix || before.findings.length === 0) {
-    ctx.result({ ...base, ok: before.findings.length === 0, findings: before.findings }, () =>
-      [`${where} at ${before.version}: ${before.expected.note}.`, "", renderFindings(before.findings), before.findings.length ? "\nRun 'pgship verify --fix' to repair what can be repaired without losing data." : ""].join("\n"),
-    );
-    return before.findings.length ? ExitCode.drift : ExitCode.ok;
+export function text(o: VerifyOutcome): string {
+  const pending = o.pending.length
+    ? `\n${o.pending.length} migration${o.pending.length === 1 ? "" : "s"} pending (not drift): run 'pgship up' to apply ${o.pending.length === 1 ? "it" : "them"}.`
+    : "";
+  switch (o.fix) {
+    case undefined:
+      return [
+        `${o.database} at ${o.version}: ${o.comparedWith.note}.\n`,
+        renderFindings(o.findings),
+        o.findings.length ? `\nRun 'pgship verify --fix' to repair what can be repaired without losing data.${o.pending.length ? " Or update first: the pending migrations may change these objects." : ""}` : "",
+        pending,
+      ].filter(Boolean).join("\n");
+    case "dry-run":
+      return "Dry run: nothing changed.";
+    case "nothing repairable":
+      return "Nothing can be repaired automatically; see above.";
+    case "cancelled":
+      return "Cancelled: nothing was changed.";
+    case "applied":
+      return [
+        `Applied ${o.repaired?.length ?? 0} repair statement(s) in one transaction.`,
+        o.manual?.length ? `Not repaired:\n${manualText(o.manual)}` : "",
+        o.remaining?.length ? `Still differs:\n${renderFindings(o.remaining)}` : "Verified again: no drift.",
+        pending,
+      ].filter(Boolean).join("\n");
   }
-
-  const plan = planRepairs(before.findings, before.expected.model);
-  const sql = plan.repairs.map((r) => r.sql).join("\n");
-  if (!ctx.json) {
-    ctx.log.info(`${where} at ${before.version}: ${before.expected.note}.\n\n${renderFindings(before.findings)}\n`);
-    if (plan.repairs.length) ctx.log.info(`Repair SQL (one transaction):\n${sql}\n`);
-    if (plan.manual.length) ctx.log.info(`Left for a person (pgship never drops or rewrites data):\n${manualText(plan.manual)}\n`);
-  }
-  if (a["dry-run"] || plan.repairs.length === 0) {
-    ctx.result({ ...base, ok: false, dryRun: Boolean(a["dry-run"]), findings: before.findings, repairs: plan.repairs.map((r) => r.sql), manual: plan.manual }, () =>
-      plan.repairs.length ? "Dry run: nothing changed." : "Nothing can be repaired automatically; see above.",
-    );
-    return ExitCode.drift;
-  }
-  if (!ctx.yes) {
-    if (!stdinIsTTY()) throw new UsageError("--fix changes the database: pass --yes to apply the repairs without a terminal to confirm them");
-    const answer = (await ask(`Apply ${plan.repairs.length} repair statement(s) to ${where}? [y/N] `)).trim().toLowerCase();
-    if (answer !== "y" && answer !== "yes") {
-      ctx.result({ ...base, ok: false, cancelled: true }, () => "Cancelled: nothing was changed.");
-      return ExitCode.drift;
-    }
-  }
-  const outcome = await applyRepairs(db, plan);
-  const after = await verifyDatabase(db, set, ctx.schema, ctx.emit);
-  ctx.result(
-    { ...base, ok: after.findings.length === 0, findings: before.findings, repaired: outcome.applied.map((r) => r.sql), manual: [...outcome.demoted, ...plan.manual], remaining: after.findings },
-    () =>
-      [
-        `Applied ${outcome.applied.length} repair statement(s) in one transaction.`,
-        outcome.demoted.length ? `Not applied (their safety check failed):\n${manualText(outcome.demoted)}` : "",
-        after.findings.length ? `Still differs:\n${renderFindings(after.findings)}` : "Verified again: no drift.",
-      ].filter(Boolean).join("\n"),
-  );
-  return after.findings.length ? ExitCode.drift : ExitCode.ok;
 }

@@ -45,6 +45,7 @@ export const ERROR_CODES = [
   "migration_file",
   "migration_running",
   "model_invalid",
+  "model_unavailable",
   "no_migrations",
   "not_empty",
   "not_installed",

@@ -4,7 +4,6 @@
 import { MigrationFileError, type FileProblem } from "./errors.ts";
 import { parseMigrationFile, type Migration } from "./migration-file.ts";
 import { parseSnapshotHeader } from "./snapshot.ts";
-import type { ModelFile } from "../catalog/model.ts";
 
 export interface SourceFile {
   file: string;
@@ -20,8 +19,6 @@ export interface Snapshot {
 export interface MigrationSet {
   migrations: Migration[];
   snapshot: Snapshot | null;
-  /** The expected schema model (schema.model.json), written by `dump` beside the snapshot. */
-  model?: ModelFile | null;
 }
 
 export function parseMigrationSet(files: SourceFile[], snapshot?: SourceFile | null): MigrationSet {

@@ -4,7 +4,7 @@
 import { brand } from "../brand.ts";
 import { describeTarget } from "../core/config.ts";
 import type { StepLabel } from "../core/events.ts";
-import { PgshipError } from "../core/errors.ts";
+import { isPgshipError, PgshipError } from "../core/errors.ts";
 import { planDown, planUp, type Plan, type Step } from "../core/plan.ts";
 import { executePlan, labelOf } from "../db/apply.ts";
 import type { Db } from "../db/connect.ts";
@@ -153,13 +153,19 @@ function outcome(plan: Plan, steps: StepOutcome[], drift: number, t0: number): M
 }
 
 /**
- * After migrating, compare with the shipped model when it describes the version
- * the database is now at. Drift is a warning (exit 4 with --fail-on-drift).
+ * After migrating, compare with the shipped model of the version the database
+ * is now at. Drift is a warning (exit 4 with --fail-on-drift).
  */
 async function driftAfter(ctx: OpContext, db: Db, set: LoadedSet, version: string | null): Promise<number> {
-  if (!set.model || set.model.version !== version) return 0;
+  // Only against the exact model of that version shipped with the binary (no scratch database here).
+  const models = await set.models().catch((e: Error) => void ctx.emit({ type: "warn", message: `the schema was not compared after migrating: ${e.message}` }));
+  if (!version || !models?.has(version)) return 0;
   const { verifyDatabase } = await import("../catalog/verify-db.ts");
-  const v = await verifyDatabase(db, set, ctx.schema, () => undefined);
+  const v = await verifyDatabase(db, set, ctx.schema, () => undefined, { replay: false }).catch((e: unknown) => {
+    if (isPgshipError(e) && e.code === "model_unavailable") return null;
+    throw e;
+  });
+  if (!v) return 0;
   if (v.findings.length) {
     ctx.emit({ type: "warn", message: `the schema differs from the expected one for ${version} in ${v.findings.length} place(s); run '${ctx.binary} verify' for the report and '${ctx.binary} verify --fix' to repair` });
   }

@@ -143,39 +143,41 @@ export async function restoreAction(s: Session): Promise<void> {
 }
 
 export async function healthAction(s: Session): Promise<void> {
-  const { runDoctor } = await import("../commands/doctor.ts");
-  const ctx = s.context();
+  const { doctor } = await import("../ops/doctor.ts");
+  // The operations' reports are drawn by the notes below; only their warnings are passed on.
+  const warnings: Emit = (e) => e.type === "warn" && say.warn(s.io, e.message);
+  const ctx = s.context({ emit: warnings });
   const line = new ProgressLine(out(s));
   line.start("Checking connection, tools, migrations and schema");
-  const { checks } = await runDoctor(ctx);
+  const health = await doctor(ctx, {});
+  const { checks } = health;
   const bad = checks.filter((c) => c.status !== "ok").length;
   line.done(bad ? `Health check: ${bad} finding(s)` : "Health check: all good", bad === 0);
   const width = Math.max(...checks.map((c) => c.name.length));
   const mark = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
   note(checks.map((c) => `${mark[c.status]}  ${c.name.padEnd(width)}  ${c.detail}${c.fix ? dim(`\n      ${" ".repeat(width)}  fix: ${c.fix}`) : ""}`).join("\n"), "Health check", s.io);
-  if (!checks.some((c) => c.name === "drift" && c.status === "fail")) return;
-  const { verifyDatabase } = await import("../catalog/verify-db.ts");
-  const { renderFindings } = await import("../catalog/diff.ts");
-  const { planRepairs } = await import("../catalog/repair.ts");
-  const db = await ctx.connect("verify");
-  let repairs = 0;
-  try {
-    const v = await verifyDatabase(db, await ctx.migrations(), ctx.schema, () => undefined);
-    const plan = planRepairs(v.findings, v.expected.model);
-    repairs = plan.repairs.length;
-    note(renderFindings(v.findings), "Differences from the expected schema", s.io);
-    if (repairs) note(plan.repairs.map((r) => r.sql).join("\n"), "Repair SQL (one transaction; nothing is dropped)", s.io);
-    if (plan.manual.length) note(plan.manual.map((m) => `${m.finding.name}: ${m.reason}${m.sql ? `\n  ${m.sql}` : ""}`).join("\n"), "Left for you to decide", s.io);
-  } finally {
-    await db.close();
+  // Repairs are only ever made against the schema of the database's own version; with
+  // migrations pending the way forward is the update, never a repair.
+  if (health.pending) {
+    say.warn(s.io, `${health.pending} migration${health.pending === 1 ? "" : "s"} pending: update first (choose Update in the menu), then run the health check again.`);
+    return;
   }
-  if (!repairs || !(await answer(confirm({ ...s.io, message: `Apply ${repairs} repair statement(s)?`, initialValue: true })))) return;
-  let result: { ok?: boolean; remaining?: unknown[] } | undefined;
-  const { run } = await import("../commands/verify.ts");
-  await run(s.context({ onResult: (v) => (result = v as typeof result) }), { _: [], fix: true } as unknown as Args);
+  if (!checks.some((c) => c.name === "drift" && c.status === "fail")) return;
+  const { verify } = await import("../ops/verify.ts");
+  const { renderFindings } = await import("../catalog/diff.ts");
+  const report = await verify(ctx, { fix: true, dryRun: true });
+  note(renderFindings(report.findings), `Differences from the expected schema of ${report.version}`, s.io);
+  const repairs = report.repairs ?? [];
+  if (repairs.length) note(repairs.join("\n"), "Repair SQL (one transaction; nothing is dropped)", s.io);
+  if (report.manual?.length) note(report.manual.map((m) => `${m.finding.name}: ${m.reason}${m.sql ? `\n  ${m.sql}` : ""}`).join("\n"), "Left for you to decide", s.io);
+  if (!repairs.length || !(await answer(confirm({ ...s.io, message: `Apply ${repairs.length} repair statement(s)?`, initialValue: true })))) return;
+  // Already confirmed above, with the SQL on screen: the operation re-plans under the lock and applies.
+  const result = await verify({ ...s.context({ emit: warnings }), confirm: async () => true }, { fix: true, dryRun: false });
   s.changes.push("repaired drift");
-  if (result?.ok) say.success(s.io, "Repaired; verified again: no drift.");
-  else say.warn(s.io, `Repaired what could be repaired; ${result?.remaining?.length ?? "some"} difference(s) remain for you to review.`);
+  const applied = result.repaired ?? [];
+  if (applied.join("\n") !== repairs.join("\n")) note(applied.join("\n") || "nothing", "The schema changed meanwhile: applied instead", s.io);
+  if (result.ok) say.success(s.io, "Repaired; verified again: no drift.");
+  else say.warn(s.io, `Repaired what could be repaired; ${result.remaining?.length ?? "some"} difference(s) remain for you to review.`);
 }
 
 /** Bytes done and the rate, on the running progress line. */

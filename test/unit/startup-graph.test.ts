@@ -41,6 +41,8 @@ test("the command line statically reaches no wizard, prompt, backup or catalog c
   // catalog/model.ts (types and a JSON reader) is the one light piece of the catalog every command needs.
   expect(relative.filter((f) => /^(wizard|backup|catalog|commands)\//.test(f) && f !== "catalog/model.ts")).toEqual([]);
   expect([...packages].filter((p) => p.startsWith("@clack") || p === "age-encryption")).toEqual([]);
+  // The model of every version (verify, doctor, up's drift check) is parsed only by those commands.
+  expect(relative.filter((f) => f === "embedded-models.ts" || /^ops\/(verify|check|dump|doctor)\.ts$/.test(f))).toEqual([]);
   // Sanity: the walk itself works.
   expect(relative).toContain("cli/context.ts");
   expect(packages.has("postgres")).toBe(true);

@@ -1,0 +1,94 @@
+// dump: regenerate schema.sql and schema.model.json from a scratch database built
+// by replaying every migration, so drift in the development database never leaks
+// in. The model file records the catalog model after every migration (each as a
+// delta against the one before), so `verify` has the exact schema of any version.
+
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { relative } from "node:path";
+import { modelPathFor, diskPaths } from "../source.ts";
+import { introspect } from "../catalog/introspect.ts";
+import { buildHistory, serializeHistory } from "../catalog/model-history.ts";
+import type { Model } from "../catalog/model.ts";
+import { PgshipError } from "../core/errors.ts";
+import { normaliseDump } from "../core/snapshot.ts";
+import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
+import { findPgTool, libpqEnv } from "../tools/pg-tools.ts";
+import { runProc } from "../tools/proc.ts";
+import { cwd } from "../runtime.ts";
+import type { OpContext } from "./context.ts";
+
+export interface DumpOptions {
+  /** Directory holding pg_dump. */
+  pgBin?: string;
+  /** Write nothing: report whether the files are what dump would write. */
+  check: boolean;
+}
+
+export interface DumpOutcome {
+  /** Written, or (check) already current. */
+  ok: boolean;
+  check: boolean;
+  /** schema.sql, relative to the working directory. */
+  file: string;
+  modelFile: string;
+  /** The newest migration: the snapshot's version. */
+  version: string;
+  /** How many versions the model file describes (one per migration). */
+  versions: number;
+  /** Files that differed from what dump writes (written now, or stale with check). */
+  stale: string[];
+  /** A file was written (never with check). */
+  changed: boolean;
+  /** Size of schema.sql. */
+  bytes: number;
+}
+
+function writeAtomically(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutcome> {
+  const set = await ctx.migrations({ preferDisk: true });
+  const head = set.migrations.at(-1);
+  if (!head) throw new PgshipError("no_migrations", "there are no migrations to dump", { hint: "create one with 'pgship new NAME'" });
+  const out = set.schemaPath ?? diskPaths({}).schemaPath;
+  const modelOut = modelPathFor(out);
+  const admin = await ctx.connect("dump");
+  let text: string;
+  let modelText = "";
+  try {
+    const pgDump = await findPgTool("pg_dump", Math.floor(admin.serverVersionNum / 10000), opts.pgBin);
+    ctx.emit({ type: "info", message: `replaying ${set.migrations.length} migrations in a scratch database (${pgDump.path}, ${pgDump.version})` });
+    text = await withScratchDatabase(admin, async (db, target) => {
+      // The model after each migration: what verify compares with at that version.
+      const models: { version: string; model: Model }[] = [];
+      for (const m of set.migrations) {
+        ctx.interrupt.check();
+        await replayMigrations(db, [m]);
+        models.push({ version: m.version, model: await introspect(db.sql, ctx.schema) });
+      }
+      modelText = serializeHistory(buildHistory(models));
+      const r = await runProc({
+        command: pgDump.path,
+        args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`],
+        env: libpqEnv(target),
+      });
+      if (r.code !== 0) throw new PgshipError("pg_dump_failed", `pg_dump failed: ${r.stderr.trim()}`);
+      return normaliseDump(r.stdout, head.version);
+    });
+  } finally {
+    await admin.close();
+  }
+  const shown = relative(cwd(), out);
+  const shownModel = relative(cwd(), modelOut);
+  const current = existsSync(out) ? readFileSync(out, "utf8") : null;
+  const currentModel = existsSync(modelOut) ? readFileSync(modelOut, "utf8") : null;
+  const stale = [...(current !== text ? [shown] : []), ...(currentModel !== modelText ? [shownModel] : [])];
+  const base = { check: opts.check, file: shown, modelFile: shownModel, version: head.version, versions: set.migrations.length, stale, bytes: Buffer.byteLength(text) };
+  if (opts.check) return { ...base, ok: stale.length === 0, changed: false };
+  if (current !== text) writeAtomically(out, text);
+  if (currentModel !== modelText) writeAtomically(modelOut, modelText);
+  return { ...base, ok: true, changed: stale.length > 0 };
+}
