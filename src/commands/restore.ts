@@ -107,7 +107,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
         hint: mode === "create" ? `create the empty database first (createdb ${live}) and restore again` : "grant CREATEDB, or restore in place into the live database",
       });
     }
-    if (why) ctx.log.info(`${why}: restoring in place, in one transaction`);
+    if (why) ctx.log.warn(`${why}: restoring in place, in one transaction (no copy of the current database is kept)`);
     if (liveDb && (mode === "swap" || mode === "in-place") && !a["keep-owner"]) {
       // --no-owner makes the restoring role the owner of everything: the app may lose access if it connects as another role.
       const [o] = await any.sql.unsafe<{ owner: string }[]>("select pg_get_userbyid(datdba) as owner from pg_database where datname = $1", [live]);

@@ -79,6 +79,30 @@ describe("--json schemas", () => {
     expectValid("new.schema.json", bad.stdout);
   });
 
+  test("backup, backups, backups verify and restore match their schemas", async () => {
+    const d = await db();
+    await d.sql`create table t (id int primary key, v text)`;
+    await d.sql`insert into t select g, 'row ' || g from generate_series(1, 50) g`;
+    const url = ["--database-url", d.url];
+    const dir = tempDir();
+    const ok = async (schema: string, args: string[], code = 0) => {
+      const r = await pgship([...args, ...url, "--json"]);
+      expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code });
+      return expectValid(schema, r.stdout) as Record<string, any>;
+    };
+    const b = await ok("backup.schema.json", ["backup", "--dir", dir, "--keep-last", "3"]);
+    expect(b.retention.kept.length).toBe(1);
+    await ok("backup.schema.json", ["backup", "--dir", dir, "--keep-last", "3", "--dry-run"]);
+    const list = await ok("backups.schema.json", ["backups", "--dir", dir]);
+    expect(list.backups.length).toBe(1);
+    await ok("backups.schema.json", ["backups", "verify", b.file]);
+    await ok("restore.schema.json", ["restore", b.file, "--dry-run"]);
+    const r = await ok("restore.schema.json", ["restore", b.file, "--yes"]);
+    expect(r.database).toBe(d.name);
+    await ok("restore.schema.json", ["restore", "--drop-old", "--yes"]);
+    await ok("restore.schema.json", ["restore", join(dir, "missing.dump"), "--yes"], 1);
+  });
+
   test("a connection failure prints the error shape", async () => {
     const r = await pgship(["status", "--database-url", "postgres://nobody@127.0.0.1:1/x", "--json"]);
     expect(r.code).toBe(1);
