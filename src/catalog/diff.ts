@@ -4,6 +4,7 @@
 
 import { canonical, type Column, type Model, type Table } from "./model.ts";
 import { squash } from "./introspect.ts";
+import { unifiedDiff } from "../core/line-diff.ts";
 
 export type FindingKind = "missing" | "extra" | "changed" | "invalid";
 export type ObjectType =
@@ -142,6 +143,9 @@ function diffIndexes(t: string, e: Table["indexes"], a: Table["indexes"], add: (
   }
 }
 
+/** Definitions long enough that a reader needs the changed lines, not both texts. */
+const SHOWN_AS_DIFF = new Set<ObjectType>(["function", "view", "trigger", "policy"]);
+
 /** Grouped, readable report. */
 export function renderFindings(findings: Finding[]): string {
   if (findings.length === 0) return "No drift: the schema matches.";
@@ -156,7 +160,10 @@ export function renderFindings(findings: Finding[]): string {
       if (f.kind === "missing") out.push(`  missing ${short}${detail(f.expected)}`);
       else if (f.kind === "extra") out.push(`  extra ${short}${detail(f.actual)}`);
       else if (f.kind === "invalid") out.push(`  INVALID ${short} (a failed CREATE INDEX CONCURRENTLY?): ${oneLine(f.actual ?? "")}`);
-      else if (f.attribute === "definition" && (f.type === "function" || f.type === "view")) out.push(`  changed ${short}: the ${f.type === "function" ? "body" : "definition"} differs`);
+      else if (f.attribute === "definition" && SHOWN_AS_DIFF.has(f.type)) {
+        out.push(`  changed ${short}: the ${f.type === "function" ? "body" : "definition"} differs`);
+        out.push(...unifiedDiff(f.expected ?? "", f.actual ?? "").map((l) => `    ${l}`));
+      }
       else out.push(`  changed ${short} ${f.attribute}: expected ${oneLine(f.expected ?? "none")}, found ${oneLine(f.actual ?? "none")}`);
     }
   }

@@ -172,6 +172,17 @@ describe("verify without privileges or tools", () => {
     expect(await older.sql`select datname from pg_database where datname like 'pgship_scratch_%'`).toHaveLength(0);
   });
 
+  test("a changed function body is shown as a diff of the changed lines, not two bodies to compare by eye", async () => {
+    const changed = await installed();
+    await changed.sql.unsafe("create or replace function set_updated_at() returns trigger language plpgsql as $$\nbegin\n  new.updated_at := clock_timestamp();\n  return new;\nend;\n$$");
+    const r = await pgship(["verify"], { env: { DATABASE_URL: changed.url } });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toContain("changed function: the body differs");
+    expect(r.stdout).toMatch(/\n\s+--- expected\n\s+\+\+\+ found\n\s+@@ [^\n]+ @@\n/);
+    expect(r.stdout).toMatch(/\n\s+-\s+new\.updated_at := now\(\);\n\s+\+\s+new\.updated_at := clock_timestamp\(\);\n/);
+    expect(r.stdout).not.toMatch(/^\s+[-+]\s+return new;/m);
+  });
+
   test("the number of catalog queries does not grow with the schema", async () => {
     const small = JSON.parse((await verify(d)).stdout).queries;
     for (let i = 0; i < 40; i++) await d.sql.unsafe(`create table extra_${i} (id int primary key, v text default 'x' check (v <> '')); create index on extra_${i} (v)`);
