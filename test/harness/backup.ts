@@ -2,7 +2,7 @@
 // fingerprint of a database (rows and sequences), age keys, damaged files, a
 // stand-in `docker`, and the child processes of a running pgship.
 
-import { spawnSync } from "node:child_process";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -82,12 +82,15 @@ export async function databaseNames(): Promise<string[]> {
   }
 }
 
-/** An age key pair made by age-keygen (the standard tool). */
-export function ageKeyPair(dir = tempDir()): { identityFile: string; recipient: string } {
+/**
+ * An age key pair, written as age-keygen writes it. Made with the age-encryption
+ * library so no system tool is needed; the age CLI reads the file (the interop tests prove it).
+ */
+export async function ageKeyPair(dir = tempDir()): Promise<{ identityFile: string; recipient: string }> {
   const identityFile = join(dir, `key-${Math.random().toString(36).slice(2)}.txt`);
-  const r = spawnSync("age-keygen", ["-o", identityFile], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`age-keygen: ${r.stderr}`);
-  const recipient = /age1[0-9a-z]+/.exec(r.stderr)![0];
+  const identity = await generateX25519Identity();
+  const recipient = await identityToRecipient(identity);
+  writeFileSync(identityFile, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
   return { identityFile, recipient };
 }
 
