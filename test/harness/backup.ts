@@ -5,9 +5,9 @@
 import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import postgres from "postgres";
-import { cluster, pgship, tempDir, type TestDb } from "./env.ts";
+import { clientTool, cluster, pgship, tempDir, type TestDb } from "./env.ts";
 
 /** Installs the app's schema with pgship and fills it: users, instances, api keys, a sequence, bytea and jsonb. */
 export async function seed(db: TestDb, users = 300): Promise<void> {
@@ -157,6 +157,7 @@ export function childrenNamed(pid: number, name: string): number[] {
  */
 export async function dockerStandIn(container = "db"): Promise<{ pathDir: string; log: string }> {
   const c = await cluster();
+  const clientDir = dirname(await clientTool("pg_dump"));
   const dir = tempDir();
   const log = join(dir, "docker.log");
   const script = `#!/bin/bash
@@ -176,7 +177,7 @@ done
 [ "$1" = "${container}" ] || { echo "Error response from daemon: No such container: $1" >&2; exit 1; }
 shift
 tool="$1"; shift
-exec env -i PATH=/usr/bin:/bin PGHOST=127.0.0.1 PGPORT=${c.port} "\${pass[@]}" "${c.binDir}/$tool" "$@"
+exec env -i PATH=/usr/bin:/bin PGHOST=127.0.0.1 PGPORT=${c.port} "\${pass[@]}" "${clientDir}/$tool" "$@"
 `;
   writeFileSync(join(dir, "docker"), script);
   chmodSync(join(dir, "docker"), 0o755);
