@@ -11,6 +11,7 @@ import { lineAt, splitStatements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
+import { copyIn, execSql } from "./run-sql.ts";
 import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
 
 /** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
@@ -145,7 +146,7 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
   const t0 = performance.now();
   await setTimeouts(tx, section, true);
-  await ctx.interrupt.track(tx.unsafe(section.sql));
+  await execSql(tx, section.sql, (q) => ctx.interrupt.track(q));
   if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
   if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
   if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
@@ -195,7 +196,8 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
       ctx.interrupt.check();
       for (let attempt = 1; ; attempt++) {
         try {
-          await ctx.interrupt.track(ctx.sql.unsafe(st.text));
+          if (st.copyData === undefined) await ctx.interrupt.track(ctx.sql.unsafe(st.text));
+          else await copyIn(ctx.sql, st.text, st.copyData);
           break;
         } catch (e) {
           if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {

@@ -1,12 +1,12 @@
 // A throwaway database on the same server, always dropped afterwards (also when
 // the work fails or is interrupted).
 
+import { runSection } from "./run-sql.ts";
 import { randomBytes } from "node:crypto";
 import { PgshipError } from "../core/errors.ts";
 import type { ConnectionTarget } from "../core/config.ts";
 import type { Migration } from "../core/migration-file.ts";
-import { splitStatements } from "../core/sql-split.ts";
-import { connect, safeMessage, withTransaction, type Db } from "./connect.ts";
+import { connect, safeMessage, type Db } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { quoteIdent } from "./tracking.ts";
 
@@ -36,8 +36,7 @@ export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: Con
 export async function replayMigrations(db: Db, migrations: Migration[]): Promise<void> {
   for (const m of migrations) {
     try {
-      if (m.up.options.transaction) await withTransaction(db.sql, (tx) => tx.unsafe(m.up.sql));
-      else for (const st of splitStatements(m.up.sql)) await db.sql.unsafe(st.text);
+      await runSection(db.sql, m.up);
     } catch (e) {
       throw new PgshipError("replay_failed", `replaying ${m.file} failed: ${safeMessage(e, db.target)}`, { cause: e });
     }

@@ -3,9 +3,9 @@
 // schema.model.json (the model at every version) are current. Scratch databases
 // are always dropped.
 
+import { runSection } from "../db/run-sql.ts";
 import { relative } from "node:path";
 import { normaliseDump } from "../core/snapshot.ts";
-import { splitStatements } from "../core/sql-split.ts";
 import { diffModels, type Finding } from "../catalog/diff.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { stableStringify, type Model } from "../catalog/model.ts";
@@ -15,7 +15,7 @@ import { findPgTool, libpqEnv } from "../tools/pg-tools.ts";
 import { runProc } from "../tools/proc.ts";
 import { cwd } from "../runtime.ts";
 import { diskPaths, modelPathFor } from "../source.ts";
-import type { Migration, Section } from "../core/migration-file.ts";
+import type { Migration } from "../core/migration-file.ts";
 import type { ModelHistory } from "../catalog/model-history.ts";
 import type { OpContext } from "./context.ts";
 
@@ -41,11 +41,6 @@ export interface Problem {
   message: string;
   migration?: string;
   findings?: Finding[];
-}
-
-async function runSection(db: Db, section: Section): Promise<void> {
-  if (section.options.transaction) await withTransaction(db.sql, (tx) => tx.unsafe(section.sql));
-  else for (const st of splitStatements(section.sql)) await db.sql.unsafe(st.text);
 }
 
 export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOutcome> {
@@ -157,11 +152,11 @@ function modelProblem(path: string, models: ModelHistory | null | Error, migrati
 
 async function stair(db: Db, m: Migration, before: Model, schema: string): Promise<Problem[]> {
   const label = `${m.version}_${m.name}`;
-  await runSection(db, m.up);
+  await runSection(db.sql, m.up);
   const after = await introspect(db.sql, schema);
   if (!m.down) return [{ check: "down undoes up", severity: "note", migration: label, message: `${m.file} has no down section: it cannot be rolled back (not an error)` }];
   try {
-    await runSection(db, m.down);
+    await runSection(db.sql, m.down);
   } catch (e) {
     return [{ check: "down undoes up", severity: "error", migration: label, message: `${m.file}: the down section fails after up: ${(e as Error).message}` }];
   }
@@ -170,7 +165,7 @@ async function stair(db: Db, m: Migration, before: Model, schema: string): Promi
   const out: Problem[] = [];
   if (undo.length) out.push({ check: "down undoes up", severity: "error", migration: label, message: `${m.file}: down does not undo up`, findings: undo });
   try {
-    await runSection(db, m.up);
+    await runSection(db.sql, m.up);
   } catch (e) {
     out.push({ check: "up after down", severity: "error", migration: label, message: `${m.file}: up fails after down: ${(e as Error).message}` });
     return out;
