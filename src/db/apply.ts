@@ -135,7 +135,7 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
 
 async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   if (step.kind === "snapshot") {
-    await ctx.interrupt.track(tx.unsafe(step.snapshot.sql));
+    await execSql(tx, step.snapshot.sql, (q) => ctx.interrupt.track(q));
     // The snapshot's prologue changes session settings; put them back for what follows.
     await tx.unsafe(
       "reset search_path; reset check_function_bodies; reset client_min_messages; reset row_security; reset xmloption; reset statement_timeout; reset lock_timeout",

@@ -3,16 +3,15 @@
 // schema.model.json (the model at every version) are current. Scratch databases
 // are always dropped.
 
-import { runSection } from "../db/run-sql.ts";
+import { execSql, runSection } from "../db/run-sql.ts";
+import { dumpSnapshot } from "../db/snapshot-dump.ts";
 import { relative } from "node:path";
-import { normaliseDump } from "../core/snapshot.ts";
 import { diffModels, type Finding } from "../catalog/diff.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { stableStringify, type Model } from "../catalog/model.ts";
 import { withTransaction, type Db } from "../db/connect.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
-import { findPgTool, libpqEnv } from "../tools/pg-tools.ts";
-import { runProc } from "../tools/proc.ts";
+import { findPgTool } from "../tools/pg-tools.ts";
 import { cwd } from "../runtime.ts";
 import { diskPaths, modelPathFor } from "../source.ts";
 import type { Migration } from "../core/migration-file.ts";
@@ -78,8 +77,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
       }
       let dumped: string | null = null;
       if (pgDump && head) {
-        const r = await runProc({ command: pgDump.path, args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`], env: libpqEnv(target) });
-        if (r.code === 0) dumped = normaliseDump(r.stdout, head.version);
+        dumped = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version).catch(() => null);
       }
       return { model, versions, dumped };
     });
@@ -89,7 +87,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     if (set.snapshot) {
       const snap = set.snapshot;
       const viaSnapshot = await withScratchDatabase(admin, async (db) => {
-        await withTransaction(db.sql, (tx) => tx.unsafe(snap.sql));
+        await withTransaction(db.sql, (tx) => execSql(tx, snap.sql));
         await db.sql.unsafe("reset search_path; reset check_function_bodies; reset client_min_messages");
         await replayMigrations(db, set.migrations.filter((m) => m.version > snap.version));
         return introspect(db.sql, ctx.schema);
