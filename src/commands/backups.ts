@@ -108,7 +108,7 @@ async function verify(ctx: Context, a: Args, file: string): Promise<number> {
   const t0 = Date.now();
   let active: RunningProc[] = [];
   const track = (p: RunningProc[]) => (active = p);
-  const cancel = () => active.forEach((p) => p.kill("SIGTERM"));
+  const cancel = () => active.forEach((p) => p.stop());
   let detail: string;
   let restoredVersion: string | null | undefined;
   if (a.restore === false) {

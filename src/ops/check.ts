@@ -83,7 +83,8 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
       }
       let dumped: string | null = null;
       if (pgDump && head) {
-        const r = await runProc({ command: pgDump.path, args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`], env: libpqEnv(target) });
+        const r = await runProc({ command: pgDump.path, args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`], env: libpqEnv(target) }, { signal: ctx.interrupt.signal });
+        ctx.interrupt.check("while pg_dump read the scratch database: nothing was changed");
         if (r.code === 0) dumped = normaliseDump(r.stdout, head.version);
       }
       return { model, versions, dumped };

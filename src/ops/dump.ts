@@ -74,7 +74,8 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
         command: pgDump.path,
         args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`],
         env: libpqEnv(target),
-      });
+      }, { signal: ctx.interrupt.signal });
+      ctx.interrupt.check("while pg_dump read the scratch database: nothing was written");
       if (r.code !== 0) throw new PgshipError("pg_dump_failed", `pg_dump failed: ${r.stderr.trim()}`);
       return normaliseDump(r.stdout, head.version);
     });
