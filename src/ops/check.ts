@@ -71,7 +71,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     } catch {
       ctx.emit({ type: "warn", message: "pg_dump not found: schema.sql is compared by its catalog, not byte for byte" });
     }
-    const replay = await withScratchDatabase(admin, async (db, target) => {
+    const replay = await withScratchDatabase(admin, "check", async (db, target) => {
       // The model after each migration: the reference for the model file's every version.
       const versions = new Map<string, Model>();
       let model: Model = await introspect(db.sql, ctx.schema);
@@ -94,7 +94,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 3. The snapshot path (schema.sql, then newer migrations) builds the same schema.
     if (set.snapshot) {
       const snap = set.snapshot;
-      const viaSnapshot = await withScratchDatabase(admin, async (db) => {
+      const viaSnapshot = await withScratchDatabase(admin, "check", async (db) => {
         await withTransaction(db.sql, (tx) => tx.unsafe(snap.sql));
         await db.sql.unsafe("reset search_path; reset check_function_bodies; reset client_min_messages");
         await replayMigrations(db, set.migrations.filter((m) => m.version > snap.version));
@@ -117,7 +117,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 5. Stairway: up -> down -> up for every migration.
     if (!opts.skipStairway) {
       ctx.emit({ type: "info", message: `stairway: up, down, up for each of ${set.migrations.length} migrations` });
-      await withScratchDatabase(admin, async (db) => {
+      await withScratchDatabase(admin, "check", async (db) => {
         let before: Model = await introspect(db.sql, ctx.schema);
         for (const m of set.migrations) {
           ctx.interrupt.check();
