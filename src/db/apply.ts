@@ -3,7 +3,8 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { formatDuration } from "../core/duration.ts";
-import { ExitCode, PgshipError } from "../core/errors.ts";
+import { interrupted, type Interrupt } from "../core/cancel.ts";
+import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
 import type { Migration, Section } from "../core/migration-file.ts";
 import type { Plan, Step } from "../core/plan.ts";
@@ -13,33 +14,6 @@ import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { copyIn, execSql } from "./run-sql.ts";
 import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
-
-/** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
-export class Interrupt {
-  interrupted = false;
-  private current: { cancel(): unknown } | null = null;
-  track<T>(q: Promise<T> & { cancel(): unknown }): Promise<T> {
-    this.current = q;
-    return q.finally(() => {
-      if (this.current === q) this.current = null;
-    });
-  }
-  fire(): void {
-    this.interrupted = true;
-    try {
-      this.current?.cancel();
-    } catch {
-      // The query already finished; nothing to cancel.
-    }
-  }
-  check(): void {
-    if (this.interrupted) throw interrupted("before the next step started");
-  }
-}
-
-export function interrupted(what: string): PgshipError {
-  return new PgshipError("interrupted", `interrupted ${what}`, { exitCode: ExitCode.interrupted });
-}
 
 export interface ApplyContext {
   sql: Sql;
@@ -104,7 +78,7 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
           const delay = backoff(attempt);
           ctx.emit({ type: "step-retry", step: label, attempt, delayMs: delay, reason: safeMessage(e) });
-          await new Promise((r) => setTimeout(r, delay));
+          await ctx.interrupt.sleep(delay, `while ${label.version}_${label.name} waited to retry its lock timeout; it was rolled back`);
           continue;
         }
         throw asStepError(ctx, e, step.kind === "up" ? "up" : "down", step.migration, section, attempt > 1 ? attempt : 0);
@@ -203,7 +177,7 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
           if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
             const delay = backoff(attempt);
             ctx.emit({ type: "step-retry", step: { kind, version: m.version, name: m.name }, attempt, delayMs: delay, reason: safeMessage(e) });
-            await new Promise((r) => setTimeout(r, delay));
+            await ctx.interrupt.sleep(delay, `while ${m.file} waited to retry a statement that hit its lock timeout; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`);
             continue;
           }
           throw asStepError(ctx, e, kind, m, { ...section, sql: st.text, line: section.line + st.line - 1 }, attempt > 1 ? attempt : 0, true);

@@ -3,17 +3,33 @@
 
 import { runSection } from "./run-sql.ts";
 import { randomBytes } from "node:crypto";
+import { brand } from "../brand.ts";
 import { PgshipError } from "../core/errors.ts";
+import { pid } from "../runtime.ts";
 import type { ConnectionTarget } from "../core/config.ts";
 import type { Migration } from "../core/migration-file.ts";
 import { connect, safeMessage, type Db } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { quoteIdent } from "./tracking.ts";
 
-export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: ConnectionTarget) => Promise<T>): Promise<T> {
+/** How a scratch database's comment starts: doctor and people recognise a leftover one by it. */
+export const SCRATCH_MARK = "pgship scratch database";
+
+export const scratchComment = (purpose: string, at = new Date()) =>
+  `${SCRATCH_MARK} made by '${brand.binary} ${purpose}' (pid ${pid()}) at ${at.toISOString()}; safe to drop once that run has ended`;
+
+/**
+ * `purpose` (the command) goes into the database's COMMENT with the time and
+ * pid, so one left behind by a killed run can be recognised and dropped.
+ */
+export async function withScratchDatabase<T>(admin: Db, purpose: string, fn: (db: Db, target: ConnectionTarget) => Promise<T>): Promise<T> {
   const name = `pgship_scratch_${randomBytes(6).toString("hex")}`;
   try {
     await admin.sql.unsafe(`create database ${quoteIdent(name)} template template0`);
+    await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is '${scratchComment(purpose).replace(/'/g, "''")}'`).catch(async (e: unknown) => {
+      await admin.sql.unsafe(`drop database if exists ${quoteIdent(name)}`).catch(() => undefined);
+      throw e;
+    });
   } catch (e) {
     throw new PgshipError("scratch_failed", `cannot create a scratch database on the server: ${safeMessage(e, admin.target)}`, {
       hint: isSqlState(e, SQLSTATE.insufficientPrivilege) ? "this command needs a role with CREATEDB; point --database-url at a development server where you have it" : undefined,

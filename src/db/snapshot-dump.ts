@@ -30,14 +30,14 @@ export async function tablesWithRows(sql: Sql, trackingSchema: string): Promise<
   return out;
 }
 
-export async function dumpSnapshot(sql: Sql, target: ConnectionTarget, pgDump: string, trackingSchema: string, version: string): Promise<string> {
+export async function dumpSnapshot(sql: Sql, target: ConnectionTarget, pgDump: string, trackingSchema: string, version: string, signal?: AbortSignal): Promise<string> {
   const env = libpqEnv(target);
-  const r = await runProc({ command: pgDump, args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${trackingSchema}`], env });
+  const r = await runProc({ command: pgDump, args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${trackingSchema}`], env }, { signal });
   if (r.code !== 0) throw new PgshipError("pg_dump_failed", `pg_dump failed: ${r.stderr.trim()}`);
   const schema = normaliseDump(r.stdout, version);
   const seeded = await tablesWithRows(sql, trackingSchema);
   if (seeded.length === 0) return schema;
-  const d = await runProc({ command: pgDump, args: ["--data-only", "--no-owner", "--no-privileges", ...seeded.map((t) => `--table=${t}`)], env });
+  const d = await runProc({ command: pgDump, args: ["--data-only", "--no-owner", "--no-privileges", ...seeded.map((t) => `--table=${t}`)], env }, { signal });
   if (d.code !== 0) throw new PgshipError("pg_dump_failed", `pg_dump failed: ${d.stderr.trim()}`);
   return schema + normaliseData(d.stdout);
 }

@@ -65,7 +65,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     } catch {
       ctx.emit({ type: "warn", message: "pg_dump not found: schema.sql is compared by its catalog, not byte for byte" });
     }
-    const replay = await withScratchDatabase(admin, async (db, target) => {
+    const replay = await withScratchDatabase(admin, "check", async (db, target) => {
       // The model after each migration: the reference for the model file's every version.
       const versions = new Map<string, Model>();
       let model: Model = await introspect(db.sql, ctx.schema);
@@ -77,7 +77,8 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
       }
       let dumped: string | null = null;
       if (pgDump && head) {
-        dumped = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version).catch(() => null);
+        dumped = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version, ctx.interrupt.signal).catch(() => null);
+        ctx.interrupt.check("while pg_dump read the scratch database: nothing was changed");
       }
       return { model, versions, dumped };
     });
@@ -86,7 +87,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 3. The snapshot path (schema.sql, then newer migrations) builds the same schema.
     if (set.snapshot) {
       const snap = set.snapshot;
-      const viaSnapshot = await withScratchDatabase(admin, async (db) => {
+      const viaSnapshot = await withScratchDatabase(admin, "check", async (db) => {
         await withTransaction(db.sql, (tx) => execSql(tx, snap.sql));
         await db.sql.unsafe("reset search_path; reset check_function_bodies; reset client_min_messages");
         await replayMigrations(db, set.migrations.filter((m) => m.version > snap.version));
@@ -109,7 +110,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 5. Stairway: up -> down -> up for every migration.
     if (!opts.skipStairway) {
       ctx.emit({ type: "info", message: `stairway: up, down, up for each of ${set.migrations.length} migrations` });
-      await withScratchDatabase(admin, async (db) => {
+      await withScratchDatabase(admin, "check", async (db) => {
         let before: Model = await introspect(db.sql, ctx.schema);
         for (const m of set.migrations) {
           ctx.interrupt.check();

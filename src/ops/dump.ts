@@ -60,7 +60,7 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
   try {
     const pgDump = await findPgTool("pg_dump", Math.floor(admin.serverVersionNum / 10000), opts.pgBin);
     ctx.emit({ type: "info", message: `replaying ${set.migrations.length} migrations in a scratch database (${pgDump.path}, ${pgDump.version})` });
-    text = await withScratchDatabase(admin, async (db, target) => {
+    text = await withScratchDatabase(admin, "dump", async (db, target) => {
       // The model after each migration: what verify compares with at that version.
       const models: { version: string; model: Model }[] = [];
       for (const m of set.migrations) {
@@ -69,7 +69,9 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
         models.push({ version: m.version, model: await introspect(db.sql, ctx.schema) });
       }
       modelText = serializeHistory(buildHistory(models));
-      return dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version);
+      const text = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version, ctx.interrupt.signal);
+      ctx.interrupt.check("while pg_dump read the scratch database: nothing was written");
+      return text;
     });
   } finally {
     await admin.close();
