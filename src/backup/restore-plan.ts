@@ -26,6 +26,22 @@ const nth = (n: number) => (n > 1 ? `_${n}` : "");
 /** Where the restore is built before it is swapped in. */
 export const workDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_restoring_${stampOf(at).toLowerCase()}${nth(n)}`);
 
+/** Whether `name` is a database a restore of `live` builds beside it (workDatabaseName at some time). */
+export function isWorkDatabaseOf(name: string, live: string): boolean {
+  const m = /_restoring_\d{8}t\d{6}z(?:_\d+)?$/.exec(name);
+  return m !== null && fitName(live, m[0]) === name;
+}
+
+/** Scratch databases (test restores, schema replays) are named so, and carry a comment naming the database they were made for. */
+export const SCRATCH_PREFIX = "pgship_scratch_";
+export const isScratchName = (name: string) => /^pgship_scratch_[0-9a-f]{12}$/.test(name);
+export const scratchComment = (forDatabase: string, at: Date) =>
+  `pgship: scratch database for ${forDatabase} since ${at.toISOString()}; safe to drop when nobody is connected to it`;
+export function scratchOf(comment: string | null): string | null {
+  const m = comment ? /^pgship: scratch database for (.+) since \d{4}-/.exec(comment) : null;
+  return m ? m[1]! : null;
+}
+
 /** The name the replaced database is kept under: dated (and numbered within a second), so restores never collide. */
 export const keptDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_before_restore_${stampOf(at).toLowerCase()}${nth(n)}`);
 

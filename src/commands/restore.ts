@@ -10,7 +10,7 @@ import type { Db } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import { decryptKeys } from "../backup/keys.ts";
 import { listArchive } from "../backup/read.ts";
-import { connectMaintenance, dropDatabase, keptDatabases, ownsDatabase, readRole, sessionsOn, type Session } from "../backup/restore-db.ts";
+import { connectMaintenance, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, type Session } from "../backup/restore-db.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { keptDatabaseName } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
@@ -85,6 +85,8 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     }
     if (!liveDb || into !== null) admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e) => (liveDb ? null : Promise.reject(e)));
     const any = (liveDb ?? admin)!;
+    const left = await leftoverDatabases(any.sql, live);
+    if (left.length) ctx.log.warn(`left by interrupted runs, nobody connected: ${describeLeftovers(left)}; drop them with '${brand.binary} restore --drop-old'`);
     const role = await readRole(any.sql);
     const canCreate = role.superuser || role.createdb;
     let mode: RestoreMode;
@@ -240,21 +242,30 @@ function describePlan(mode: RestoreMode, o: { live: string; into: string | null;
   }
 }
 
-/** `restore --drop-old`: the databases earlier restores kept (found by their comment), dropped after confirmation. */
+/**
+ * `restore --drop-old`: the databases earlier restores kept (found by their comment) and those
+ * left by killed restores and verifies (see leftoverDatabases), dropped after confirmation.
+ */
 async function dropOld(ctx: Context): Promise<number> {
   const target = ctx.target();
   const admin = await connectMaintenance(target, `${brand.binary} restore --drop-old`, [target.database]);
   try {
-    const kept = await keptDatabases(admin, target.database);
-    if (kept.length) {
+    const kept = (await keptDatabases(admin, target.database)).map((k) => k.name);
+    const left = await leftoverDatabases(admin.sql, target.database);
+    const all = [...kept, ...left.map((l) => l.name)];
+    if (all.length) {
+      const what = [kept.length ? `kept by earlier restores of "${target.database}": ${kept.map((k) => `"${k}"`).join(", ")}` : "", left.length ? `left by interrupted runs: ${describeLeftovers(left)}` : ""].filter(Boolean).join("; ");
       await confirmOrFail(ctx, {
-        what: `--drop-old drops ${kept.map((k) => `"${k.name}"`).join(", ")}`,
-        question: `Drop ${kept.map((k) => `"${k.name}"`).join(", ")} (kept by earlier restores of "${target.database}")?`,
+        what: `--drop-old drops ${all.map((k) => `"${k}"`).join(", ")}`,
+        question: `Drop these databases (${what})?`,
         nothingChanged: "nothing was dropped",
       });
     }
-    for (const k of kept) await dropDatabase(admin, k.name);
-    ctx.result({ ok: true, dropped: kept.map((k) => k.name) }, () => (kept.length ? `Dropped ${kept.map((k) => k.name).join(", ")}.` : `No databases kept by earlier restores of "${target.database}".`));
+    // A plain DROP DATABASE fails if anyone connected meanwhile: such a database is in use, not left over.
+    for (const name of all) await dropDatabase(admin, name);
+    ctx.result({ ok: true, dropped: all, leftovers: left.map((l) => l.name) }, () =>
+      all.length ? `Dropped ${all.join(", ")}.` : `No databases kept by earlier restores of "${target.database}", and none left by interrupted runs.`,
+    );
   } finally {
     await admin.close().catch(() => undefined);
   }

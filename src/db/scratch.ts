@@ -9,9 +9,10 @@ import { splitStatements } from "../core/sql-split.ts";
 import { connect, safeMessage, withTransaction, type Db } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { quoteIdent } from "./tracking.ts";
+import { quoteLiteral, SCRATCH_PREFIX, scratchComment } from "../backup/restore-plan.ts";
 
 export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: ConnectionTarget) => Promise<T>): Promise<T> {
-  const name = `pgship_scratch_${randomBytes(6).toString("hex")}`;
+  const name = `${SCRATCH_PREFIX}${randomBytes(6).toString("hex")}`;
   try {
     await admin.sql.unsafe(`create database ${quoteIdent(name)} template template0`);
   } catch (e) {
@@ -20,6 +21,8 @@ export async function withScratchDatabase<T>(admin: Db, fn: (db: Db, target: Con
       cause: e,
     });
   }
+  // Says what it is, so a scratch database left by a killed run is recognised (restore --drop-old, doctor).
+  await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is ${quoteLiteral(scratchComment(admin.target.database, new Date()))}`).catch(() => undefined);
   const target = { ...admin.target, database: name };
   let db: Db | undefined;
   try {
