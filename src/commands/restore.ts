@@ -123,11 +123,13 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     const psql = mode === "in-place" ? await siblingTool(pgRestore, "psql") : null;
     ctx.log.debug(`using ${describeTool(pgRestore)}${psql ? ` and ${describeTool(psql)}` : ""}`);
 
-    // The check pass: reads the whole file, changes nothing anywhere.
+    // The check pass: reads the whole file, changes nothing anywhere. Without a manifest (nothing vouches for the
+    // bytes) and in a dry run (which is the check), pg_restore reads every data block, so a truncated archive is refused.
+    const whole = !b.manifest || Boolean(a["dry-run"]);
     const checked = await ctx.interrupt
       // With a manifest, its sha256 vouches for every stored byte, so decrypting as far as pg_restore --list reads is enough
       // here; the restore itself decrypts everything and checks the plain sha256 before anything is committed or swapped.
-      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest), { cancel }))
+      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole), { cancel }))
       .catch((e: unknown) => {
         if (e instanceof PgshipError && e.code === "wrong_key") throw new PgshipError(e.code, e.message, { hint: wrongKeyHint(b) });
         throw e;
@@ -151,7 +153,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     };
     if (a["dry-run"]) {
       ctx.result({ ok: true, dryRun: true, mode, plan, backup: summary, checks: "passed" }, () =>
-        [`Checked ${file}: sha256${m ? " matches the manifest" : " computed (no manifest)"}${keys ? ", decrypts" : ""}, pg_restore ${pgRestore.version} reads it.`, `Plan (dry run, nothing changed): ${plan}`].join("\n"),
+        [`Checked ${file}: sha256${m ? " matches the manifest" : " computed (no manifest)"}${keys ? ", decrypts" : ""}, pg_restore ${pgRestore.version} reads it${whole ? " to the end" : ""}.`, `Plan (dry run, nothing changed): ${plan}`].join("\n"),
       );
       return ExitCode.ok;
     }
