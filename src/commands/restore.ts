@@ -136,6 +136,13 @@ export async function run(ctx: Context, a: Args): Promise<number> {
       });
     matchManifest(b.manifest, checked.stored.hex(), checked.plainComplete ? checked.plain.hex() : null, file);
     ctx.interrupt.check();
+    // The user pointed at this file, so it is restored; but a backup of another database is worth a word.
+    if (b.manifest && b.manifest.database !== live) {
+      ctx.log.warn(`${basename(file)} is a backup of database "${b.manifest.database}" (its manifest says so), not of "${live}": restoring it ${into === null ? `into "${live}"` : `beside "${live}" as "${into}"`} as asked`);
+    }
+    if (b.manifest && checked.header.database && checked.header.database !== b.manifest.database) {
+      ctx.log.warn(`the manifest of ${basename(file)} names database "${b.manifest.database}", but the archive was dumped from "${checked.header.database}": the manifest was edited or belongs to another backup`);
+    }
 
     const sessions = liveDb ? await sessionsOn(any.sql, live) : [];
     const m = b.manifest;
@@ -164,7 +171,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
         nothingChanged: "nothing changed",
       });
     }
-    const fromVersion = liveDb ? await currentVersion(liveDb, ctx.schema) : null;
+    const fromVersion = liveDb && mode !== "into" ? await currentVersion(liveDb, ctx.schema) : null;
     const progress = progressLine(ctx, "restore");
     const t0 = Date.now();
     let result: ModeResult;
@@ -205,7 +212,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     }
     await liveDb?.close().catch(() => undefined);
     liveDb = null;
-    const after = mode === "into" ? null : await afterRestore(ctx, { file: b.archivePath!, fromVersion, update: Boolean(a.update) });
+    const after = await afterRestore(ctx, { file: b.archivePath!, fromVersion, update: Boolean(a.update), database: mode === "into" ? into! : undefined });
     ctx.result({ ok: true, mode, ...result, backup: summary, durationMs: Date.now() - t0, after }, () => {
       const lines = [`Restored ${basename(file)} (${formatBytes(checked.stored.bytes)}) into "${result.database}" (${mode === "in-place" ? "in place, one transaction" : mode === "swap" ? "built beside it and swapped in" : "new database"}).`];
       if (result.endedSessions) lines.push(`  ended ${result.endedSessions} session${result.endedSessions === 1 ? "" : "s"} on the old database`);
