@@ -1,7 +1,6 @@
 // After a restore: record it in the restored database's history, compare its
 // schema version with this binary, and run `update` when --update asks.
 
-import { basename } from "node:path";
 import { computeStatus } from "../core/plan.ts";
 import { finishHistory, readState, startHistory } from "../db/tracking.ts";
 import { brand, type Context } from "../cli/context.ts";
@@ -19,7 +18,8 @@ export interface AfterRestore {
 }
 
 /** `database`: a restore --into that database (beside the live one): recorded there, nothing else said or done. */
-export async function afterRestore(ctx: Context, o: { file: string; fromVersion: string | null; update: boolean; database?: string }): Promise<AfterRestore> {
+/** `args`: the history row's args (what was restored, and the way back: see historyArgs). */
+export async function afterRestore(ctx: Context, o: { args: string; fromVersion: string | null; update: boolean; database?: string }): Promise<AfterRestore> {
   const set = await ctx.migrations();
   const db = o.database === undefined ? await ctx.connect("restore") : await connect({ ...ctx.target(), database: o.database }, { applicationName: `${brand.binary} restore` });
   let report;
@@ -27,7 +27,7 @@ export async function afterRestore(ctx: Context, o: { file: string; fromVersion:
     const state = await readState(db.sql, ctx.schema);
     report = computeStatus(set, state);
     if (state.managed) {
-      const id = await startHistory(db.sql, ctx.schema, "restore", `restore ${basename(o.file)}`, brand.version, o.fromVersion);
+      const id = await startHistory(db.sql, ctx.schema, "restore", o.args, brand.version, o.fromVersion);
       await finishHistory(db.sql, ctx.schema, id, "ok", null, report.version);
     }
   } finally {

@@ -203,7 +203,7 @@ describe("in place, for a role without CREATEDB", () => {
     const r = await pgship(["restore", b.file, "--yes", "--json"], { env });
     expect(r.stderr).toContain("cannot create databases: restoring in place, in one transaction");
     expect(r.code).toBe(0);
-    expect(json(r.stdout)).toMatchObject({ mode: "in-place", kept: null });
+    expect(json(r.stdout)).toMatchObject({ mode: "in-place", kept: null, wayBack: { kind: "safety-backup" } });
     // Exactly the backup: the table and schema made after it are gone.
     expect(await fingerprint(url, APP_DATA)).toEqual(before);
     expect(await d.sql`select 1 from pg_namespace where nspname = 'extra'`).toHaveLength(0);
@@ -215,7 +215,13 @@ describe("in place, for a role without CREATEDB", () => {
     await su.unsafe("create schema zz_admin; create table zz_admin.audit (id int)");
     await su.end();
     const changed = await fingerprint(c.url(name), APP_DATA);
-    const fail = await pgship(["restore", b.file, "--yes"], { env });
+    // The safety backup cannot read that schema either: refused before anything changes.
+    const noSafety = await pgship(["restore", b.file, "--yes"], { env });
+    expect(noSafety.code).toBe(1);
+    expect(noSafety.stderr).toContain(`cannot take the safety backup of "${name}"`);
+    expect(noSafety.stderr).toContain("--no-safety-backup");
+    expect(await fingerprint(c.url(name), APP_DATA)).toEqual(changed);
+    const fail = await pgship(["restore", b.file, "--yes", "--no-safety-backup"], { env });
     expect(fail.code).toBe(1);
     expect(fail.stderr).toContain("restore failed, nothing was changed");
     expect(fail.stderr).toContain("must be owner");
