@@ -9,7 +9,7 @@ import { toolSpec, type PgTool } from "../tools/pg-tools.ts";
 import { AgeError, decryptChunks, type DecryptKeys } from "./age-stream.ts";
 import { canRead, firstMajorWriting, majorOf, maxFormatMinor, parseArchiveHeader, type ArchiveHeader } from "./archive-header.ts";
 import { feed, HeadKeeper, Meter, readChunks, tap } from "./pipeline.ts";
-import { pgRestoreListArgs } from "./tool-args.ts";
+import { pgRestoreListArgs, pgRestoreReadAllArgs } from "./tool-args.ts";
 
 export interface StreamResult {
   stored: Meter;
@@ -96,7 +96,9 @@ export interface ListedArchive extends StreamResult {
  * Reads the whole file, feeding the plain archive to `pg_restore --list`:
  * proves it decrypts (all of it, unless decryptAll is false), that pg_restore
  * reads its header and table of contents, and gives the hashes. Changes
- * nothing anywhere.
+ * nothing anywhere. `--list` stops after the table of contents; with `whole`,
+ * pg_restore reads every data block too (into /dev/null), so a truncated
+ * archive is refused.
  */
 export async function listArchive(
   path: string,
@@ -106,12 +108,13 @@ export async function listArchive(
   track: (p: RunningProc | null) => void,
   stopped: () => boolean = () => false,
   decryptAll = true,
+  whole = false,
 ): Promise<ListedArchive> {
-  const list = startProc(toolSpec(pgRestore, pgRestoreListArgs(), {}, { stdin: true }), { stdin: "pipe", stdout: "ignore" });
+  const list = startProc(toolSpec(pgRestore, whole ? pgRestoreReadAllArgs() : pgRestoreListArgs(), {}, { stdin: true }), { stdin: "pipe", stdout: "ignore" });
   track(list);
   let r: StreamResult;
   try {
-    r = await streamArchive(path, { keys, into: list, drain: true, stop: stopped, decryptAll });
+    r = await streamArchive(path, { keys, into: list, drain: true, stop: stopped, decryptAll: decryptAll || whole });
   } catch (e) {
     list.kill("SIGKILL");
     await list.exited;
@@ -127,6 +130,11 @@ export async function listArchive(
     throw new PgshipError("backup_corrupt", `${file} is not a pg_dump archive: ${parsed.reason}`, { hint: "pgship restores the custom-format archives that 'pgship backup' or 'pg_dump -Fc' write" });
   }
   if (!canRead(pgRestore.major, parsed.header)) throw newerArchiveError(file, parsed.header, pgRestore);
+  if (exit.code !== 0 && whole) {
+    throw new PgshipError("backup_corrupt", `${file} is truncated or damaged: pg_restore cannot read it to the end (${describeExit("pg_restore", exit)})`, {
+      hint: "the archive is incomplete (a copy cut short?) or damaged; use another backup",
+    });
+  }
   if (exit.code !== 0) {
     throw new PgshipError("backup_corrupt", `${file} does not read back: ${describeExit("pg_restore --list", exit)}`, { hint: "the archive is damaged or incomplete; use another backup" });
   }

@@ -10,9 +10,12 @@ import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import {
   createWorkDatabaseSql,
   grantsSql,
+  isScratchName,
+  isWorkDatabaseOf,
   keptOf,
   KEPT_MARK,
   quoteIdent,
+  scratchOf,
   settingsSql,
   swapSql,
   type InPlaceTarget,
@@ -177,8 +180,38 @@ export async function keptDatabases(admin: Db, live: string): Promise<{ name: st
       where shobj_description(d.oid, 'pg_database') like $1 order by d.datname`,
     [`${KEPT_MARK}%`],
   );
-  return rows.filter((r) => keptOf(r.comment) === live);
+  return rows.filter((r) => r.name !== live && keptOf(r.comment) === live);
 }
+
+export interface Leftover {
+  name: string;
+  /** restoring: built by a swap restore of this database that never finished; scratch: a verify's test restore or a replay. */
+  kind: "restoring" | "scratch";
+  comment: string | null;
+}
+
+/**
+ * Databases left by killed runs: `<live>_restoring_<time>` of this database
+ * and pgship_scratch_* made for it (or saying nothing), that nobody is
+ * connected to (a running restore or verify always is).
+ */
+export async function leftoverDatabases(sql: Sql, live: string): Promise<Leftover[]> {
+  const rows = await sql.unsafe<{ name: string; comment: string | null; busy: boolean }[]>(
+    `select d.datname as name, shobj_description(d.oid, 'pg_database') as comment,
+            exists (select 1 from pg_stat_activity a where a.datid = d.oid) as busy
+       from pg_database d where d.datname like '%\\_restoring\\_%' or d.datname like 'pgship\\_scratch\\_%' order by d.datname`,
+  );
+  const out: Leftover[] = [];
+  for (const r of rows) {
+    if (r.busy || r.name === live) continue;
+    if (isWorkDatabaseOf(r.name, live)) out.push({ name: r.name, kind: "restoring", comment: r.comment });
+    else if (isScratchName(r.name) && (r.comment === null || scratchOf(r.comment) === live)) out.push({ name: r.name, kind: "scratch", comment: r.comment });
+  }
+  return out;
+}
+
+export const describeLeftovers = (l: Leftover[]) =>
+  l.map((x) => `"${x.name}" (${x.kind === "restoring" ? "an interrupted restore" : "a scratch database of an interrupted verify or check"})`).join(", ");
 
 /** What an in-place restore must clear first: every user schema, public's owner and grants, large objects. */
 export async function readInPlaceTarget(sql: Sql): Promise<InPlaceTarget> {

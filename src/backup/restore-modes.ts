@@ -66,10 +66,11 @@ async function freeName(admin: Db, name: (n: number) => string): Promise<string>
   for (let n = 1; ; n++) if (!(await databaseExists(admin.sql, name(n)))) return name(n);
 }
 
-export async function runSwap(r: ModeRun, at: Date, dropOld: boolean): Promise<ModeResult> {
+/** `keeps`: the name planned for the replaced database (null with --drop-old: a free one is chosen). */
+export async function runSwap(r: ModeRun, at: Date, dropOld: boolean, keeps: string | null = null): Promise<ModeResult> {
   const admin = r.admin!;
   const work = await freeName(admin, (n) => workDatabaseName(r.live, at, n));
-  const kept = await freeName(admin, (n) => keptDatabaseName(r.live, at, n));
+  const kept = keeps !== null && !(await databaseExists(admin.sql, keeps)) ? keeps : await freeName(admin, (n) => keptDatabaseName(r.live, at, n));
   const like = await readLiveDatabase(admin.sql, r.live, admin.serverVersionNum);
   // No migration may start on the live database while its replacement is built.
   await acquireLock(r.liveDb!.sql, r.schema, r.lockTimeoutMs, r.onLockWait, r.interrupt);

@@ -26,6 +26,22 @@ const nth = (n: number) => (n > 1 ? `_${n}` : "");
 /** Where the restore is built before it is swapped in. */
 export const workDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_restoring_${stampOf(at).toLowerCase()}${nth(n)}`);
 
+/** Whether `name` is a database a restore of `live` builds beside it (workDatabaseName at some time). */
+export function isWorkDatabaseOf(name: string, live: string): boolean {
+  const m = /_restoring_\d{8}t\d{6}z(?:_\d+)?$/.exec(name);
+  return m !== null && fitName(live, m[0]) === name;
+}
+
+/** Scratch databases (test restores, schema replays) are named so, and carry a comment naming the database they were made for. */
+export const SCRATCH_PREFIX = "pgship_scratch_";
+export const isScratchName = (name: string) => /^pgship_scratch_[0-9a-f]{12}$/.test(name);
+export const scratchComment = (forDatabase: string, at: Date, madeBy?: string, pid?: number) =>
+  `pgship: scratch database for ${forDatabase} since ${at.toISOString()}${madeBy ? `, made by '${madeBy}' (pid ${pid})` : ""}; safe to drop when nobody is connected to it`;
+export function scratchOf(comment: string | null): string | null {
+  const m = comment ? /^pgship: scratch database for (.+) since \d{4}-/.exec(comment) : null;
+  return m ? m[1]! : null;
+}
+
 /** The name the replaced database is kept under: dated (and numbered within a second), so restores never collide. */
 export const keptDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_before_restore_${stampOf(at).toLowerCase()}${nth(n)}`);
 
@@ -170,4 +186,63 @@ export function inPlacePreamble(t: InPlaceTarget, lockTimeoutMs: number): string
   }
   out.push("reset lock_timeout;");
   return `${out.join("\n")}\n`;
+}
+
+/**
+ * How a restore goes, and its way back, decided before anything is touched
+ * (so a confirmation screen can say the truth):
+ *   swap      the current database is kept as `keeps` (null with --drop-old: no way back)
+ *   in-place  a safety backup of the current database is written into `safetyBackup` first (null: none)
+ *   create    the database did not exist; into: a new database beside the live one (nothing replaced)
+ */
+export type RestorePlan =
+  | { mode: "swap"; keeps: string | null }
+  | { mode: "in-place"; safetyBackup: string | null }
+  | { mode: "create" }
+  | { mode: "into"; database: string };
+
+export interface PlanFacts {
+  live: string;
+  /** --into NAME */
+  into: string | null;
+  liveExists: boolean;
+  /** --in-place */
+  inPlace: boolean;
+  role: { name: string; canCreate: boolean; mayRename: boolean };
+  /** Why no maintenance connection could be made (null: it was made, or not needed). */
+  maintenanceError: string | null;
+  /** The free name the current database would be kept under (computed once a swap is possible); null with --drop-old. */
+  keeps: string | null;
+  /** The directory for an in-place restore's safety backup; null with --no-safety-backup. */
+  safetyDir: string | null;
+}
+
+/** The plan, and why a swap was not possible when the plan is in place without --in-place. */
+export function planRestore(f: PlanFacts): { plan: RestorePlan; why: string | null } {
+  if (f.into !== null) return { plan: { mode: "into", database: f.into }, why: null };
+  if (!f.liveExists) return { plan: { mode: "create" }, why: null };
+  const inPlace = (why: string | null) => ({ plan: { mode: "in-place" as const, safetyBackup: f.safetyDir }, why });
+  if (f.inPlace) return inPlace(null);
+  if (!f.role.canCreate) return inPlace(`role "${f.role.name}" cannot create databases`);
+  if (!f.role.mayRename) return inPlace(`role "${f.role.name}" does not own database "${f.live}", so it cannot rename it`);
+  if (f.maintenanceError !== null) return inPlace(`cannot connect to a maintenance database (${f.maintenanceError})`);
+  return { plan: { mode: "swap", keeps: f.keeps }, why: null };
+}
+
+/** What a finished restore leaves to go back with (`restore --undo`). */
+export type WayBack = { kind: "kept-database"; database: string } | { kind: "safety-backup"; file: string };
+
+/** The history row's args of a restore: what was restored and its way back, which `restore --undo` reads. */
+export function historyArgs(what: string, back: WayBack | null, replaced: boolean): string {
+  if (back?.kind === "kept-database") return `${what} (kept as "${back.database}")`;
+  if (back?.kind === "safety-backup") return `${what} (safety backup ${back.file})`;
+  return replaced ? `${what} (no way back kept)` : what;
+}
+
+export function wayBackOf(args: string): WayBack | null {
+  const kept = / \(kept as "(.+)"\)$/.exec(args);
+  if (kept) return { kind: "kept-database", database: kept[1]! };
+  const safety = / \(safety backup (.+)\)$/.exec(args);
+  if (safety) return { kind: "safety-backup", file: safety[1]! };
+  return null;
 }

@@ -37,6 +37,8 @@ export const isUnsupportedCompression = (stderr: string) => /does not support co
 
 /** pg_restore reading an archive on stdin and printing its table of contents: the "does it read back" check. */
 export const pgRestoreListArgs = (): string[] => ["--list"];
+/** pg_restore reads every data block (writing the script nowhere): a truncated or damaged archive fails. */
+export const pgRestoreReadAllArgs = (): string[] => ["--file=/dev/null"];
 
 export interface OwnershipFlags {
   /** Restore the original owners (ALTER … OWNER TO): the roles must exist. Default: objects belong to the restoring role. */

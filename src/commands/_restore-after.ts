@@ -1,10 +1,10 @@
 // After a restore: record it in the restored database's history, compare its
 // schema version with this binary, and run `update` when --update asks.
 
-import { basename } from "node:path";
 import { computeStatus } from "../core/plan.ts";
 import { finishHistory, readState, startHistory } from "../db/tracking.ts";
 import { brand, type Context } from "../cli/context.ts";
+import { connect } from "../db/connect.ts";
 import { migrate } from "../ops/migrate.ts";
 
 export interface AfterRestore {
@@ -17,15 +17,17 @@ export interface AfterRestore {
   update: unknown | null;
 }
 
-export async function afterRestore(ctx: Context, o: { file: string; fromVersion: string | null; update: boolean }): Promise<AfterRestore> {
+/** `database`: a restore --into that database (beside the live one): recorded there, nothing else said or done. */
+/** `args`: the history row's args (what was restored, and the way back: see historyArgs). */
+export async function afterRestore(ctx: Context, o: { args: string; fromVersion: string | null; update: boolean; database?: string }): Promise<AfterRestore> {
   const set = await ctx.migrations();
-  const db = await ctx.connect("restore");
+  const db = o.database === undefined ? await ctx.connect("restore") : await connect({ ...ctx.target(), database: o.database }, { applicationName: `${brand.binary} restore` });
   let report;
   try {
     const state = await readState(db.sql, ctx.schema);
     report = computeStatus(set, state);
     if (state.managed) {
-      const id = await startHistory(db.sql, ctx.schema, "restore", `restore ${basename(o.file)}`, brand.version, o.fromVersion);
+      const id = await startHistory(db.sql, ctx.schema, "restore", o.args, brand.version, o.fromVersion);
       await finishHistory(db.sql, ctx.schema, id, "ok", null, report.version);
     }
   } finally {
@@ -39,6 +41,7 @@ export async function afterRestore(ctx: Context, o: { file: string; fromVersion:
     unknown: report.counts.unknown,
     update: null,
   };
+  if (o.database !== undefined) return out;
   if (out.unknown) {
     ctx.log.warn(`the restored database has ${out.unknown} migration${out.unknown === 1 ? "" : "s"} this binary does not know: it is newer than this binary; use the release that made the backup`);
   } else if (out.managed && out.pending) {

@@ -114,11 +114,11 @@ async function verify(ctx: Context, a: Args, file: string): Promise<number> {
   let restoredVersion: string | null | undefined;
   if (a.restore === false) {
     const pgRestore = await locatePgTool("pg_restore", 0, tools);
-    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted), { cancel })).catch((e: unknown) => {
+    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, true, true), { cancel })).catch((e: unknown) => {
       throw notJudged(ctx, e, `while reading ${file}: the backup was not judged`);
     });
     matchManifest(m, checked.stored.hex(), checked.plain.hex(), file);
-    detail = `sha256 checked${keys ? ", decrypted" : ""}, listed by pg_restore ${pgRestore.version} (no test restore)`;
+    detail = `sha256 checked${keys ? ", decrypted" : ""}, read to the end by pg_restore ${pgRestore.version} (no test restore)`;
   } else {
     const admin = await ctx.connect("backups verify");
     const progress = progressLine(ctx, "test restore");

@@ -49,6 +49,7 @@ export const ERROR_CODES = [
   "no_migrations",
   "not_empty",
   "not_installed",
+  "nothing_to_undo",
   "pg_dump_failed",
   "repair_failed",
   "replay_failed",

@@ -11,22 +11,18 @@ import type { Migration } from "../core/migration-file.ts";
 import { connect, safeMessage, type Db } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { quoteIdent } from "./tracking.ts";
-
-/** How a scratch database's comment starts: doctor and people recognise a leftover one by it. */
-export const SCRATCH_MARK = "pgship scratch database";
-
-export const scratchComment = (purpose: string, at = new Date()) =>
-  `${SCRATCH_MARK} made by '${brand.binary} ${purpose}' (pid ${pid()}) at ${at.toISOString()}; safe to drop once that run has ended`;
+import { quoteLiteral, SCRATCH_PREFIX, scratchComment } from "../backup/restore-plan.ts";
 
 /**
- * `purpose` (the command) goes into the database's COMMENT with the time and
- * pid, so one left behind by a killed run can be recognised and dropped.
+ * `purpose` (the command) goes into the database's COMMENT with the database it
+ * serves, the time and the pid, so one left behind by a killed run is recognised
+ * (restore --drop-old, doctor) and dropped.
  */
 export async function withScratchDatabase<T>(admin: Db, purpose: string, fn: (db: Db, target: ConnectionTarget) => Promise<T>): Promise<T> {
-  const name = `pgship_scratch_${randomBytes(6).toString("hex")}`;
+  const name = `${SCRATCH_PREFIX}${randomBytes(6).toString("hex")}`;
   try {
     await admin.sql.unsafe(`create database ${quoteIdent(name)} template template0`);
-    await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is '${scratchComment(purpose).replace(/'/g, "''")}'`).catch(async (e: unknown) => {
+    await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is ${quoteLiteral(scratchComment(admin.target.database, new Date(), `${brand.binary} ${purpose}`, pid()))}`).catch(async (e: unknown) => {
       await admin.sql.unsafe(`drop database if exists ${quoteIdent(name)}`).catch(() => undefined);
       throw e;
     });
@@ -36,6 +32,8 @@ export async function withScratchDatabase<T>(admin: Db, purpose: string, fn: (db
       cause: e,
     });
   }
+  // Says what it is, so a scratch database left by a killed run is recognised (restore --drop-old, doctor).
+  await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is ${quoteLiteral(scratchComment(admin.target.database, new Date()))}`).catch(() => undefined);
   const target = { ...admin.target, database: name };
   let db: Db | undefined;
   try {

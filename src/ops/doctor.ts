@@ -11,6 +11,7 @@ import { describeHolder, lockHolder } from "../db/lock.ts";
 import { lastRun, readState } from "../db/tracking.ts";
 import { lackGrants, lackSentence, lacking, readTrackingPrivileges } from "../db/privileges.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
+import { describeLeftovers, keptDatabases, leftoverDatabases, type Leftover } from "../backup/restore-db.ts";
 import { brand } from "../brand.ts";
 import type { OpContext } from "./context.ts";
 
@@ -70,12 +71,33 @@ export async function runDoctor(ctx: OpContext, pgBin?: string): Promise<{ check
   let pending = 0;
   if (db) {
     try {
+      await leftovers(db, target.database, add);
       pending = await diagnose(ctx, db, add);
     } finally {
       await db.close();
     }
   }
   return { checks, code: worstExit(checks), pending };
+}
+
+/** Databases left by killed restores and verifies of this database (nobody connected to them). */
+async function leftovers(db: Db, live: string, add: (c: Omit<Check, "exitCode"> & { exitCode?: number }) => void): Promise<void> {
+  let left: Leftover[];
+  let kept: string[];
+  try {
+    left = await leftoverDatabases(db.sql, live);
+    kept = (await keptDatabases(db, live)).map((k) => k.name);
+  } catch (e) {
+    add({ name: "leftovers", status: "warn", detail: `could not look for databases left by interrupted runs: ${(e as Error).message}` });
+    return;
+  }
+  if (!left.length) return add({ name: "leftovers", status: "ok", detail: "no databases left by interrupted restores or verifies" });
+  add({
+    name: "leftovers",
+    status: "warn",
+    detail: `left by interrupted runs, nobody connected: ${describeLeftovers(left)}${kept.length ? `; the same command also drops the databases kept by earlier restores: ${kept.join(", ")}` : ""}`,
+    fix: `${brand.binary} restore --drop-old --yes`,
+  });
 }
 
 /** Returns the number of pending migrations. */

@@ -75,6 +75,31 @@ describe("restore refuses, and the live database is untouched", () => {
     await expectRefused([f], 1, /does not read back|restore failed/);
   });
 
+  test("a pg_dump -Fc archive missing its last 5,000 bytes (no manifest): the dry run reads it to the end and refuses it", async () => {
+    const f = join(tempDir(), "t.dump");
+    copyFileSync(plainBackup, f);
+    expect(readFileSync(f).length).toBeGreaterThan(20_000);
+    // Whole, it passes: the check is not a refusal of every archive without a manifest.
+    const whole = await pgship(["restore", f, "--no-manifest", "--dry-run"], { env: env() });
+    expect(whole.stderr).toBe("");
+    expect(whole.code).toBe(0);
+    expect(whole.stdout).toContain("reads it to the end");
+    truncate(f, readFileSync(f).length - 5000);
+    // pg_restore --list reads only the table of contents, which is whole.
+    const dry = await pgship(["restore", f, "--no-manifest", "--dry-run"], { env: env() });
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toContain("t.dump is truncated or damaged: pg_restore cannot read it to the end");
+    expect(dry.stdout).not.toContain("reads it");
+    expect(noStackTrace(dry.stderr)).toBe(true);
+    await expectRefused([f, "--no-manifest"], 1, "is truncated or damaged");
+    const verify = await pgship(["backups", "verify", f, "--no-manifest", "--no-restore"], { env: env() });
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toContain("is truncated or damaged");
+    const verifyRestore = await pgship(["backups", "verify", f, "--no-manifest"], { env: env() });
+    expect(verifyRestore.code).toBe(1);
+    expect(await databaseNames()).toEqual(names);
+  });
+
   test("a bit flipped in the middle of an archive", async () => {
     const f = copyOf(plainBackup);
     flipByte(f, Math.floor(readFileSync(f).length / 2));

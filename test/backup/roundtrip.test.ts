@@ -4,7 +4,7 @@
 // of a role without CREATEDB, and the schema version check afterwards.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { cluster, createDb, pgship, tempDir, type TestDb } from "../harness/env.ts";
@@ -139,9 +139,34 @@ describe("backup then restore", () => {
     expect(await fingerprint(d.url)).toEqual(live);
     const c = await cluster();
     expect((await fingerprint(c.url(copy))).tables["public.instances"]!.rows).toBe(80);
+    // Recorded in the restored copy's history, as the swap and the in-place restore are.
+    const copySql = postgres(c.url(copy), { max: 1, onnotice: () => {} });
+    const [h] = await copySql`select command, args, result, from_version, to_version from pgship.history order by id desc limit 1`;
+    await copySql.end();
+    expect(h).toMatchObject({ command: "restore", result: "ok", from_version: null, to_version: "20250415120000" });
+    expect(h!.args).toContain(b.file.split("/").pop());
     const again = await pgship(["restore", b.file, "--into", copy], { env });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`database "${copy}" already exists`);
+  });
+
+  test("a manifest edited to name another database: restored as asked, with a warning naming both", async () => {
+    const d = await db();
+    await seed(d, 10);
+    const env = { DATABASE_URL: d.url };
+    const b = json((await pgship(["backup", "--dir", tempDir(), "--json"], { env })).stdout);
+    const manifestFile = b.manifest as string;
+    const m = JSON.parse(readFileSync(manifestFile, "utf8"));
+    writeFileSync(manifestFile, JSON.stringify({ ...m, database: "billing" }));
+    const r = await pgship(["restore", b.file, "--yes", "--drop-old"], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`is a backup of database "billing" (its manifest says so), not of "${d.name}"`);
+    expect(r.stderr).toContain(`names database "billing", but the archive was dumped from "${d.name}"`);
+    // The unedited manifest: not a word.
+    writeFileSync(manifestFile, JSON.stringify(m));
+    const quiet = await pgship(["restore", b.file, "--yes", "--drop-old"], { env });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
   });
 
   test("a database that does not exist yet is created from the backup", async () => {
@@ -178,7 +203,7 @@ describe("in place, for a role without CREATEDB", () => {
     const r = await pgship(["restore", b.file, "--yes", "--json"], { env });
     expect(r.stderr).toContain("cannot create databases: restoring in place, in one transaction");
     expect(r.code).toBe(0);
-    expect(json(r.stdout)).toMatchObject({ mode: "in-place", kept: null });
+    expect(json(r.stdout)).toMatchObject({ mode: "in-place", kept: null, wayBack: { kind: "safety-backup" } });
     // Exactly the backup: the table and schema made after it are gone.
     expect(await fingerprint(url, APP_DATA)).toEqual(before);
     expect(await d.sql`select 1 from pg_namespace where nspname = 'extra'`).toHaveLength(0);
@@ -190,7 +215,13 @@ describe("in place, for a role without CREATEDB", () => {
     await su.unsafe("create schema zz_admin; create table zz_admin.audit (id int)");
     await su.end();
     const changed = await fingerprint(c.url(name), APP_DATA);
-    const fail = await pgship(["restore", b.file, "--yes"], { env });
+    // The safety backup cannot read that schema either: refused before anything changes.
+    const noSafety = await pgship(["restore", b.file, "--yes"], { env });
+    expect(noSafety.code).toBe(1);
+    expect(noSafety.stderr).toContain(`cannot take the safety backup of "${name}"`);
+    expect(noSafety.stderr).toContain("--no-safety-backup");
+    expect(await fingerprint(c.url(name), APP_DATA)).toEqual(changed);
+    const fail = await pgship(["restore", b.file, "--yes", "--no-safety-backup"], { env });
     expect(fail.code).toBe(1);
     expect(fail.stderr).toContain("restore failed, nothing was changed");
     expect(fail.stderr).toContain("must be owner");

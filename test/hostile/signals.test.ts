@@ -137,7 +137,7 @@ describe("backups verify", () => {
       expect(r.stderr).not.toContain("failed");
       expect(r.stdout).not.toContain("OK");
       // What made it, and when: a leftover one (kill -9) can be recognised.
-      expect(comment).toMatch(/^pgship scratch database made by 'pgship backups verify' \(pid \d+\) at \d{4}-\d\d-\d\dT/);
+      expect(comment).toMatch(/^pgship: scratch database for \S+ since \d{4}-\d\d-\d\dT[^,]*, made by 'pgship backups verify' \(pid \d+\)/);
       expect((await databaseNames()).filter((n) => n.startsWith("pgship_scratch_"))).toEqual([]);
     } finally {
       await admin.end();

@@ -99,7 +99,19 @@ describe("--json schemas", () => {
     await ok("restore.schema.json", ["restore", b.file, "--dry-run"]);
     const r = await ok("restore.schema.json", ["restore", b.file, "--yes"]);
     expect(r.database).toBe(d.name);
+    expect(r.wayBack).toEqual({ kind: "kept-database", database: r.kept });
+    const plan = await ok("restore.schema.json", ["restore", "--undo", "--dry-run"]);
+    expect(plan.restorePlan.mode).toBe("swap");
+    const u = await ok("restore.schema.json", ["restore", "--undo", "--yes"]);
+    expect(u.restored).toBe(r.kept);
+    const inPlace = await ok("restore.schema.json", ["restore", b.file, "--yes", "--in-place", "--safety-dir", join(dir, "safety")]);
+    expect(inPlace.wayBack.kind).toBe("safety-backup");
+    await ok("restore.schema.json", ["restore", "--undo", "--dry-run"]);
+    const back = await ok("restore.schema.json", ["restore", "--undo", "--yes"]);
+    expect(back.undo).toBe(true);
     await ok("restore.schema.json", ["restore", "--drop-old", "--yes"]);
+    await ok("restore.schema.json", ["restore", b.file, "--yes", "--in-place", "--no-safety-backup"]);
+    await ok("restore.schema.json", ["restore", "--undo", "--yes"], 1);
     await ok("restore.schema.json", ["restore", join(dir, "missing.dump"), "--yes"], 1);
   });
 
