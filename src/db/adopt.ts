@@ -101,6 +101,9 @@ export async function readSource(sql: Sql, tool: AdoptTool, known: Set<string>, 
   if (tool === "dbmate" && t.dirty) {
     throw new PgshipError("adopt_source_missing", `${table.schema}.${name} has a "dirty" column: it is golang-migrate's, not dbmate's`, { hint: "use --from golang-migrate; nothing was recorded" });
   }
+  if (tool === "golang-migrate" && !t.dirty) {
+    throw new PgshipError("adopt_source_missing", `${table.schema}.${name} has no "dirty" column: it is dbmate's, not golang-migrate's`, { hint: "use --from dbmate; nothing was recorded" });
+  }
   const rows = await readRecorded(sql, tool, table);
   if (rows.length === 0) {
     throw new PgshipError("adopt_source_missing", `${table.schema}.${name} records no version: ${tool} applied nothing here`, { hint: "nothing was recorded; if the schema is at a known version V, use 'baseline V'" });
