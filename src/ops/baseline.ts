@@ -54,6 +54,7 @@ export async function baseline(ctx: OpContext, opts: BaselineOptions): Promise<B
   if (!opts.version && !opts.from && !opts.dropSource) throw new UsageError("say which version the schema is at, or where to read it", "pgship baseline V, pgship baseline --from dbmate|golang-migrate|prisma|alembic, or pgship baseline --drop-source");
   return withRun<BaselineOutcome>(ctx, "baseline", async (s) => {
     if (!opts.version && !opts.from) return dropOnly(ctx, s);
+    const asked = opts.version ? findMigration(s.set, opts.version).version : null;
     if (s.state.managed && s.state.applied.length > 0) {
       throw new PgshipError("already_managed", `this database is already managed by ${ctx.binary}`, {
         hint: `use '${ctx.binary} status' to see its version; baseline is only for adopting a database`,
@@ -70,7 +71,7 @@ export async function baseline(ctx: OpContext, opts: BaselineOptions): Promise<B
       ({ version } = adopted);
       recorded = s.set.migrations.filter((m) => m.version <= version).length;
     } else {
-      version = findMigration(s.set, opts.version!).version;
+      version = asked!;
       if (s.state.foreign && s.state.foreign.version !== version && s.state.foreign.tool !== "alembic") {
         ctx.emit({ type: "warn", message: `${s.state.foreign.tool}'s tracking table says ${s.state.foreign.version}, but you asked for ${version}` });
       }
@@ -95,10 +96,6 @@ export async function adopt(ctx: OpContext, s: RunSession, tool: AdoptTool, forc
   const source = await readSource(s.db.sql, tool, known, brand.alembicMap);
   const version = source.versions.at(-1)!;
   const sourceVersion = source.recorded.at(-1)!;
-  const older = s.set.migrations.filter((m) => m.version < version && !source.versions.includes(m.version));
-  if (older.length && tool !== "golang-migrate" && tool !== "alembic") {
-    ctx.emit({ type: "info", message: `${tool} has no record of ${older.map((m) => m.version).join(", ")}; the schema check below decides whether the database is at ${version}` });
-  }
   const { compareAt } = await import("../catalog/verify-db.ts");
   const { renderFindings } = await import("../catalog/diff.ts");
   const { findings, expected } = await compareAt(s.db, s.set, ctx.schema, version, ctx.emit, { ignore: [source.table] });
@@ -138,7 +135,6 @@ async function drop(ctx: OpContext, s: RunSession): Promise<string[]> {
   }
   await s.begin(null);
   await withTransaction(s.db.sql, (tx) => dropAdopted(tx, ctx.schema, tables));
-  ctx.emit({ type: "info", message: `dropped ${tables.map((t) => `${t.schema}.${t.name}`).join(", ")}: the other tool can no longer roll this database back` });
   return tables.map((t) => `${t.schema}.${t.name}`);
 }
 

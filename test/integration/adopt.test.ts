@@ -87,7 +87,7 @@ describe("dbmate", () => {
     expect((await run(d, ["verify"])).code).toBe(0);
     const again = await run(d, ["baseline", "--drop-source", "--json"]);
     expect(refusal(again)).toEqual({ code: 1, error: "adopt_source_missing" });
-  });
+  }, 60_000);
 
   test("without adoption the table shows as drift; baseline V alone does not adopt it", async () => {
     const d = await db();
@@ -98,7 +98,7 @@ describe("dbmate", () => {
     const v = await run(d, ["verify", "--json"]);
     expect(v.code).toBe(4);
     expect(json(v.stdout).findings.map((f: { name: string }) => f.name)).toContain("public.schema_migrations");
-  });
+  }, 60_000);
 
   test("drift: exit 4 with the report and nothing recorded; --force records it as forced", async () => {
     const d = await db();
@@ -132,7 +132,7 @@ describe("dbmate", () => {
     const v = await run(d, ["verify", "--json"]);
     expect(v.code).toBe(4);
     expect(json(v.stdout).findings.map((f: { name: string }) => f.name)).toEqual(["public.users.nickname"]);
-  });
+  }, 60_000);
 
   test("a version this binary does not know is refused, and so is the wrong --from", async () => {
     const d = await db();
@@ -150,7 +150,7 @@ describe("dbmate", () => {
     expect(refusal(await run(d, ["baseline", "--from", "flyway", "--json"]))).toEqual({ code: 2, error: "usage" });
     expect(refusal(await run(d, ["baseline", MID, "--from", "dbmate", "--json"]))).toEqual({ code: 2, error: "usage" });
     expect(await recorded(d)).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe("golang-migrate", () => {
@@ -180,7 +180,7 @@ describe("golang-migrate", () => {
     expect(again.code).toBe(0);
     expect(json(again.stdout).action).toBe("none");
     expect(json(again.stdout).adopted).toBeUndefined();
-  });
+  }, 60_000);
 
   test("a dirty state is refused", async () => {
     const d = await db();
@@ -193,7 +193,7 @@ describe("golang-migrate", () => {
     expect(refusal(await run(d, ["up", "--adopt", "--json"]))).toEqual({ code: 1, error: "adopt_dirty" });
     expect(refusal(await run(d, ["baseline", "--from", "dbmate", "--json"]))).toEqual({ code: 1, error: "adopt_source_missing" });
     expect(await recorded(d)).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe("Prisma", () => {
@@ -209,16 +209,20 @@ describe("Prisma", () => {
   };
   const names = MIGRATIONS.map((f) => f.replace(/\.sql$/, ""));
 
-  test("its migrations are adopted; one rolled back and applied again counts", async () => {
+  test("its migrations are adopted (one rolled back and applied again counts), its table dropped with --drop-source", async () => {
     const d = await db();
     await foreignSchema(d);
     await prisma(d, [...names.slice(0, 3).map((name) => ({ name, finished: true })), { name: names[3]!, finished: false, rolledBack: true }, ...names.slice(3, 5).map((name) => ({ name, finished: true }))]);
-    const b = await run(d, ["baseline", "--from", "prisma", "--json"]);
+    // Adopted and dropped in one go.
+    const b = await run(d, ["baseline", "--from", "prisma", "--drop-source", "--json"]);
     expect({ code: b.code, stderr: b.stderr }).toMatchObject({ code: 0 });
     expect(json(b.stdout).adopted).toEqual({ tool: "prisma", table: "public._prisma_migrations", sourceVersion: names[4], version: MID, drift: 0, forced: false });
+    expect(json(b.stdout).dropped).toEqual(["public._prisma_migrations"]);
     expect(await recorded(d)).toHaveLength(5);
+    const [gone] = await d.sql`select to_regclass('public._prisma_migrations') is null as ok`;
+    expect(gone!.ok).toBe(true);
     expect((await run(d, ["verify"])).code).toBe(0);
-  });
+  }, 60_000);
 
   test("a failed migration is refused", async () => {
     const d = await db();
@@ -230,7 +234,7 @@ describe("Prisma", () => {
     expect(refusal(await run(d, ["baseline", "--from", "prisma", "--json"]))).toEqual({ code: 1, error: "adopt_failed_migration" });
     expect(refusal(await run(d, ["up", "--adopt", "--json"]))).toEqual({ code: 1, error: "adopt_failed_migration" });
     expect(await recorded(d)).toEqual([]);
-  });
+  }, 60_000);
 });
 
 describe("Alembic", () => {
@@ -250,7 +254,7 @@ describe("Alembic", () => {
     expect(r.stderr).toContain('"adopt": { "alembic"');
     expect(refusal(await run(d, ["up", "--adopt", "--json"]))).toEqual({ code: 1, error: "adopt_unmapped" });
     expect(await recorded(d)).toEqual([]);
-  });
+  }, 60_000);
 
   test("with the map in package.json (embedded by the build), it is adopted; a bad map fails the build", async () => {
     const work = tempDir();
@@ -275,5 +279,5 @@ describe("Alembic", () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("pgship.adopt.alembic.other");
     expect(bad.stderr).toContain(`pgship.adopt.alembic.${REV}: 20990101000000 is not a migration`);
-  });
+  }, 60_000);
 });

@@ -98,7 +98,7 @@ describe("--json schemas", () => {
     expect((await ok(dbmate, "baseline.schema.json", ["baseline", "--drop-source"])).dropped).toEqual(["public.schema_migrations"]);
     const golang = await foreign("create table schema_migrations (version bigint primary key, dirty boolean not null)", "insert into schema_migrations values (20250305093000, false)");
     expect((await ok(golang, "migrate.schema.json", ["up", "--adopt"])).adopted.tool).toBe("golang-migrate");
-  });
+  }, 60_000);
 
   test("backup, backups, backups verify and restore match their schemas", async () => {
     const d = await db();
