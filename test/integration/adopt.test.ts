@@ -149,6 +149,9 @@ describe("dbmate", () => {
     expect(json(golang.stdout).error.message).toContain("it is dbmate's");
     expect(refusal(await run(d, ["baseline", "--from", "flyway", "--json"]))).toEqual({ code: 2, error: "usage" });
     expect(refusal(await run(d, ["baseline", MID, "--from", "dbmate", "--json"]))).toEqual({ code: 2, error: "usage" });
+    expect(refusal(await run(d, ["baseline", "--force", "--json"]))).toEqual({ code: 2, error: "usage" });
+    expect(refusal(await run(d, ["baseline", "--json"]))).toEqual({ code: 2, error: "usage" });
+    expect(refusal(await run(d, ["up", "--adopt", "--dry-run", "--json"]))).toEqual({ code: 2, error: "usage" });
     expect(await recorded(d)).toEqual([]);
   }, 60_000);
 });
