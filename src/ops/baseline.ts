@@ -103,7 +103,7 @@ export async function adopt(ctx: OpContext, s: RunSession, tool: AdoptTool, forc
   if (findings.length && !force) {
     throw new PgshipError(
       "adopt_drift",
-      `the schema differs from the one ${tool}'s ${sourceVersion === version ? "version" : `revision ${sourceVersion}, version`} ${version} should have, in ${findings.length} place(s); nothing was recorded (${expected.note}):\n\n${renderFindings(findings)}`,
+      `the schema differs from the one ${tool}'s ${tool === "alembic" ? `revision ${sourceVersion} (version ${version})` : `version ${version}`} should have, in ${findings.length} place(s); nothing was recorded (${expected.note}):\n\n${renderFindings(findings)}`,
       {
         exitCode: ExitCode.drift,
         hint: `bring the schema to ${version} by hand and adopt again, or record it anyway with '${ctx.binary} baseline --from ${tool} --force' (then '${ctx.binary} verify' reports the differences and 'verify --fix' repairs the additive ones)`,
