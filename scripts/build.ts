@@ -1,12 +1,14 @@
-// bun run build [--migrations-dir DIR] [--schema-file F] [--outfile PATH] [--target bun-linux-x64]
+// bun run build [--migrations-dir DIR] [--schema-file F] [--outfile PATH] [--target bun-linux-x64] [--package-json F]
 // Validates the migrations (a malformed file fails the build with file:line),
 // embeds them with their sha256 checksums and the snapshot, and compiles one
-// executable named by package.json's pgship.binaryName.
+// executable named by package.json's pgship.binaryName. --package-json builds
+// with another package.json's name, version and `pgship` section (an app's).
 
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
-import pkg from "../package.json" with { type: "json" };
+import ownPkg from "../package.json" with { type: "json" };
+import { parseAdoptSection, unknownMapTargets } from "../src/core/adopt-map.ts";
 import { MigrationFileError } from "../src/core/errors.ts";
 import { parseMigrationSet } from "../src/core/migration-set.ts";
 import { modelPathFor, readModelFile, readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
@@ -15,10 +17,14 @@ const { values } = parseArgs({
   options: {
     "migrations-dir": { type: "string", default: "migrations" },
     "schema-file": { type: "string", default: "schema.sql" },
-    outfile: { type: "string", default: `dist/${pkg.pgship.binaryName}` },
+    outfile: { type: "string" },
     target: { type: "string" },
+    "package-json": { type: "string" },
   },
 });
+const ownPkgPath = resolve(import.meta.dir, "..", "package.json");
+const pkg: typeof ownPkg = values["package-json"] ? JSON.parse(readFileSync(resolve(values["package-json"]), "utf8")) : ownPkg;
+values.outfile ??= `dist/${pkg.pgship.binaryName}`;
 
 const dir = resolve(values["migrations-dir"]!);
 const files = readSourceFiles(dir);
@@ -54,6 +60,14 @@ else {
   const missing = set.migrations.filter((m) => !models.has(m.version));
   if (missing.length) console.warn(`warning: ${shownModel} has no model for ${missing.length} version(s) (${missing[0]!.version}…): 'verify' there needs CREATEDB; run 'pgship dump'`);
 }
+const adopt = parseAdoptSection((pkg.pgship as { adopt?: unknown }).adopt);
+const mapProblems = [...adopt.problems, ...unknownMapTargets(adopt.alembic, set.migrations.map((m) => m.version))];
+if (mapProblems.length) {
+  for (const p of mapProblems) console.error(`package.json: ${p}`);
+  console.error(`build failed: ${mapProblems.length} problem(s) in package.json's pgship.adopt`);
+  process.exit(1);
+}
+
 const bundle: Bundle = { ...set, builtAt: new Date().toISOString() };
 // Compact, and in a module of its own: only the commands that compare schemas load it.
 const modelsJson = models ? JSON.stringify(JSON.parse(readFileSync(modelPath, "utf8"))) : null;
@@ -81,6 +95,10 @@ const result = await Bun.build({
           contents: `export const embeddedJson = ${JSON.stringify(JSON.stringify(bundle))};`,
           loader: "ts",
         }));
+        if (pkg !== ownPkg) {
+          const escaped = ownPkgPath.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+          build.onLoad({ filter: new RegExp(`^${escaped}$`) }, () => ({ contents: JSON.stringify(pkg), loader: "json" }));
+        }
         build.onLoad({ filter: /[\\/]src[\\/]embedded-models\.ts$/ }, () => ({
           contents: `export const embeddedModelsJson = ${JSON.stringify(modelsJson)};`,
           loader: "ts",

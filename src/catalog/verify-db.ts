@@ -6,7 +6,9 @@ import { ExitCode, isPgshipError, PgshipError } from "../core/errors.ts";
 import type { Emit } from "../core/events.ts";
 import { withTransaction, type Db, safeMessage } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
-import { readState } from "../db/tracking.ts";
+import type { SourceTable } from "../db/adopt.ts";
+import { readAdopted, readState } from "../db/tracking.ts";
+import type { Model } from "./model.ts";
 import type { LoadedSet } from "../source.ts";
 import { diffModels, type Finding } from "./diff.ts";
 import { expectedModel, type Expected, type ExpectedOptions } from "./expected.ts";
@@ -52,14 +54,37 @@ export async function verifyDatabase(db: Db, set: LoadedSet, schema: string, emi
   if (state.applied.some((r) => r.state === "running")) {
     emit({ type: "warn", message: "a transaction:false migration is marked running: finish it with 'pgship up' before trusting this comparison" });
   }
+  const adopted = await readAdopted(db.sql, schema);
+  const { expected, findings, queries } = await compareAt(db, set, schema, version, emit, { ...opts, ignore: adopted });
+  const pending = set.migrations.filter((m) => m.version > version && !done.has(m.version)).map((m) => m.version);
+  return { version, head: set.migrations.at(-1)?.version ?? null, pending, expected, findings, queries };
+}
+
+/**
+ * The live schema against the exact model of `version`, whatever the tracking tables say
+ * (baseline --from checks a database before recording anything). `ignore`: other tools'
+ * tracking tables, part of the adopted history and not drift.
+ */
+export async function compareAt(db: Db, set: LoadedSet, schema: string, version: string, emit: Emit, opts: ExpectedOptions & { ignore?: SourceTable[] } = {}) {
   const expected = await expectedModel(set, db, schema, version, emit, opts);
   let queries = 0;
-  const actual = await introspect(db.sql, schema, () => queries++);
+  const actual = withoutTables(await introspect(db.sql, schema, () => queries++), opts.ignore ?? []);
   if (expected.model.serverMajor && actual.serverMajor !== expected.model.serverMajor) {
     emit({ type: "info", message: `the expected model was read from PostgreSQL ${expected.model.serverMajor}, this server is ${actual.serverMajor}: definitions are compared with whitespace ignored` });
   }
-  const pending = set.migrations.filter((m) => m.version > version && !done.has(m.version)).map((m) => m.version);
-  return { version, head: set.migrations.at(-1)?.version ?? null, pending, expected, findings: diffModels(expected.model, actual), queries };
+  return { expected, findings: diffModels(expected.model, actual), queries };
+}
+
+/** The model without these tables and the sequences they own. */
+function withoutTables(model: Model, tables: SourceTable[]): Model {
+  if (tables.length === 0) return model;
+  const names = new Set(tables.map((t) => `${t.schema}.${t.name}`));
+  const owned = (seq: { ownedBy: string | null }) => seq.ownedBy !== null && [...names].some((n) => seq.ownedBy!.startsWith(`${n}.`));
+  return {
+    ...model,
+    tables: Object.fromEntries(Object.entries(model.tables).filter(([k]) => !names.has(k))),
+    sequences: Object.fromEntries(Object.entries(model.sequences).filter(([, v]) => !owned(v))),
+  };
 }
 
 export interface RepairOutcome {

@@ -34,7 +34,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     report = computeStatus(set, state);
     last = state.managed ? await lastRun(db.sql, ctx.schema) : null;
     if (!state.managed && !state.empty && state.foreign) {
-      ctx.log.warn(`this database is managed by ${state.foreign.tool} (version ${state.foreign.version}); adopt it with 'pgship baseline VERSION'`);
+      ctx.log.warn(`this database is managed by ${state.foreign.tool} (version ${state.foreign.version}); adopt it with '${ctx.binary} up --adopt' (or '${ctx.binary} baseline --from ${state.foreign.tool}' to only record it)`);
     }
   } finally {
     await db.close();

@@ -3,7 +3,7 @@
 
 import type { ArgsDef } from "citty";
 import { formatDuration } from "../core/duration.ts";
-import { ExitCode } from "../core/errors.ts";
+import { ExitCode, UsageError } from "../core/errors.ts";
 import type { BackupOutcome } from "../backup/create.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
@@ -19,18 +19,25 @@ export const migrateArgs = {
   "fail-on-drift": { type: "boolean", description: "Exit 4 when the check after migrating finds drift" },
 } as const satisfies ArgsDef;
 
-export const args = { ...migrateArgs, ...preBackupArgs };
+export const args = {
+  ...migrateArgs,
+  adopt: { type: "boolean", description: "Adopt a database dbmate, golang-migrate, Prisma or Alembic migrated (as 'baseline --from'), then apply what is pending" },
+  ...preBackupArgs,
+} as const satisfies ArgsDef;
 export const run = (ctx: Context, a: Args) => runMigrate(ctx, a, "up");
 export const usage = `Empty database: fresh install from the snapshot. Installed database: pending migrations.
-A non-empty database that pgship does not manage is refused (see 'baseline').
+A non-empty database that pgship does not manage is refused (see 'baseline'); with --adopt, one that
+dbmate, golang-migrate, Prisma or Alembic migrated is adopted first (schema checked, history recorded).
 Examples:
   pgship up --database-url postgres://app@db:5432/app --wait 60s   # container entrypoint
   pgship up --dry-run                                               # show plan and SQL
-  pgship up --backup /var/backups/app                               # verified backup first (see 'backup')`;
+  pgship up --backup /var/backups/app                               # verified backup first (see 'backup')
+  pgship up --adopt                                                 # take over from dbmate & co, then migrate`;
 
 export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Promise<number> {
   const to = a.to ? String(a.to) : undefined;
   const lockRetries = intFlag(a["lock-retries"], "lock-retries") ?? 5;
+  if (a["dry-run"] && a.adopt) throw new UsageError("--adopt cannot be combined with --dry-run", "adoption reads and checks the database; run 'baseline --from TOOL' first, then 'up --dry-run'");
   if (a["dry-run"]) {
     const plan = await planMigration(ctx, { mode, to });
     ctx.result(plan, () => renderPlan(plan));
@@ -43,7 +50,7 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
         if (managed) backup = await backupBeforeMigrating(ctx, db, backupFlags);
       }
     : undefined;
-  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, beforeSteps }).catch((e: unknown) => {
+  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, adopt: a.adopt === true, beforeSteps }).catch((e: unknown) => {
     if (!backup) throw e;
     // A migration failed after --backup: say exactly how to go back.
     if (!(e instanceof Error && "exitCode" in e)) ctx.log.warn(`to return to the backup taken before this run: ${restoreCommand(backup, a)}`);
@@ -56,6 +63,12 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
 }
 
 export function summary(r: MigrateOutcome): string {
+  const a = r.adopted;
+  const adopted = a ? `Adopted from ${a.tool} (${a.table} at ${a.sourceVersion}): migrations up to ${a.version} recorded as applied.\n` : "";
+  return adopted + summaryOf(r);
+}
+
+function summaryOf(r: MigrateOutcome): string {
   if (r.action === "none") return `Already up to date at ${r.from ?? "(no migrations)"}.`;
   const n = r.steps.length;
   if (r.action === "down") return `Rolled back ${n} migration${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}: database at ${r.to ?? "(no migrations applied)"}.`;

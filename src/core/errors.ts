@@ -19,6 +19,12 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
  * contract (docs/json.md, "Error codes"). Add a code here and there together.
  */
 export const ERROR_CODES = [
+  "adopt_dirty",
+  "adopt_drift",
+  "adopt_failed_migration",
+  "adopt_source_missing",
+  "adopt_unknown_version",
+  "adopt_unmapped",
   "already_installed",
   "already_managed",
   "backup_corrupt",

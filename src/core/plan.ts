@@ -2,6 +2,7 @@
 // database from where it is to where it should be. No I/O here; the runner
 // executes what these functions return.
 
+import type { AdoptTool } from "./adopt-map.ts";
 import { ExitCode, PgshipError } from "./errors.ts";
 import type { Migration } from "./migration-file.ts";
 import type { MigrationSet, Snapshot } from "./migration-set.ts";
@@ -26,7 +27,7 @@ export interface DatabaseState {
   /** No objects outside system schemas and the tracking schema. */
   empty: boolean;
   /** Another tool's record of the version, when the database is not managed. */
-  foreign: { tool: "dbmate" | "alembic"; version: string } | null;
+  foreign: { tool: AdoptTool; version: string } | null;
 }
 
 export type MigrationStatus = "applied" | "pending" | "changed" | "running" | "unknown";
@@ -232,10 +233,17 @@ export function planDown(set: MigrationSet, db: DatabaseState, opts: DownOptions
 }
 
 function notEmpty(db: DatabaseState, mode: string): PgshipError {
-  const from = db.foreign ? ` It looks like it is managed by ${db.foreign.tool} at version ${db.foreign.version}.` : "";
+  if (db.foreign) {
+    const { tool, version } = db.foreign;
+    return new PgshipError(
+      "not_empty",
+      `the database is not empty and pgship does not manage it, so '${mode}' will not touch it. It was migrated by ${tool}, which recorded ${tool === "alembic" ? "revision" : "version"} ${version}.`,
+      { hint: `adopt it: 'pgship up --adopt' checks the schema against that version, records ${tool}'s history and applies what is pending; 'pgship baseline --from ${tool}' only records it` },
+    );
+  }
   return new PgshipError(
     "not_empty",
-    `the database is not empty and pgship does not manage it, so '${mode}' will not touch it.${from}`,
+    `the database is not empty and pgship does not manage it, so '${mode}' will not touch it.`,
     { hint: "if its schema is already at a known version V, adopt it with 'pgship baseline V'; otherwise point --database-url at an empty database" },
   );
 }

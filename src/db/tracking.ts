@@ -5,6 +5,8 @@ import { hostname, userInfo } from "node:os";
 import type { AppliedRow, AppliedVia, DatabaseState } from "../core/plan.ts";
 import { env, pid } from "../runtime.ts";
 import type { Sql } from "./connect.ts";
+import { detectForeign, qualified, type SourceTable } from "./adopt.ts";
+import type { AdoptTool } from "../core/adopt-map.ts";
 
 export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -73,7 +75,7 @@ export async function readState(sql: Sql, schema: string): Promise<DatabaseState
   const applied = managed ? await readApplied(sql, schema) : [];
   // An installed database is never "empty"; skip the object count for it.
   if (applied.length > 0) return { managed, applied, empty: false, foreign: null };
-  const [row] = await sql.unsafe<{ objects: number; dbmate: string | null; alembic: string | null }[]>(
+  const [row] = await sql.unsafe<{ objects: number }[]>(
     `select
       (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where ${SYSTEM_SCHEMAS} and n.nspname <> $1 and ${NOT_EXTENSION("pg_class", "c.oid")})
@@ -83,19 +85,11 @@ export async function readState(sql: Sql, schema: string): Promise<DatabaseState
         where ${SYSTEM_SCHEMAS} and n.nspname <> $1 and t.typtype in ('e', 'd', 'r') and ${NOT_EXTENSION("pg_type", "t.oid")})
     + (select count(*) from pg_namespace n where ${SYSTEM_SCHEMAS} and n.nspname not in ($1, 'public')
         and ${NOT_EXTENSION("pg_namespace", "n.oid")})
-      as objects,
-      to_regclass('public.schema_migrations')::text as dbmate,
-      to_regclass('public.alembic_version')::text as alembic`,
+      as objects`,
     [schema],
   );
-  let foreign: DatabaseState["foreign"] = null;
-  if (!managed && row!.dbmate) {
-    const [v] = await sql.unsafe<{ v: string | null }[]>(`select max(version)::text as v from public.schema_migrations`).catch(() => [{ v: null }]);
-    if (v?.v) foreign = { tool: "dbmate", version: v.v };
-  } else if (!managed && row!.alembic) {
-    const [v] = await sql.unsafe<{ v: string | null }[]>(`select max(version_num)::text as v from public.alembic_version`).catch(() => [{ v: null }]);
-    if (v?.v) foreign = { tool: "alembic", version: v.v };
-  }
+  // Another tool's tracking table: what 'up' names when it refuses, and what 'up --adopt' adopts.
+  const foreign = Number(row!.objects) === 0 ? null : await detectForeign(sql);
   return { managed, applied, empty: Number(row!.objects) === 0, foreign };
 }
 
@@ -224,4 +218,69 @@ export async function lastRun(sql: Sql, schema: string): Promise<LastRun | null>
     fromVersion: (r.from_version as string | null) ?? null,
     toVersion: (r.to_version as string | null) ?? null,
   };
+}
+
+/** Another tool's tracking table, kept after adoption: part of the history, not drift. */
+export interface AdoptedTable extends SourceTable {
+  tool: AdoptTool;
+}
+
+/** The adopted tables (none when the table that lists them was never created). */
+export async function readAdopted(sql: Sql, schema: string): Promise<AdoptedTable[]> {
+  const [t] = await sql.unsafe<{ ok: boolean }[]>(`select to_regclass($1) is not null as ok`, [`${quoteIdent(schema)}.adopted`]);
+  if (!t!.ok) return [];
+  const rows = await sql.unsafe<{ s: string; n: string; tool: string }[]>(`select table_schema as s, table_name as n, tool from ${quoteIdent(schema)}.adopted order by 1, 2`);
+  return rows.map((r) => ({ schema: r.s, name: r.n, tool: r.tool as AdoptTool }));
+}
+
+export interface AdoptionInput {
+  table: SourceTable;
+  tool: AdoptTool;
+  /** This binary's version the database was adopted at. */
+  version: string;
+  /** What the tool itself recorded last (an Alembic revision id, or the version). */
+  sourceVersion: string;
+  /** Recorded with --force although the schema differed (that many findings). */
+  forced: boolean;
+  drift: number;
+  runId: number;
+}
+
+/** Lists an adopted table (creating the list, readable by everyone like the history, the first time). */
+export async function recordAdoption(sql: Sql, schema: string, a: AdoptionInput): Promise<void> {
+  const s = quoteIdent(schema);
+  const [t] = await sql.unsafe<{ ok: boolean }[]>(`select to_regclass($1) is not null as ok`, [`${s}.adopted`]);
+  if (!t!.ok) {
+    await sql.unsafe(`
+create table if not exists ${s}.adopted (
+  table_schema   text not null,
+  table_name     text not null,
+  tool           text not null,
+  version        text not null,
+  source_version text not null,
+  forced         boolean not null default false,
+  drift          integer not null default 0,
+  run_id         bigint,
+  adopted_at     timestamptz not null default clock_timestamp(),
+  primary key (table_schema, table_name)
+);
+comment on table ${s}.adopted is 'pgship: tracking tables of the migration tool this database was adopted from (kept until baseline --drop-source).';
+grant select on ${s}.adopted to public;`);
+  }
+  await sql.unsafe(
+    `insert into ${s}.adopted (table_schema, table_name, tool, version, source_version, forced, drift, run_id)
+     values ($1, $2, $3, $4, $5, $6, $7, $8)
+     on conflict (table_schema, table_name) do update set tool = excluded.tool, version = excluded.version,
+       source_version = excluded.source_version, forced = excluded.forced, drift = excluded.drift,
+       run_id = excluded.run_id, adopted_at = excluded.adopted_at`,
+    [a.table.schema, a.table.name, a.tool, a.version, a.sourceVersion, a.forced, a.drift, a.runId],
+  );
+}
+
+/** Drops the adopted tables (the other tool can no longer roll back) and forgets them. */
+export async function dropAdopted(sql: Sql, schema: string, tables: SourceTable[]): Promise<void> {
+  for (const t of tables) {
+    await sql.unsafe(`drop table if exists ${qualified(t)}`);
+    await sql.unsafe(`delete from ${quoteIdent(schema)}.adopted where table_schema = $1 and table_name = $2`, [t.schema, t.name]);
+  }
 }

@@ -126,7 +126,7 @@ async function diagnose(ctx: OpContext, db: Db, add: (c: Omit<Check, "exitCode">
     const blocked = state.empty ? upFix(true) : null;
     if (state.empty && blocked) add({ name: "install", status: "fail", detail: `the database is empty, and ${blocked.detail}`, fix: blocked.fix, exitCode: ExitCode.error });
     else if (state.empty) add({ name: "install", status: "warn", detail: "the database is empty", fix: "pgship up", exitCode: ExitCode.pending });
-    else add({ name: "install", status: "fail", detail: `not managed by pgship${state.foreign ? ` (${state.foreign.tool} at ${state.foreign.version})` : ""}`, fix: "pgship baseline V (once you know which version the schema is at)", exitCode: ExitCode.error });
+    else add({ name: "install", status: "fail", detail: `not managed by pgship${state.foreign ? ` (${state.foreign.tool} at ${state.foreign.version})` : ""}`, fix: state.foreign ? `pgship up --adopt (or pgship baseline --from ${state.foreign.tool})` : "pgship baseline V (once you know which version the schema is at)", exitCode: ExitCode.error });
     return 0;
   }
   const report = computeStatus(set, state);

@@ -13,6 +13,7 @@ import { checked } from "../db/privileges.ts";
 import type { LoadedSet } from "../source.ts";
 import type { OpContext } from "./context.ts";
 import { withRun } from "./run.ts";
+import { adopt, type Adoption } from "./baseline.ts";
 
 export type MigrateMode = "up" | "install" | "update";
 
@@ -24,6 +25,8 @@ export interface MigrateOptions {
   lockRetries?: number;
   /** Compare with the shipped model afterwards (default true). */
   verify?: boolean;
+  /** up --adopt: a database another tool migrated is adopted first (see baseline --from). */
+  adopt?: boolean;
   /** Runs under the lock once there is something to apply, before the first step (up --backup). */
   beforeSteps?: (db: Db, managed: boolean) => Promise<void>;
 }
@@ -42,6 +45,8 @@ export interface MigrateOutcome {
   durationMs: number;
   /** Findings of the check after migrating (0 when skipped or clean). */
   drift: number;
+  /** up --adopt: the other tool's history that was recorded first. */
+  adopted?: Adoption;
 }
 
 export interface PlannedStep extends StepLabel {
@@ -69,20 +74,26 @@ export type DownOptions = { steps: number } | { to: string };
 export async function migrate(ctx: OpContext, opts: MigrateOptions): Promise<MigrateOutcome> {
   const t0 = performance.now();
   const steps: StepOutcome[] = [];
+  let adopted: Adoption | undefined;
   const { plan, drift } = await withRun(ctx, opts.mode, async (s) => {
-    const plan = planUp(s.set, s.state, { mode: opts.mode, to: opts.to });
+    let state = s.state;
+    if (opts.adopt && state.foreign && (!state.managed || state.applied.length === 0)) {
+      adopted = await adopt(ctx, s, state.foreign.tool, false);
+      state = await readState(s.db.sql, ctx.schema);
+    }
+    const plan = planUp(s.set, state, { mode: opts.mode, to: opts.to });
     // Every run against an installed database is recorded, no-ops included, when the role may
     // write the history. Nothing to do needs only read access (a least-privilege runtime role).
     if (plan.action === "none") {
-      if (s.state.managed && s.can(["record"])) await s.begin(plan.from);
-      else if (s.state.managed) ctx.emit({ type: "debug", message: `nothing to do; not recorded in ${ctx.schema}.history (role "${s.privileges.role}" cannot write it)` });
-      const drift = opts.verify === false || !s.state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
+      if (state.managed && s.can(["record"])) await s.begin(plan.from);
+      else if (state.managed) ctx.emit({ type: "debug", message: `nothing to do; not recorded in ${ctx.schema}.history (role "${s.privileges.role}" cannot write it)` });
+      const drift = opts.verify === false || !state.managed ? 0 : await driftAfter(ctx, s.db, s.set, plan.from);
       return { value: { plan, drift }, toVersion: plan.from };
     }
     // Before anything (a backup included): the tracking writes, and for an install the objects it creates.
     const snapshotNamesPublic = plan.steps.some((st) => st.kind === "snapshot" && /\bpublic\./.test(st.snapshot.sql));
     s.require(plan.action === "install" ? ["read", "record", "apply", "create", ...(snapshotNamesPublic ? (["create-public"] as const) : [])] : ["record", "apply"]);
-    await opts.beforeSteps?.(s.db, s.state.managed);
+    await opts.beforeSteps?.(s.db, state.managed);
     await execute(ctx, s.db, s.set, await s.begin(plan.from), plan, opts.lockRetries, steps);
     // A fresh install from the snapshot alone is the model by construction (dump writes both from
     // one scratch database and `check` gates them in CI): comparing again would only cost time.
@@ -90,7 +101,7 @@ export async function migrate(ctx: OpContext, opts: MigrateOptions): Promise<Mig
     const drift = opts.verify === false || snapshotOnly ? 0 : await driftAfter(ctx, s.db, s.set, plan.to);
     return { value: { plan, drift }, toVersion: plan.to };
   });
-  return outcome(plan, steps, drift, t0);
+  return { ...outcome(plan, steps, drift, t0), ...(adopted ? { adopted } : {}) };
 }
 
 /** Rolls back with the migrations' down sections. */

@@ -159,7 +159,7 @@ describe("baseline", () => {
 
     const refused = await pgship(["up"], { env: { DATABASE_URL: d.url } });
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain(`managed by dbmate at version ${VERSIONS[4]}`);
+    expect(refused.stderr).toContain(`migrated by dbmate, which recorded version ${VERSIONS[4]}`);
     expect(refused.stderr).toContain("pgship baseline");
     expect(await d.sql`select 1 from pg_namespace where nspname = 'pgship'`).toHaveLength(0);
 

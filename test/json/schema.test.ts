@@ -79,6 +79,27 @@ describe("--json schemas", () => {
     expectValid("new.schema.json", bad.stdout);
   });
 
+  test("adoption (baseline --from, --drop-source, up --adopt) and its refusals match their schemas", async () => {
+    const ok = async (d: { url: string }, schema: string, args: string[], code = 0) => {
+      const r = await pgship([...args, "--database-url", d.url, "--json"]);
+      expect({ args, code: r.code, stderr: r.stderr }).toMatchObject({ code });
+      return expectValid(schema, r.stdout) as Record<string, any>;
+    };
+    const foreign = async (table: string, rows: string) => {
+      const d = await db();
+      await ok(d, "migrate.schema.json", ["install", "--to", "20250305093000"]);
+      await d.sql.unsafe(`drop schema pgship cascade; ${table}; ${rows}`);
+      return d;
+    };
+    const dbmate = await foreign("create table schema_migrations (version varchar(128) primary key)", "insert into schema_migrations values ('20250305093000')");
+    await dbmate.sql`alter table users add column nickname text`;
+    expect((await ok(dbmate, "baseline.schema.json", ["baseline", "--from", "dbmate"], 4)).error.code).toBe("adopt_drift");
+    expect((await ok(dbmate, "baseline.schema.json", ["baseline", "--from", "dbmate", "--force"])).adopted.forced).toBe(true);
+    expect((await ok(dbmate, "baseline.schema.json", ["baseline", "--drop-source"])).dropped).toEqual(["public.schema_migrations"]);
+    const golang = await foreign("create table schema_migrations (version bigint primary key, dirty boolean not null)", "insert into schema_migrations values (20250305093000, false)");
+    expect((await ok(golang, "migrate.schema.json", ["up", "--adopt"])).adopted.tool).toBe("golang-migrate");
+  }, 60_000);
+
   test("backup, backups, backups verify and restore match their schemas", async () => {
     const d = await db();
     await d.sql`create table t (id int primary key, v text)`;

@@ -94,13 +94,16 @@ describe("planUp", () => {
     expect(code(() => planUp(s, EMPTY, { mode: "up", to: "20000101000000" }))).toBe("unknown_version/2");
   });
 
-  test("an unmanaged database with another tool's history is named in the refusal", () => {
+  test("an unmanaged database with another tool's history is named in the refusal, with the commands that adopt it", () => {
+    let err: PgshipError | undefined;
     try {
       planUp(set(), { ...EMPTY, empty: false, foreign: { tool: "dbmate", version: V[1]! } }, { mode: "up" });
     } catch (e) {
-      expect((e as Error).message).toContain(`managed by dbmate at version ${V[1]}`);
-      expect((e as PgshipError).hint).toContain("pgship baseline");
+      err = e as PgshipError;
     }
+    expect(err?.message).toContain(`migrated by dbmate, which recorded version ${V[1]}`);
+    expect(err?.hint).toContain("'pgship up --adopt'");
+    expect(err?.hint).toContain("'pgship baseline --from dbmate'");
   });
 });
 
