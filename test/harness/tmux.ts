@@ -71,6 +71,11 @@ export class Terminal {
     this.tmux("send-keys", "-t", this.name, "-l", text);
   }
 
+  /** The pid of the pane's shell (the binary is its child). */
+  shellPid(): number {
+    return Number(this.tmux("display-message", "-p", "-t", this.name, "#{pane_pid}").trim());
+  }
+
   /** The binary's exit status once it has exited. */
   async exitCode(timeoutMs = 20_000): Promise<number> {
     await this.waitFor("EXIT=", timeoutMs);

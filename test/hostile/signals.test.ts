@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { databaseNames, seed } from "../harness/backup.ts";
+import { childrenNamed, databaseNames, seed } from "../harness/backup.ts";
 import { freePort } from "../harness/cluster.ts";
-import { cluster, createDb, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { Terminal } from "../harness/tmux.ts";
 import { lockKeys } from "../../src/db/lock.ts";
 
 const dbs: TestDb[] = [];
@@ -178,4 +179,35 @@ describe("verify --fix --yes", () => {
     }
     console.log(seen.join("\n"));
   }, 180_000);
+});
+
+describe("the confirmation prompt of verify --fix", () => {
+  for (const how of ["Ctrl-C", "SIGTERM"] as const) {
+    test(`${how} at the prompt exits 130 at once and repairs nothing`, async () => {
+      const d = await db();
+      expect((await pgship(["up"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+      await d.sql.unsafe("drop index instances_user_id_idx");
+      const dir = tempDir();
+      const term = new Terminal([ensureBinary(), "verify", "--fix"], {
+        cwd: dir,
+        env: { PATH: process.env.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", DATABASE_URL: d.url },
+      });
+      try {
+        await term.waitFor("[y/N]");
+        const t0 = performance.now();
+        if (how === "Ctrl-C") term.send("C-c");
+        else {
+          const [binary] = childrenNamed(term.shellPid(), "pgship");
+          expect(binary).toBeGreaterThan(0);
+          process.kill(binary!, "SIGTERM");
+        }
+        expect(await term.exitCode(10_000)).toBe(130);
+        expect(performance.now() - t0).toBeLessThan(3000);
+        expect(term.screen()).toContain("interrupted at the confirmation prompt: nothing was changed");
+        expect(await d.sql`select 1 from pg_indexes where indexname = 'instances_user_id_idx'`).toHaveLength(0);
+      } finally {
+        term.close();
+      }
+    }, 60_000);
+  }
 });
