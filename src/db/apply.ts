@@ -39,7 +39,7 @@ export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> 
     try {
       await withTransaction(ctx.sql, async (tx) => {
         for (const step of plan.steps.slice(0, plan.atomicPrefix)) {
-          ctx.interrupt.check();
+          ctx.interrupt.check("during the install; it was rolled back and the database is empty again");
           current = step;
           const t0 = performance.now();
           ctx.emit({ type: "step-start", step: labelOf(step) });
@@ -62,7 +62,7 @@ export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> 
 }
 
 async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
-  ctx.interrupt.check();
+  ctx.interrupt.check("before the next migration started (the ones reported applied above stay applied)");
   const label = labelOf(step);
   const t0 = performance.now();
   ctx.emit({ type: "step-start", step: label });
@@ -167,7 +167,7 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
   await setTimeouts(ctx.sql, section, false);
   try {
     for (const st of statements) {
-      ctx.interrupt.check();
+      ctx.interrupt.check(`while running ${m.file}; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`);
       for (let attempt = 1; ; attempt++) {
         try {
           if (st.copyData === undefined) await ctx.interrupt.track(ctx.sql.unsafe(st.text));
