@@ -15,8 +15,8 @@ import { lockKeys } from "../../src/db/lock.ts";
 
 const dbs: TestDb[] = [];
 afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
+}, 20_000);
 async function db(): Promise<TestDb> {
   const d = await createDb("sig");
   dbs.push(d);
