@@ -54,9 +54,10 @@ export async function runDoctor(ctx: OpContext, pgBin?: string): Promise<{ check
   const target = ctx.target();
   let db: Db | undefined;
   try {
-    db = await connect(target, { applicationName: `${brand.binary} doctor`, waitMs: ctx.waitMs });
+    db = await connect(target, { applicationName: `${brand.binary} doctor`, waitMs: ctx.waitMs, interrupt: ctx.interrupt });
     add({ name: "connection", status: "ok", detail: `${describeTarget(target)}, PostgreSQL ${db.serverVersion}` });
   } catch (e) {
+    if (ctx.interrupt.interrupted) throw e;
     add({ name: "connection", status: "fail", detail: isPgshipError(e) ? e.message : String(e), fix: isPgshipError(e) ? e.hint : undefined, exitCode: ExitCode.error });
   }
   const major = db ? Math.floor(db.serverVersionNum / 10000) : 0;
