@@ -14,9 +14,14 @@ import { Terminal } from "../harness/tmux.ts";
 import { lockKeys } from "../../src/db/lock.ts";
 
 const dbs: TestDb[] = [];
+// The databases here are big (a restore and an index build must take a while): dropped here, so the
+// cluster's removal at the end of the run stays quick.
 afterAll(async () => {
   await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
-}, 20_000);
+  const admin = postgres((await cluster()).url("postgres"), { max: 1, onnotice: () => {} });
+  for (const d of dbs) await admin.unsafe(`drop database if exists "${d.name}" with (force)`).catch(() => undefined);
+  await admin.end();
+}, 60_000);
 async function db(): Promise<TestDb> {
   const d = await createDb("sig");
   dbs.push(d);
