@@ -76,7 +76,7 @@ describe("restore --undo", () => {
     expect(noneText.stderr).toContain("nothing to undo");
     expect(noneText.stderr).toContain("is gone");
     expect(await fingerprint(d.url, APP_DATA)).toEqual(atBackup);
-  });
+  }, 90_000);
 
   test("in place (no CREATEDB): a verified safety backup is taken first, named, and --undo restores it", async () => {
     const c = await cluster();
@@ -132,7 +132,7 @@ describe("restore --undo", () => {
     expect(none.code).toBe(1);
     expect(json(none.stdout).error).toMatchObject({ code: "nothing_to_undo" });
     expect(json(none.stdout).error.message).toContain("kept no way back");
-  });
+  }, 90_000);
 
   test("a database never restored: nothing to undo, exit 1, one clear message", async () => {
     const d = await createDb("undo");
@@ -148,5 +148,5 @@ describe("restore --undo", () => {
     expect(json(j.stdout).error.code).toBe("nothing_to_undo");
     const usage = await pgship(["restore", "x.dump", "--undo"], { env });
     expect(usage.code).toBe(2);
-  });
+  }, 30_000);
 });

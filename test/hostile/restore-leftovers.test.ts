@@ -91,6 +91,8 @@ describe("leftovers of killed runs", () => {
       }
     } finally {
       await sql.end();
+      // Leave the shared test cluster small (its data directory is removed when the tests end).
+      await d.sql`drop table if exists bulk`;
     }
   }, 120_000);
 });
