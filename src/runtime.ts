@@ -38,13 +38,21 @@ export function onSignal(signal: "SIGINT" | "SIGTERM", handler: () => void): voi
 export const runtimeName = (): string =>
   "Deno" in globalThis ? `deno ${(globalThis as { Deno?: { version: { deno: string } } }).Deno!.version.deno}` : `bun ${process.versions.bun ?? "?"}`;
 
-/** One line of input from the terminal (stdin must be a TTY; callers check first). */
-export async function ask(question: string): Promise<string> {
+/**
+ * One line of input from the terminal (stdin must be a TTY; callers check first).
+ * Ctrl-C at the prompt is the same as SIGINT; `signal` closes the prompt (the
+ * answer is then never settled: the caller races it against the signal).
+ */
+export async function ask(question: string, signal?: AbortSignal): Promise<string> {
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  rl.on("SIGINT", () => process.emit("SIGINT"));
+  const close = () => rl.close();
+  signal?.addEventListener("abort", close, { once: true });
   try {
     return await new Promise<string>((resolve) => rl.question(question, resolve));
   } finally {
+    signal?.removeEventListener("abort", close);
     rl.close();
   }
 }

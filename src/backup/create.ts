@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import type { ConnectionTarget } from "../core/config.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
-import { interrupted, type Interrupt } from "../db/apply.ts";
+import { interrupted, type Interrupt } from "../core/cancel.ts";
 import { quoteIdent, trackingExists } from "../db/tracking.ts";
 import { requireDumpable } from "../db/privileges.ts";
 import { describeTool, locatePgTool, siblingTool, toolSpec, type PgTool, type ToolLocation } from "../tools/pg-tools.ts";
@@ -239,7 +239,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
       Object.assign(run, {
         cancel: () => {
           cancelled = true;
-          active?.kill("SIGTERM");
+          active?.stop();
         },
       }),
     );

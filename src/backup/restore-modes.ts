@@ -6,6 +6,7 @@
 //   in-place no CREATEDB: replace the contents in one transaction
 // A failure in any of them leaves the live database as it was.
 
+import type { Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { acquireLock, releaseLock, type LockHolder } from "../db/lock.ts";
@@ -28,6 +29,8 @@ export interface ModeRun {
   schema: string;
   lockTimeoutMs: number;
   onLockWait: (holder: LockHolder | null) => void;
+  /** Stops a wait for the migration lock. */
+  interrupt?: Interrupt;
   warn: (m: string) => void;
   /** Called once the live database has been replaced (after this, the old connection is gone). */
   closeLive: () => Promise<void>;
@@ -70,7 +73,7 @@ export async function runSwap(r: ModeRun, at: Date, dropOld: boolean, keeps: str
   const kept = keeps !== null && !(await databaseExists(admin.sql, keeps)) ? keeps : await freeName(admin, (n) => keptDatabaseName(r.live, at, n));
   const like = await readLiveDatabase(admin.sql, r.live, admin.serverVersionNum);
   // No migration may start on the live database while its replacement is built.
-  await acquireLock(r.liveDb!.sql, r.schema, r.lockTimeoutMs, r.onLockWait);
+  await acquireLock(r.liveDb!.sql, r.schema, r.lockTimeoutMs, r.onLockWait, r.interrupt);
   await buildBeside(admin, work, r, like);
   await releaseLock(r.liveDb!.sql, r.schema).catch(() => undefined);
   await r.closeLive();
@@ -113,7 +116,7 @@ export async function runInto(r: ModeRun, name: string): Promise<ModeResult> {
 
 export async function runInPlace(r: ModeRun): Promise<ModeResult> {
   const db = r.liveDb!;
-  await acquireLock(db.sql, r.schema, r.lockTimeoutMs, r.onLockWait);
+  await acquireLock(db.sql, r.schema, r.lockTimeoutMs, r.onLockWait, r.interrupt);
   try {
     const target = await readInPlaceTarget(db.sql);
     await restoreInPlace(r.live, r.pgRestore, r.psql!, inPlacePreamble(target, r.lockTimeoutMs), r.input);

@@ -35,8 +35,8 @@ export function isWorkDatabaseOf(name: string, live: string): boolean {
 /** Scratch databases (test restores, schema replays) are named so, and carry a comment naming the database they were made for. */
 export const SCRATCH_PREFIX = "pgship_scratch_";
 export const isScratchName = (name: string) => /^pgship_scratch_[0-9a-f]{12}$/.test(name);
-export const scratchComment = (forDatabase: string, at: Date) =>
-  `pgship: scratch database for ${forDatabase} since ${at.toISOString()}; safe to drop when nobody is connected to it`;
+export const scratchComment = (forDatabase: string, at: Date, madeBy?: string, pid?: number) =>
+  `pgship: scratch database for ${forDatabase} since ${at.toISOString()}${madeBy ? `, made by '${madeBy}' (pid ${pid})` : ""}; safe to drop when nobody is connected to it`;
 export function scratchOf(comment: string | null): string | null {
   const m = comment ? /^pgship: scratch database for (.+) since \d{4}-/.exec(comment) : null;
   return m ? m[1]! : null;

@@ -65,7 +65,7 @@ export async function expectedModel(set: LoadedSet, db: Db, schema: string, vers
   const upTo = set.migrations.filter((m) => m.version <= version);
   try {
     emit({ type: "info", message: `${missing}: building the model for ${version} by replaying ${upTo.length} migrations in a scratch database` });
-    const model = await withScratchDatabase(db, async (scratch) => {
+    const model = await withScratchDatabase(db, "verify", async (scratch) => {
       await replayMigrations(scratch, upTo);
       return introspect(scratch.sql, schema);
     });

@@ -1,9 +1,11 @@
 // Database side of verify: read the live schema, pick the expected one, diff;
 // and apply a repair plan in one transaction after its prechecks.
 
-import { ExitCode, PgshipError } from "../core/errors.ts";
+import { interrupted, type Interrupt } from "../core/cancel.ts";
+import { ExitCode, isPgshipError, PgshipError } from "../core/errors.ts";
 import type { Emit } from "../core/events.ts";
 import { withTransaction, type Db, safeMessage } from "../db/connect.ts";
+import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import { readState } from "../db/tracking.ts";
 import type { LoadedSet } from "../source.ts";
 import { diffModels, type Finding } from "./diff.ts";
@@ -67,7 +69,10 @@ export interface RepairOutcome {
 }
 
 /** Runs the prechecks, then every remaining repair in one transaction: all or nothing. */
-export async function applyRepairs(db: Db, plan: RepairPlan): Promise<RepairOutcome> {
+const ROLLED_BACK = "during the repair: it was rolled back, nothing was changed";
+
+/** Applies the repairs in one transaction; an interrupt before its COMMIT rolls it all back (exit 130). */
+export async function applyRepairs(db: Db, plan: RepairPlan, interrupt?: Interrupt): Promise<RepairOutcome> {
   const demoted: Manual[] = [];
   const todo: Repair[] = [];
   for (const r of plan.repairs) {
@@ -86,10 +91,13 @@ export async function applyRepairs(db: Db, plan: RepairPlan): Promise<RepairOutc
     await withTransaction(db.sql, async (tx) => {
       for (const r of todo) {
         current = r;
-        await tx.unsafe(r.sql);
+        interrupt?.check(ROLLED_BACK);
+        await (interrupt ? interrupt.track(tx.unsafe(r.sql)) : tx.unsafe(r.sql));
       }
+      interrupt?.check(ROLLED_BACK);
     });
   } catch (e) {
+    if (interrupt?.interrupted && (isPgshipError(e) || isSqlState(e, SQLSTATE.queryCanceled))) throw interrupted(ROLLED_BACK);
     throw new PgshipError("repair_failed", `repair failed at: ${current?.sql.split("\n")[0]}\n${safeMessage(e, db.target)}`, {
       hint: "nothing was changed (the repairs run in one transaction); fix the cause, or apply the SQL above by hand",
       cause: e,

@@ -10,7 +10,8 @@ import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
 import { redactor, type Redactor } from "../core/redact.ts";
 import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
-import { describeStep, Interrupt } from "../db/apply.ts";
+import { describeStep } from "../db/apply.ts";
+import type { Interrupt } from "../core/cancel.ts";
 import { describeHolder } from "../db/lock.ts";
 import type { OpContext } from "../ops/context.ts";
 import { argv, ask, stdinIsTTY, writeStderr } from "../runtime.ts";
@@ -77,7 +78,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
       if (overrides.confirm) return overrides.confirm(question);
       if (ctx.yes) return true;
       if (!stdinIsTTY()) throw new UsageError(`${question.replace(/\?$/, "")}: pass --yes to confirm without a terminal`);
-      const answer = (await ask(`${question} [y/N] `)).trim().toLowerCase();
+      const answer = (await interrupt.race(ask(`${question} [y/N] `, interrupt.signal), "at the confirmation prompt: nothing was changed")).trim().toLowerCase();
       return answer === "y" || answer === "yes";
     },
     target() {
@@ -101,6 +102,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
       const db = await connect(t, {
         applicationName: `${brand.binary} ${command}`,
         waitMs: ctx.waitMs,
+        interrupt,
         onRetry: (reason, delayMs) => emit({ type: "connect-retry", reason, delayMs }),
         onNotice: (message) => emit({ type: "notice", message }),
       });

@@ -8,7 +8,7 @@ import { globalArgs, parseStrict } from "./flags.ts";
 import { printJson } from "./output.ts";
 import { ExitCode, isPgshipError, UsageError, type ErrorCode } from "../core/errors.ts";
 import { redactor, seedRedactor, type Redactor } from "../core/redact.ts";
-import { Interrupt } from "../db/apply.ts";
+import { Interrupt } from "../core/cancel.ts";
 import { fromServerPermissionError, isInsufficientPrivilege } from "../db/privileges.ts";
 import { argv, env, exit, onSignal, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
 
@@ -96,9 +96,8 @@ async function main(): Promise<number> {
   onSignal("SIGTERM", onInterrupt);
   const ctx = createContext(args, interrupt);
   try {
-    const code = (await mod.run(ctx, args)) ?? ExitCode.ok;
-    if (interrupt.interrupted && code === ExitCode.ok) return ExitCode.interrupted;
-    return code;
+    // The outcome decides: work that committed before the signal landed reports what it did.
+    return (await mod.run(ctx, args)) ?? ExitCode.ok;
   } catch (e) {
     return report(e, Boolean(args.json), Boolean(args.verbose), ctx.secrets);
   }

@@ -126,6 +126,7 @@ export async function confirmOrFail(ctx: Context, o: { what: string; question: s
   if (!stdinIsTTY()) throw new UsageError(`${o.what}: confirmation needed, and there is no terminal to ask on`, "pass --yes to confirm (see --dry-run for the plan)");
   const question = o.question;
   const nothingChanged = o.nothingChanged;
-  const answer = await confirm({ message: question, initialValue: false, output: promptOutput() as never });
+  const answer = await confirm({ message: question, initialValue: false, output: promptOutput() as never, signal: ctx.interrupt.signal });
+  ctx.interrupt.check(`at the confirmation prompt, ${nothingChanged}`);
   if (isCancel(answer) || !answer) throw new PgshipError("cancelled", `cancelled, ${nothingChanged}`, { exitCode: ExitCode.interrupted });
 }

@@ -4,7 +4,8 @@
 
 import type { ArgsDef } from "citty";
 import { basename, resolve } from "node:path";
-import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
+import { interrupted } from "../core/cancel.ts";
+import { ExitCode, isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
 import { decryptKeys, hasDecryptKeys } from "../backup/keys.ts";
 import { describeEncryption, lastVerification } from "../backup/manifest.ts";
 import { listArchive } from "../backup/read.ts";
@@ -108,12 +109,14 @@ async function verify(ctx: Context, a: Args, file: string): Promise<number> {
   const t0 = Date.now();
   let active: RunningProc[] = [];
   const track = (p: RunningProc[]) => (active = p);
-  const cancel = () => active.forEach((p) => p.kill("SIGTERM"));
+  const cancel = () => active.forEach((p) => p.stop());
   let detail: string;
   let restoredVersion: string | null | undefined;
   if (a.restore === false) {
     const pgRestore = await locatePgTool("pg_restore", 0, tools);
-    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, true, true), { cancel }));
+    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, true, true), { cancel })).catch((e: unknown) => {
+      throw notJudged(ctx, e, `while reading ${file}: the backup was not judged`);
+    });
     matchManifest(m, checked.stored.hex(), checked.plain.hex(), file);
     detail = `sha256 checked${keys ? ", decrypted" : ""}, read to the end by pg_restore ${pgRestore.version} (no test restore)`;
   } else {
@@ -123,7 +126,7 @@ async function verify(ctx: Context, a: Args, file: string): Promise<number> {
       const pgRestore = await locatePgTool("pg_restore", Math.floor(admin.serverVersionNum / 10000), tools);
       // One pass: the scratch database is thrown away, so restoring and checking the hashes together is safe.
       const expected = m ? { sha256: m.archive.sha256, plainSha256: m.archive.plainSha256 } : null;
-      const summary = await withScratchDatabase(admin, async (scratch, target) => {
+      const summary = await withScratchDatabase(admin, "backups verify", async (scratch, target) => {
         await ctx.interrupt.track(
           Object.assign(
             restoreInto(target.database, pgRestore, {
@@ -146,6 +149,9 @@ async function verify(ctx: Context, a: Args, file: string): Promise<number> {
         throw new PgshipError("backup_corrupt", `${file} restored, but its schema version is ${summary.version ?? "none"} where the manifest says ${m.schemaVersion ?? "none"}`);
       }
       detail = `test-restored into a scratch database on PostgreSQL ${admin.serverVersion} with pg_restore ${pgRestore.version}: ${summary.tables} tables, schema ${summary.version ?? "not managed"}`;
+    } catch (e) {
+      // pg_restore stopped by the signal fails the restore: that says nothing about the backup.
+      throw notJudged(ctx, e, `during the test restore of ${file}: the backup was not judged (its scratch database was dropped)`);
     } finally {
       progress.done();
       await admin.close().catch(() => undefined);
@@ -161,6 +167,15 @@ async function verify(ctx: Context, a: Args, file: string): Promise<number> {
   }
   ctx.result({ ok: true, file: b.archivePath, how, detail, schemaVersion: restoredVersion ?? m?.schemaVersion ?? null, durationMs: Date.now() - t0 }, () => `${file}: OK, ${detail}.`);
   return ExitCode.ok;
+}
+
+/**
+ * A tool stopped by the signal fails the check, which says nothing about the
+ * backup: reported as interrupted (130). A verdict reached before it stands.
+ */
+function notJudged(ctx: Context, e: unknown, what: string): unknown {
+  if (!ctx.interrupt.interrupted || (isPgshipError(e) && e.code === "backup_corrupt")) return e;
+  return interrupted(what);
 }
 
 async function scratchSummary(sql: Sql, schema: string): Promise<{ tables: number; version: string | null }> {

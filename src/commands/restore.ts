@@ -106,7 +106,7 @@ async function restoreFile(ctx: Context, a: Args, file: string, undoing: string 
   let admin: Db | null = null;
   let active: RunningProc[] = [];
   const track = (p: RunningProc[]) => (active = p);
-  const cancel = () => active.forEach((p) => p.kill("SIGTERM"));
+  const cancel = () => active.forEach((p) => p.stop());
   try {
     try {
       liveDb = await ctx.connect("restore");
@@ -225,6 +225,7 @@ async function restoreFile(ctx: Context, a: Args, file: string, undoing: string 
         schema: ctx.schema,
         lockTimeoutMs: ctx.lockTimeoutMs,
         onLockWait: (h: Parameters<typeof describeHolder>[0] | null) => ctx.log.info(`waiting for the migration lock${h ? ` held by ${describeHolder(h)}` : ""}`),
+        interrupt: ctx.interrupt,
         warn: (msg: string) => ctx.log.warn(msg),
         closeLive: async () => {
           await liveDb?.close().catch(() => undefined);

@@ -21,6 +21,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const db = await connect(ctx.target(), {
     applicationName: `${brand.binary} wait`,
     waitMs: timeout,
+    interrupt: ctx.interrupt,
     connectTimeoutSec: Math.max(1, Math.min(10, Math.ceil(timeout / 1000))),
     onRetry: (reason, delayMs) => ctx.emit({ type: "connect-retry", reason, delayMs }),
   });

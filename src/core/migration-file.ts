@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { MAX_DURATION_MS, parseDuration } from "./duration.ts";
 import { MigrationFileError, type FileProblem } from "./errors.ts";
-import { leadingWords, splitStatements, SqlSplitError } from "./sql-split.ts";
+import { splitStatements, SqlSplitError, topLevelWords } from "./sql-split.ts";
 
 export interface SectionOptions {
   /** false for `transaction:false`: each statement runs on its own. */
@@ -148,7 +148,37 @@ function parseOptions(rest: string, problem: (msg: string) => void): SectionOpti
   return options;
 }
 
-const TX_CONTROL = new Set(["begin", "commit", "rollback", "end", "abort", "savepoint", "release"]);
+/**
+ * Why a statement cannot run inside a transaction block, or null. Decided on the
+ * statement's kind, from its words outside strings, comments and function bodies:
+ * only the statements PostgreSQL itself refuses in a transaction block (PostgreSQL 13+).
+ */
+export function needsNoTransaction(text: string): string | null {
+  const w = topLevelWords(text);
+  const [a, b, c] = w;
+  const has = (x: string) => w.includes(x);
+  if (a === "create" && (b === "index" || (b === "unique" && c === "index")) && has("concurrently")) return "CREATE INDEX CONCURRENTLY";
+  if (a === "drop" && b === "index" && c === "concurrently") return "DROP INDEX CONCURRENTLY";
+  if (a === "reindex" && has("concurrently")) return "REINDEX ... CONCURRENTLY";
+  if (a === "reindex" && (has("schema") || has("database") || has("system"))) return "REINDEX SCHEMA/DATABASE/SYSTEM";
+  if (a === "alter" && b === "table" && has("detach") && has("partition") && has("concurrently")) return "DETACH PARTITION ... CONCURRENTLY";
+  if (a === "vacuum") return "VACUUM";
+  if (a === "cluster" && w.filter((x) => x !== "verbose").length === 1 && !text.includes("(")) return "CLUSTER without a table";
+  if ((a === "create" || a === "drop") && b === "database") return `${a.toUpperCase()} DATABASE`;
+  if (a === "alter" && b === "database" && has("set") && has("tablespace")) return "ALTER DATABASE ... SET TABLESPACE";
+  if ((a === "create" || a === "drop") && b === "tablespace") return `${a.toUpperCase()} TABLESPACE`;
+  if (a === "alter" && b === "system") return "ALTER SYSTEM";
+  return null;
+}
+
+/** Statements that end or start the migration's own transaction. SAVEPOINT and ROLLBACK TO are fine inside it. */
+function transactionControl(text: string): string | null {
+  const [a, b] = topLevelWords(text, 2);
+  if (a === "begin" || a === "commit" || a === "end" || a === "abort") return a.toUpperCase();
+  if (a === "start" && b === "transaction") return "START TRANSACTION";
+  if (a === "rollback" && b !== "to") return "ROLLBACK";
+  return null;
+}
 
 function checkSection(section: Section, kind: string, problem: (line: number, msg: string) => void, required: boolean) {
   let statements;
@@ -163,14 +193,10 @@ function checkSection(section: Section, kind: string, problem: (line: number, ms
   }
   if (!section.options.transaction) return;
   for (const st of statements) {
-    const words = leadingWords(st.text);
     const at = section.line + st.line - 1;
-    if (TX_CONTROL.has(words[0]!) || (words[0] === "start" && words[1] === "transaction")) {
-      problem(at, `"${words[0]!.toUpperCase()}" in a migration that already runs in a transaction; remove it, or add transaction:false to the marker`);
-    }
-    if (words.includes("concurrently") || /^(create|drop|reindex)\b[\s\S]*\bconcurrently\b/i.test(st.text.slice(0, 200))) {
-      problem(at, `${words[0]!.toUpperCase()} ... CONCURRENTLY cannot run inside a transaction; add transaction:false to the '-- migrate:${kind}' marker`);
-    }
-    if (words[0] === "vacuum") problem(at, "VACUUM cannot run inside a transaction; add transaction:false to the marker");
+    const control = transactionControl(st.text);
+    if (control) problem(at, `"${control}" in a migration that already runs in a transaction; remove it, or add transaction:false to the marker`);
+    const why = needsNoTransaction(st.text);
+    if (why) problem(at, `${why} cannot run inside a transaction; add transaction:false to the '-- migrate:${kind}' marker`);
   }
 }

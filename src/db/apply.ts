@@ -3,7 +3,8 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { formatDuration } from "../core/duration.ts";
-import { ExitCode, PgshipError } from "../core/errors.ts";
+import { interrupted, type Interrupt } from "../core/cancel.ts";
+import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
 import type { Migration, Section } from "../core/migration-file.ts";
 import type { Plan, Step } from "../core/plan.ts";
@@ -11,34 +12,8 @@ import { lineAt, splitStatements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
+import { copyIn, execSql } from "./run-sql.ts";
 import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
-
-/** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
-export class Interrupt {
-  interrupted = false;
-  private current: { cancel(): unknown } | null = null;
-  track<T>(q: Promise<T> & { cancel(): unknown }): Promise<T> {
-    this.current = q;
-    return q.finally(() => {
-      if (this.current === q) this.current = null;
-    });
-  }
-  fire(): void {
-    this.interrupted = true;
-    try {
-      this.current?.cancel();
-    } catch {
-      // The query already finished; nothing to cancel.
-    }
-  }
-  check(): void {
-    if (this.interrupted) throw interrupted("before the next step started");
-  }
-}
-
-export function interrupted(what: string): PgshipError {
-  return new PgshipError("interrupted", `interrupted ${what}`, { exitCode: ExitCode.interrupted });
-}
 
 export interface ApplyContext {
   sql: Sql;
@@ -103,7 +78,7 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
           const delay = backoff(attempt);
           ctx.emit({ type: "step-retry", step: label, attempt, delayMs: delay, reason: safeMessage(e) });
-          await new Promise((r) => setTimeout(r, delay));
+          await ctx.interrupt.sleep(delay, `while ${label.version}_${label.name} waited to retry its lock timeout; it was rolled back`);
           continue;
         }
         throw asStepError(ctx, e, step.kind === "up" ? "up" : "down", step.migration, section, attempt > 1 ? attempt : 0);
@@ -134,7 +109,7 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
 
 async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   if (step.kind === "snapshot") {
-    await ctx.interrupt.track(tx.unsafe(step.snapshot.sql));
+    await execSql(tx, step.snapshot.sql, (q) => ctx.interrupt.track(q));
     // The snapshot's prologue changes session settings; put them back for what follows.
     await tx.unsafe(
       "reset search_path; reset check_function_bodies; reset client_min_messages; reset row_security; reset xmloption; reset statement_timeout; reset lock_timeout",
@@ -145,7 +120,7 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
   const t0 = performance.now();
   await setTimeouts(tx, section, true);
-  await ctx.interrupt.track(tx.unsafe(section.sql));
+  await execSql(tx, section.sql, (q) => ctx.interrupt.track(q));
   if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
   if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
   if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
@@ -195,13 +170,14 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
       ctx.interrupt.check();
       for (let attempt = 1; ; attempt++) {
         try {
-          await ctx.interrupt.track(ctx.sql.unsafe(st.text));
+          if (st.copyData === undefined) await ctx.interrupt.track(ctx.sql.unsafe(st.text));
+          else await copyIn(ctx.sql, st.text, st.copyData);
           break;
         } catch (e) {
           if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
             const delay = backoff(attempt);
             ctx.emit({ type: "step-retry", step: { kind, version: m.version, name: m.name }, attempt, delayMs: delay, reason: safeMessage(e) });
-            await new Promise((r) => setTimeout(r, delay));
+            await ctx.interrupt.sleep(delay, `while ${m.file} waited to retry a statement that hit its lock timeout; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`);
             continue;
           }
           throw asStepError(ctx, e, kind, m, { ...section, sql: st.text, line: section.line + st.line - 1 }, attempt > 1 ? attempt : 0, true);

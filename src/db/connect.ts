@@ -4,7 +4,8 @@
 import postgres from "postgres";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
-import { PgshipError } from "../core/errors.ts";
+import { interrupted, type Interrupt } from "../core/cancel.ts";
+import { isPgshipError, PgshipError } from "../core/errors.ts";
 import { sqlName } from "./privileges.ts";
 import { redactor, Redactor } from "../core/redact.ts";
 import { errorCode, SQLSTATE } from "./sqlstate.ts";
@@ -26,6 +27,8 @@ export interface ConnectOptions {
   onRetry?: (reason: string, delayMs: number) => void;
   onNotice?: (message: string) => void;
   connectTimeoutSec?: number;
+  /** Stops the attempts (and the wait between them) at once with the interrupted error. */
+  interrupt?: Interrupt;
 }
 
 export function clientOptions(target: ConnectionTarget, opts: ConnectOptions): postgres.Options<any> {
@@ -51,6 +54,8 @@ export function clientOptions(target: ConnectionTarget, opts: ConnectOptions): p
   } as postgres.Options<any>;
 }
 
+const WAITING = "while connecting to the database: nothing was done";
+
 export async function connect(target: ConnectionTarget, opts: ConnectOptions): Promise<Db> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
   let delay = 250;
@@ -59,21 +64,24 @@ export async function connect(target: ConnectionTarget, opts: ConnectOptions): P
     try {
       // Both in one round trip. A backend whose client died (kill -9) should notice soon and
       // roll back: PostgreSQL 14+ checks the socket every second (older servers refuse the setting).
-      const [[row]] = await Promise.all([
+      const first = Promise.all([
         sql.unsafe<{ v: string; n: string }[]>("select current_setting('server_version') as v, current_setting('server_version_num') as n"),
         sql.unsafe("set client_connection_check_interval = '1s'").catch(() => undefined),
       ]);
+      const [[row]] = opts.interrupt ? await opts.interrupt.race(first, WAITING) : await first;
       const num = Number(row!.n);
       return { sql, target, serverVersion: row!.v, serverVersionNum: num, close: () => closeQuickly(sql) };
     } catch (e) {
       await sql.end({ timeout: 0 }).catch(() => undefined);
+      if (opts.interrupt?.interrupted) throw isPgshipError(e) ? e : interrupted(WAITING);
       const err = translateConnectError(e, target);
       if (!isRetryable(e) || Date.now() + delay > deadline) {
         if (opts.waitMs) err.message += ` (gave up after waiting ${formatDuration(opts.waitMs)})`;
         throw err;
       }
       opts.onRetry?.(err.message, delay);
-      await new Promise((r) => setTimeout(r, delay));
+      if (opts.interrupt) await opts.interrupt.sleep(delay, WAITING);
+      else await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
     }
   }

@@ -5,6 +5,7 @@
 // CONCURRENTLY in the holder would wait for that snapshot forever.
 
 import { formatDuration } from "../core/duration.ts";
+import type { Interrupt } from "../core/cancel.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import type { Sql } from "./connect.ts";
 
@@ -63,6 +64,7 @@ export async function acquireLock(
   schema: string,
   timeoutMs: number,
   onWait?: (holder: LockHolder | null) => void,
+  interrupt?: Interrupt,
 ): Promise<void> {
   const [k1, k2] = lockKeys(schema);
   const deadline = Date.now() + timeoutMs;
@@ -88,7 +90,9 @@ export async function acquireLock(
         },
       );
     }
-    await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+    const pause = Math.min(delay, Math.max(0, deadline - Date.now()));
+    if (interrupt) await interrupt.sleep(pause, "while waiting for the migration lock: nothing was changed");
+    else await new Promise((r) => setTimeout(r, pause));
     delay = Math.min(Math.round(delay * 1.6), 1000);
   }
 }

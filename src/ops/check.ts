@@ -3,19 +3,18 @@
 // schema.model.json (the model at every version) are current. Scratch databases
 // are always dropped.
 
+import { execSql, runSection } from "../db/run-sql.ts";
+import { dumpSnapshot } from "../db/snapshot-dump.ts";
 import { relative } from "node:path";
-import { normaliseDump } from "../core/snapshot.ts";
-import { splitStatements } from "../core/sql-split.ts";
 import { diffModels, type Finding } from "../catalog/diff.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { stableStringify, type Model } from "../catalog/model.ts";
 import { withTransaction, type Db } from "../db/connect.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
-import { findPgTool, libpqEnv } from "../tools/pg-tools.ts";
-import { runProc } from "../tools/proc.ts";
+import { findPgTool } from "../tools/pg-tools.ts";
 import { cwd } from "../runtime.ts";
 import { diskPaths, modelPathFor } from "../source.ts";
-import type { Migration, Section } from "../core/migration-file.ts";
+import type { Migration } from "../core/migration-file.ts";
 import type { ModelHistory } from "../catalog/model-history.ts";
 import type { OpContext } from "./context.ts";
 
@@ -43,11 +42,6 @@ export interface Problem {
   findings?: Finding[];
 }
 
-async function runSection(db: Db, section: Section): Promise<void> {
-  if (section.options.transaction) await withTransaction(db.sql, (tx) => tx.unsafe(section.sql));
-  else for (const st of splitStatements(section.sql)) await db.sql.unsafe(st.text);
-}
-
 export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOutcome> {
   // The gate checks the files in the repository, never a binary's embedded copy.
   const set = await ctx.migrations({ preferDisk: true });
@@ -71,7 +65,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     } catch {
       ctx.emit({ type: "warn", message: "pg_dump not found: schema.sql is compared by its catalog, not byte for byte" });
     }
-    const replay = await withScratchDatabase(admin, async (db, target) => {
+    const replay = await withScratchDatabase(admin, "check", async (db, target) => {
       // The model after each migration: the reference for the model file's every version.
       const versions = new Map<string, Model>();
       let model: Model = await introspect(db.sql, ctx.schema);
@@ -83,8 +77,8 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
       }
       let dumped: string | null = null;
       if (pgDump && head) {
-        const r = await runProc({ command: pgDump.path, args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`], env: libpqEnv(target) });
-        if (r.code === 0) dumped = normaliseDump(r.stdout, head.version);
+        dumped = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version, ctx.interrupt.signal).catch(() => null);
+        ctx.interrupt.check("while pg_dump read the scratch database: nothing was changed");
       }
       return { model, versions, dumped };
     });
@@ -93,8 +87,8 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 3. The snapshot path (schema.sql, then newer migrations) builds the same schema.
     if (set.snapshot) {
       const snap = set.snapshot;
-      const viaSnapshot = await withScratchDatabase(admin, async (db) => {
-        await withTransaction(db.sql, (tx) => tx.unsafe(snap.sql));
+      const viaSnapshot = await withScratchDatabase(admin, "check", async (db) => {
+        await withTransaction(db.sql, (tx) => execSql(tx, snap.sql));
         await db.sql.unsafe("reset search_path; reset check_function_bodies; reset client_min_messages");
         await replayMigrations(db, set.migrations.filter((m) => m.version > snap.version));
         return introspect(db.sql, ctx.schema);
@@ -116,7 +110,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 5. Stairway: up -> down -> up for every migration.
     if (!opts.skipStairway) {
       ctx.emit({ type: "info", message: `stairway: up, down, up for each of ${set.migrations.length} migrations` });
-      await withScratchDatabase(admin, async (db) => {
+      await withScratchDatabase(admin, "check", async (db) => {
         let before: Model = await introspect(db.sql, ctx.schema);
         for (const m of set.migrations) {
           ctx.interrupt.check();
@@ -157,11 +151,11 @@ function modelProblem(path: string, models: ModelHistory | null | Error, migrati
 
 async function stair(db: Db, m: Migration, before: Model, schema: string): Promise<Problem[]> {
   const label = `${m.version}_${m.name}`;
-  await runSection(db, m.up);
+  await runSection(db.sql, m.up);
   const after = await introspect(db.sql, schema);
   if (!m.down) return [{ check: "down undoes up", severity: "note", migration: label, message: `${m.file} has no down section: it cannot be rolled back (not an error)` }];
   try {
-    await runSection(db, m.down);
+    await runSection(db.sql, m.down);
   } catch (e) {
     return [{ check: "down undoes up", severity: "error", migration: label, message: `${m.file}: the down section fails after up: ${(e as Error).message}` }];
   }
@@ -170,7 +164,7 @@ async function stair(db: Db, m: Migration, before: Model, schema: string): Promi
   const out: Problem[] = [];
   if (undo.length) out.push({ check: "down undoes up", severity: "error", migration: label, message: `${m.file}: down does not undo up`, findings: undo });
   try {
-    await runSection(db, m.up);
+    await runSection(db.sql, m.up);
   } catch (e) {
     out.push({ check: "up after down", severity: "error", migration: label, message: `${m.file}: up fails after down: ${(e as Error).message}` });
     return out;

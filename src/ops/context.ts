@@ -6,7 +6,7 @@
 import type { ConnectionTarget } from "../core/config.ts";
 import type { Emit } from "../core/events.ts";
 import type { Redactor } from "../core/redact.ts";
-import type { Interrupt } from "../db/apply.ts";
+import type { Interrupt } from "../core/cancel.ts";
 import type { Db } from "../db/connect.ts";
 import type { LoadedSet } from "../source.ts";
 

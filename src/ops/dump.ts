@@ -10,10 +10,9 @@ import { introspect } from "../catalog/introspect.ts";
 import { buildHistory, serializeHistory } from "../catalog/model-history.ts";
 import type { Model } from "../catalog/model.ts";
 import { PgshipError } from "../core/errors.ts";
-import { normaliseDump } from "../core/snapshot.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
-import { findPgTool, libpqEnv } from "../tools/pg-tools.ts";
-import { runProc } from "../tools/proc.ts";
+import { findPgTool } from "../tools/pg-tools.ts";
+import { dumpSnapshot } from "../db/snapshot-dump.ts";
 import { cwd } from "../runtime.ts";
 import type { OpContext } from "./context.ts";
 
@@ -61,7 +60,7 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
   try {
     const pgDump = await findPgTool("pg_dump", Math.floor(admin.serverVersionNum / 10000), opts.pgBin);
     ctx.emit({ type: "info", message: `replaying ${set.migrations.length} migrations in a scratch database (${pgDump.path}, ${pgDump.version})` });
-    text = await withScratchDatabase(admin, async (db, target) => {
+    text = await withScratchDatabase(admin, "dump", async (db, target) => {
       // The model after each migration: what verify compares with at that version.
       const models: { version: string; model: Model }[] = [];
       for (const m of set.migrations) {
@@ -70,13 +69,9 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
         models.push({ version: m.version, model: await introspect(db.sql, ctx.schema) });
       }
       modelText = serializeHistory(buildHistory(models));
-      const r = await runProc({
-        command: pgDump.path,
-        args: ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${ctx.schema}`],
-        env: libpqEnv(target),
-      });
-      if (r.code !== 0) throw new PgshipError("pg_dump_failed", `pg_dump failed: ${r.stderr.trim()}`);
-      return normaliseDump(r.stdout, head.version);
+      const text = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version, ctx.interrupt.signal);
+      ctx.interrupt.check("while pg_dump read the scratch database: nothing was written");
+      return text;
     });
   } finally {
     await admin.close();

@@ -40,7 +40,7 @@ export async function withRun<T>(
   const db = await ctx.connect(command);
   let runId: number | null = null;
   try {
-    await acquireLock(db.sql, ctx.schema, ctx.lockTimeoutMs, (holder) => ctx.emit({ type: "lock-wait", holder }));
+    await acquireLock(db.sql, ctx.schema, ctx.lockTimeoutMs, (holder) => ctx.emit({ type: "lock-wait", holder }), ctx.interrupt);
     // Every run reads the tracking tables: a role that cannot is told which GRANT it lacks.
     const { value: state, privileges } = await checked(db.sql, ctx.schema, ["read"], () => readState(db.sql, ctx.schema));
     const argsText = ctx.invocation;

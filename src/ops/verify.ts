@@ -91,7 +91,9 @@ async function verifyAndFix(ctx: OpContext, db: Db, opts: VerifyOptions): Promis
   if (!(await ctx.confirm(`Apply ${plan.repairs.length} repair statement(s) to ${base.database}?`))) {
     return { ...base, ok: false, fix: "cancelled", cancelled: true, findings: before.findings, repairs: sql, manual: plan.manual };
   }
-  const applied = await applyRepairs(db, plan);
+  const applied = await applyRepairs(db, plan, ctx.interrupt);
+  // Committed: the outcome is the repair's, whatever signal arrived since (a second one still exits at once).
+  if (ctx.interrupt.interrupted) ctx.emit({ type: "warn", message: "interrupted after the repair committed: the repairs below are applied" });
   const after = await verifyDatabase(db, set, ctx.schema, ctx.emit);
   return {
     ...base,

@@ -1,7 +1,7 @@
 // Child processes: a pure description ({ command, args, env }) and one runner.
 // Secrets travel in `env`, never in `args` (argv is world-readable in /proc).
 
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { PgshipError } from "../core/errors.ts";
 
 export interface ProcSpec {
@@ -17,7 +17,30 @@ export interface ProcResult {
   stderr: string;
 }
 
-export function runProc(spec: ProcSpec, opts: { input?: string; timeoutMs?: number } = {}): Promise<ProcResult> {
+/** SIGTERM, then SIGKILL if it is still there after this long. */
+export const KILL_GRACE_MS = 2000;
+
+function stopChild(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }, KILL_GRACE_MS);
+  timer.unref?.();
+  child.once("close", () => clearTimeout(timer));
+}
+
+/** Stops the child when `signal` aborts (the user interrupted); returns the unsubscribe. */
+function stopOnAbort(child: ChildProcess, signal: AbortSignal | undefined): () => void {
+  if (!signal) return () => undefined;
+  const stop = () => stopChild(child);
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  child.once("close", () => signal.removeEventListener("abort", stop));
+  return () => signal.removeEventListener("abort", stop);
+}
+
+export function runProc(spec: ProcSpec, opts: { input?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(spec.command, spec.args, {
       env: { ...process.env, ...spec.env },
@@ -28,6 +51,7 @@ export function runProc(spec: ProcSpec, opts: { input?: string; timeoutMs?: numb
     child.stdout!.on("data", (d: Buffer) => out.push(d));
     child.stderr!.on("data", (d: Buffer) => err.push(d));
     const timer = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : null;
+    stopOnAbort(child, opts.signal);
     child.on("error", (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
       reject(
@@ -65,6 +89,8 @@ export interface RunningProc {
   readonly exited: Promise<ProcExit>;
   readonly hasExited: boolean;
   kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL after KILL_GRACE_MS if it has not exited. */
+  stop(): void;
 }
 
 const STDERR_LIMIT = 64 * 1024;
@@ -74,11 +100,12 @@ const STDERR_LIMIT = 64 * 1024;
  * archive, pg_restore's input), so nothing is buffered whole. Secrets travel
  * in spec.env.
  */
-export function startProc(spec: ProcSpec, opts: { stdin?: "pipe" | "ignore"; stdout?: "pipe" | "ignore" } = {}): RunningProc {
+export function startProc(spec: ProcSpec, opts: { stdin?: "pipe" | "ignore"; stdout?: "pipe" | "ignore"; signal?: AbortSignal } = {}): RunningProc {
   const child = spawn(spec.command, spec.args, {
     env: { ...process.env, ...spec.env },
     stdio: [opts.stdin ?? "ignore", opts.stdout ?? "ignore", "pipe"],
   });
+  stopOnAbort(child, opts.signal);
   let stderr = "";
   let done = false;
   child.stderr!.on("data", (d: Buffer) => {
@@ -116,6 +143,9 @@ export function startProc(spec: ProcSpec, opts: { stdin?: "pipe" | "ignore"; std
     },
     kill(signal: NodeJS.Signals = "SIGTERM") {
       if (!done) child.kill(signal);
+    },
+    stop() {
+      if (!done) stopChild(child);
     },
   };
 }

@@ -13,7 +13,7 @@ import type { ConnectionTarget } from "../core/config.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
 import type { Emit } from "../core/events.ts";
 import { computeStatus } from "../core/plan.ts";
-import type { Interrupt } from "../db/apply.ts";
+import type { Interrupt } from "../core/cancel.ts";
 import { connect } from "../db/connect.ts";
 import { readState } from "../db/tracking.ts";
 import { cwd, env } from "../runtime.ts";

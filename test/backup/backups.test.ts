@@ -20,7 +20,7 @@ afterAll(async () => d?.sql.end());
 describe("backups", () => {
   test("lists what a directory holds: good, encrypted, broken, foreign and interrupted files", async () => {
     const dir = tempDir();
-    const { identityFile, recipient } = ageKeyPair();
+    const { identityFile, recipient } = await ageKeyPair();
     const plain = json((await pgship(["backup", "--dir", dir, "--json"], { env: env() })).stdout);
     const enc = json((await pgship(["backup", "--dir", dir, "--encrypt-to", recipient, "--json"], { env: env() })).stdout);
     // A damaged copy, an archive without manifest, and a leftover of an interrupted backup.

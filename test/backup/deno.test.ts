@@ -17,7 +17,7 @@ const deno = (args: string[], env: Record<string, string>) =>
 test("deno: encrypted backup, then restore --into", async () => {
   d = await createDb("denobk");
   await seed(d, 20);
-  const { identityFile, recipient } = ageKeyPair();
+  const { identityFile, recipient } = await ageKeyPair();
   const env = { DATABASE_URL: d.url };
   const b = deno(["backup", "--dir", tempDir(), "--encrypt-to", recipient, "--json"], env);
   expect(b.stderr).not.toContain("error");

@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { createDb, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { missing } from "../harness/tools.ts";
 import { ageKeyPair, APP_DATA, databaseNames, fingerprint, manifestOf, secretFile, seed } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];
@@ -29,11 +30,11 @@ function ageDecryptWithPassphrase(file: string, passphrase: string, out: string)
 }
 
 describe("encrypted backups", () => {
-  test("to an age recipient: the backup server needs no secret; `age -d -i` decrypts it; restore round trip", async () => {
+  test.skipIf(missing("age"))("to an age recipient: the backup server needs no secret; `age -d -i` decrypts it; restore round trip", async () => {
     const d = await seeded();
     const env = { DATABASE_URL: d.url };
-    const { identityFile, recipient } = ageKeyPair();
-    const other = ageKeyPair();
+    const { identityFile, recipient } = await ageKeyPair();
+    const other = await ageKeyPair();
     const dir = tempDir();
     const before = await fingerprint(d.url, APP_DATA);
     const b = await pgship(["backup", "--dir", dir, "--encrypt-to", recipient, "--encrypt-to", other.recipient, "--json"], { env });
@@ -60,7 +61,7 @@ describe("encrypted backups", () => {
     expect(await fingerprint(d.url, APP_DATA)).toEqual(before);
   });
 
-  test("with a passphrase file: restore round trip, and `age -d` with the passphrase decrypts it", async () => {
+  test.skipIf(missing("age") || missing("script"))("with a passphrase file: restore round trip, and `age -d` with the passphrase decrypts it", async () => {
     const d = await seeded();
     const env = { DATABASE_URL: d.url };
     const passphrase = "correct horse battery staple 42";
@@ -84,10 +85,10 @@ describe("encrypted backups", () => {
     expect(await fingerprint(d.url, APP_DATA)).toEqual(before);
   }, 60_000);
 
-  test("the other direction: a pg_dump archive encrypted by `age -r` is restored with --identity (--no-manifest)", async () => {
+  test.skipIf(missing("age"))("the other direction: a pg_dump archive encrypted by `age -r` is restored with --identity (--no-manifest)", async () => {
     const d = await seeded(20);
     const env = { DATABASE_URL: d.url };
-    const { identityFile, recipient } = ageKeyPair();
+    const { identityFile, recipient } = await ageKeyPair();
     const dir = tempDir();
     const before = await fingerprint(d.url, APP_DATA);
     const plainBackup = json((await pgship(["backup", "--dir", dir, "--json"], { env })).stdout).file as string;
@@ -106,8 +107,8 @@ describe("encrypted backups", () => {
   test("wrong keys are refused before anything is touched, with what to pass instead", async () => {
     const d = await seeded(10);
     const env = { DATABASE_URL: d.url };
-    const { recipient } = ageKeyPair();
-    const stranger = ageKeyPair();
+    const { recipient } = await ageKeyPair();
+    const stranger = await ageKeyPair();
     const dir = tempDir();
     const byKey = json((await pgship(["backup", "--dir", dir, "--encrypt-to", recipient, "--json"], { env })).stdout).file as string;
     const byPass = json((await pgship(["backup", "--dir", dir, "--passphrase-file", secretFile("right passphrase"), "--json"], { env })).stdout).file as string;
@@ -145,7 +146,7 @@ describe("encrypted backups", () => {
     const notRecipient = await pgship(["backup", "--dir", dir, "--encrypt-to", "age1notakey"], { env });
     expect(notRecipient.code).toBe(2);
     expect(notRecipient.stderr).toContain('"age1notakey" is not an age recipient');
-    const { identityFile, recipient } = ageKeyPair();
+    const { identityFile, recipient } = await ageKeyPair();
     const secret = readFileSync(identityFile, "utf8").match(/AGE-SECRET-KEY-\S+/)![0];
     const leaked = await pgship(["backup", "--dir", dir, "--encrypt-to", secret], { env });
     expect(leaked.code).toBe(2);

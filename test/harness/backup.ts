@@ -2,12 +2,12 @@
 // fingerprint of a database (rows and sequences), age keys, damaged files, a
 // stand-in `docker`, and the child processes of a running pgship.
 
-import { spawnSync } from "node:child_process";
+import { generateX25519Identity, identityToRecipient } from "age-encryption";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import postgres from "postgres";
-import { cluster, pgship, tempDir, type TestDb } from "./env.ts";
+import { clientTool, cluster, pgship, tempDir, type TestDb } from "./env.ts";
 
 /** Installs the app's schema with pgship and fills it: users, instances, api keys, a sequence, bytea and jsonb. */
 export async function seed(db: TestDb, users = 300): Promise<void> {
@@ -82,12 +82,15 @@ export async function databaseNames(): Promise<string[]> {
   }
 }
 
-/** An age key pair made by age-keygen (the standard tool). */
-export function ageKeyPair(dir = tempDir()): { identityFile: string; recipient: string } {
+/**
+ * An age key pair, written as age-keygen writes it. Made with the age-encryption
+ * library so no system tool is needed; the age CLI reads the file (the interop tests prove it).
+ */
+export async function ageKeyPair(dir = tempDir()): Promise<{ identityFile: string; recipient: string }> {
   const identityFile = join(dir, `key-${Math.random().toString(36).slice(2)}.txt`);
-  const r = spawnSync("age-keygen", ["-o", identityFile], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`age-keygen: ${r.stderr}`);
-  const recipient = /age1[0-9a-z]+/.exec(r.stderr)![0];
+  const identity = await generateX25519Identity();
+  const recipient = await identityToRecipient(identity);
+  writeFileSync(identityFile, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
   return { identityFile, recipient };
 }
 
@@ -154,6 +157,7 @@ export function childrenNamed(pid: number, name: string): number[] {
  */
 export async function dockerStandIn(container = "db"): Promise<{ pathDir: string; log: string }> {
   const c = await cluster();
+  const clientDir = dirname(await clientTool("pg_dump"));
   const dir = tempDir();
   const log = join(dir, "docker.log");
   const script = `#!/bin/bash
@@ -173,7 +177,7 @@ done
 [ "$1" = "${container}" ] || { echo "Error response from daemon: No such container: $1" >&2; exit 1; }
 shift
 tool="$1"; shift
-exec env -i PATH=/usr/bin:/bin PGHOST=127.0.0.1 PGPORT=${c.port} "\${pass[@]}" "${c.binDir}/$tool" "$@"
+exec env -i PATH=/usr/bin:/bin PGHOST=127.0.0.1 PGPORT=${c.port} "\${pass[@]}" "${clientDir}/$tool" "$@"
 `;
   writeFileSync(join(dir, "docker"), script);
   chmodSync(join(dir, "docker"), 0o755);

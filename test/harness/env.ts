@@ -110,10 +110,16 @@ export async function until<T>(check: () => Promise<T | null | undefined | false
   }
 }
 
+/** A client tool (psql, pg_dump...): beside the server binaries, else on PATH (the npm server ships none). */
+export async function clientTool(name: string): Promise<string> {
+  const c = await cluster();
+  return existsSync(join(c.binDir, name)) ? join(c.binDir, name) : (Bun.which(name) ?? name);
+}
+
 /** pg_dump --schema-only of a database, for comparing two databases' schemas. */
 export async function schemaOf(db: TestDb, exclude = "pgship"): Promise<string> {
   const c = await cluster();
-  const r = spawnSync(join(c.binDir, "pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${exclude}`, "-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", db.name], {
+  const r = spawnSync(await clientTool("pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${exclude}`, "-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", db.name], {
     encoding: "utf8",
     env: { ...process.env, PGPASSWORD: c.password },
   });

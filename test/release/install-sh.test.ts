@@ -9,6 +9,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { ensureBinary } from "../harness/env.ts";
+import { missing } from "../harness/tools.ts";
 import {
   availableShells,
   BINARY,
@@ -346,9 +347,8 @@ describe("install.sh: downloaders and checksum tools", () => {
     expect(r.stderr).toContain("neither curl nor wget is installed");
   });
 
-  test("uses shasum -a 256 when sha256sum is missing (macOS)", async () => {
+  test.skipIf(missing("shasum"))("uses shasum -a 256 when sha256sum is missing (macOS)", async () => {
     const s = sandbox({ PATH: toolDir({ exclude: ["sha256sum"], fakes: { uname: fakes.uname("Linux", "x86_64") } }) });
-    if (!Bun.which("shasum")) return console.warn("skipped: shasum is not installed");
     const r = await runInstall(dash, ["--dir", s.dir], s.env);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("checksum verified");
@@ -370,8 +370,7 @@ describe("install.sh: downloaders and checksum tools", () => {
     expect(requestsSince(before)).toEqual(["/mirror/v1.2.3/SHA256SUMS", `/mirror/v1.2.3/${BINARY}-linux-x64`]);
   });
 
-  test("Alpine-like userland: busybox sh, wget and sha256sum, musl → the musl build", async () => {
-    if (!Bun.which("busybox")) return console.warn("skipped: busybox is not installed (.ci/run installs it)");
+  test.skipIf(missing("busybox"))("Alpine-like userland: busybox sh, wget and sha256sum, musl → the musl build", async () => {
     const path = toolDir({ busybox: true, fakes: { uname: fakes.uname("Linux", "x86_64"), ldd: fakes.lddMusl } });
     const s = sandbox({ PATH: path });
     const r = await runInstall({ name: "busybox sh", argv: [join(path, "sh")] }, ["--dir", s.dir], s.env);
@@ -383,8 +382,7 @@ describe("install.sh: downloaders and checksum tools", () => {
 });
 
 describe("install.sh: --run, interruption, usage", () => {
-  test("--run starts the installed binary with stdin from the terminal, even when piped into sh", async () => {
-    if (!Bun.which("script")) return console.warn("skipped: script (util-linux) is not installed");
+  test.skipIf(missing("script"))("--run starts the installed binary with stdin from the terminal, even when piped into sh", async () => {
     const s = sandbox();
     const cmd = `printf '' | ${dash.argv.join(" ")} '${INSTALL_SH}' --run --dir '${s.dir}'`;
     // Asynchronously: the release server runs in this process and must keep answering.
@@ -446,13 +444,8 @@ describe("install.sh: --run, interruption, usage", () => {
 });
 
 describe("install.sh: the file itself", () => {
-  test("shellcheck -s sh finds nothing", () => {
-    const shellcheck = Bun.which("shellcheck");
-    if (!shellcheck) {
-      if (process.env.CI) throw new Error("shellcheck is missing in CI: .ci/run installs it");
-      return console.warn("skipped: shellcheck is not installed (apt-get install shellcheck)");
-    }
-    const r = spawnSync(shellcheck, ["-s", "sh", INSTALL_SH], { encoding: "utf8" });
+  test.skipIf(missing("shellcheck"))("shellcheck -s sh finds nothing", () => {
+    const r = spawnSync("shellcheck", ["-s", "sh", INSTALL_SH], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
   });

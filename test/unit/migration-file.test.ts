@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { MigrationFileError } from "../../src/core/errors.ts";
 import { parseMigrationFile } from "../../src/core/migration-file.ts";
 import { parseMigrationSet } from "../../src/core/migration-set.ts";
+import { splitStatements, topLevelWords } from "../../src/core/sql-split.ts";
 
 const OK = "20250115103000_create_users.sql";
 
@@ -78,9 +79,16 @@ const MALFORMED: [string, string, string, string][] = [
   ["unterminated dollar quote", OK, "-- migrate:up\nselect 1;\ndo $$ begin\n perform 1;\n", "3: unterminated dollar-quoted string $$"],
   ["unterminated string", OK, "-- migrate:up\nselect 'oops;\n", "2: unterminated string literal"],
   ["unterminated block comment", OK, "-- migrate:up\nselect 1; /* never closed\n", "2: unterminated /* comment"],
-  ["CONCURRENTLY inside a transaction", OK, "-- migrate:up\nselect 1;\ncreate index concurrently i on t (x);\n", "3: CREATE ... CONCURRENTLY cannot run inside a transaction"],
+  ["CONCURRENTLY inside a transaction", OK, "-- migrate:up\nselect 1;\ncreate index concurrently i on t (x);\n", "3: CREATE INDEX CONCURRENTLY cannot run inside a transaction"],
   ["BEGIN in a transactional migration", OK, "-- migrate:up\nbegin;\ncreate table t (id int);\ncommit;\n", '2: "BEGIN" in a migration that already runs in a transaction'],
   ["VACUUM in a transaction", OK, "-- migrate:up\nvacuum t;\n", "2: VACUUM cannot run inside a transaction"],
+  ["DROP INDEX CONCURRENTLY after a comment", OK, "-- migrate:up\n/* tidy */ drop index concurrently i;\n", "2: DROP INDEX CONCURRENTLY cannot run inside a transaction"],
+  ["REINDEX ... CONCURRENTLY", OK, "-- migrate:up\nreindex (verbose) table concurrently t;\n", "2: REINDEX ... CONCURRENTLY cannot run inside a transaction"],
+  ["CREATE DATABASE", OK, "-- migrate:up\ncreate database other;\n", "2: CREATE DATABASE cannot run inside a transaction"],
+  ["ALTER SYSTEM", OK, "-- migrate:up\nalter system set work_mem = '8MB';\n", "2: ALTER SYSTEM cannot run inside a transaction"],
+  ["psql \\i", OK, "-- migrate:up\nselect 1;\n\\i other.sql\n", '3: psql meta-command "\\i" is not SQL'],
+  ["psql \\set", OK, "-- migrate:up\n\\set ON_ERROR_STOP on\nselect 1;\n", '2: psql meta-command "\\set" is not SQL'],
+  ["COPY data without its end", OK, "-- migrate:up\ncopy t (x) from stdin;\n1\n2\n", '2: COPY ... FROM stdin without its data ending in a line "\\."'],
   ["NUL byte", OK, "-- migrate:up\nselect 1;\0\n", "1: file contains a NUL byte"],
   ["empty file", OK, "", "1: missing '-- migrate:up' section"],
 ];
@@ -137,5 +145,39 @@ describe("parseMigrationSet", () => {
     expect(parseMigrationSet(files, { file: "schema.sql", text: "-- pgship snapshot: 20250101000000\nselect 1;\n" }).snapshot!.version).toBe("20250101000000");
     expect(() => parseMigrationSet(files, { file: "schema.sql", text: "create table x ();\n" })).toThrow("schema.sql:1: first line must be");
     expect(() => parseMigrationSet(files, { file: "schema.sql", text: "-- pgship snapshot: 20990101000000\n" })).toThrow("not one of the migrations");
+  });
+});
+
+describe("valid SQL is never rejected: statement kinds come from words outside strings and bodies", () => {
+  const ok = (sql: string) => parseMigrationFile(OK, `-- migrate:up\n${sql}\n`);
+  test.each([
+    ["a function whose body refreshes a view CONCURRENTLY", "create function f() returns void language plpgsql as $$ begin refresh materialized view concurrently mv; end $$;"],
+    ["REFRESH MATERIALIZED VIEW CONCURRENTLY itself", "refresh materialized view concurrently mv;"],
+    ["a tagged body mentioning CREATE INDEX CONCURRENTLY, COMMIT and VACUUM", "create function g() returns text language sql as $body$ select 'create index concurrently x; commit; vacuum' $body$;"],
+    ["a comment that says CONCURRENTLY", "-- create index concurrently later\ncreate index i on t (x);"],
+    ["a nested block comment", "/* outer /* inner; commit; */ still comment; vacuum */ create table t (x int);"],
+    ["an E'' string with escapes and a semicolon", "insert into t values (E'it\\'s; \\\\ done');"],
+    ["a DO block with BEGIN/COMMIT words in its body", "do $$ begin perform 1; exception when others then null; end $$;"],
+    ["SAVEPOINT and ROLLBACK TO inside the transaction", "savepoint s; create table t2 (x int); rollback to savepoint s; release savepoint s;"],
+    ["a column named concurrently", 'create index i2 on t ("concurrently");'],
+    ["ALTER TYPE ... ADD VALUE (allowed in a transaction since PostgreSQL 12)", "alter type mood add value 'meh';"],
+    ["a COPY ... FROM stdin data block, data with quotes and semicolons", "copy t (x, y) from stdin;\n1\tit's; \\N\n2\t$$ not a quote\n\\.\nselect 1;"],
+  ])("%s", (_what, sql) => {
+    expect(() => ok(sql)).not.toThrow();
+  });
+
+  test("a COPY data block is kept with its statement, and the statement after it is found", () => {
+    const st = splitStatements("create table t (x int, y text);\ncopy t (x, y) from stdin;\n1\ta;b\n2\t'\n\\.\ninsert into t values (3, 'c');\n");
+    expect(st.map((s) => [s.text, s.line, s.copyData])).toEqual([
+      ["create table t (x int, y text)", 1, undefined],
+      ["copy t (x, y) from stdin", 2, "1\ta;b\n2\t'\n"],
+      ["insert into t values (3, 'c')", 6, undefined],
+    ]);
+  });
+
+  test("topLevelWords skips strings, quoted names, comments and dollar bodies", () => {
+    expect(topLevelWords(`create /* x */ unique index concurrently "Idx" on t using btree (E'a', $q$ commit $q$) -- vacuum`)).toEqual([
+      "create", "unique", "index", "concurrently", "on", "t", "using", "btree",
+    ]);
   });
 });

@@ -147,7 +147,7 @@ describe("provision step", () => {
 describe("byte progress for the wizard", () => {
   test("a backup run from the wizard reports bytes and a rate to its progress line", async () => {
     const { createContext } = await import("../../src/cli/context.ts");
-    const { Interrupt } = await import("../../src/db/apply.ts");
+    const { Interrupt } = await import("../../src/core/cancel.ts");
     const { run } = await import("../../src/commands/backup.ts");
     const d = await createDb("wz");
     dbs.push(d);

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, type TestDb } from "../harness/env.ts";
+import { missing } from "../harness/tools.ts";
 import { Terminal } from "../harness/tmux.ts";
 
 const dbs: TestDb[] = [];
@@ -36,7 +37,7 @@ async function setup(opts: { installTo?: string; migrations?: string } = {}) {
 
 const applied = async (d: TestDb) => (await d.sql`select count(*)::int as n from pgship.migrations where state = 'applied'`)[0]!.n as number;
 
-describe("wizard in a terminal", () => {
+describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
   test("fresh install", async () => {
     const { d, term } = await setup();
     await term.waitFor("Using DATABASE_URL in ");
