@@ -32,8 +32,6 @@ export async function withScratchDatabase<T>(admin: Db, purpose: string, fn: (db
       cause: e,
     });
   }
-  // Says what it is, so a scratch database left by a killed run is recognised (restore --drop-old, doctor).
-  await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is ${quoteLiteral(scratchComment(admin.target.database, new Date()))}`).catch(() => undefined);
   const target = { ...admin.target, database: name };
   let db: Db | undefined;
   try {
