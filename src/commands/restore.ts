@@ -7,6 +7,7 @@ import type { ArgsDef } from "citty";
 import { accessSync, constants, existsSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { takeBackup } from "../backup/create.ts";
+import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
 import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
@@ -261,7 +262,7 @@ async function restoreFile(ctx: Context, a: Args, file: string, undoing: string 
     const fromVersion = liveDb && mode !== "into" ? await currentVersion(liveDb, ctx.schema) : null;
     const t0 = Date.now();
     // In place, the way back is a backup of what is there now, taken (and read back) before anything changes.
-    const safetyBackup = restorePlan.mode === "in-place" && restorePlan.safetyBackup ? await takeSafetyBackup(ctx, a, liveDb!, restorePlan.safetyBackup) : null;
+    const safetyBackup = restorePlan.mode === "in-place" && restorePlan.safetyBackup ? await takeSafetyBackup(ctx, a, liveDb!, restorePlan.safetyBackup, keys) : null;
     const progress = progressLine(ctx, "restore");
     let result: ModeResult;
     try {
@@ -352,8 +353,11 @@ function describePlan(p: RestorePlan, o: { live: string; sessions: Session[] }):
   }
 }
 
-/** The in-place restore's way back: a verified backup of the live database, unencrypted, in `dir`. */
-async function takeSafetyBackup(ctx: Context, a: Args, db: Db, dir: string): Promise<string> {
+/**
+ * The in-place restore's way back: a verified backup of the live database in `dir`, encrypted as the
+ * backup being restored is (to the recipients of its identities, or with its passphrase), else not.
+ */
+async function takeSafetyBackup(ctx: Context, a: Args, db: Db, dir: string, keys: DecryptKeys | null): Promise<string> {
   ctx.log.info(`taking a safety backup of "${db.target.database}" into ${dir}`);
   try {
     const out = await takeBackup(db, ctx.target(), {
@@ -362,7 +366,7 @@ async function takeSafetyBackup(ctx: Context, a: Args, db: Db, dir: string): Pro
       app: { name: brand.binary, version: brand.version },
       tools: toolLocation(a),
       compression: { method: "auto" },
-      keys: null,
+      keys: keys ? await sameKeysFor(keys) : null,
       retention: {},
       interrupt: ctx.interrupt,
       log: { info: (m) => ctx.log.debug(m), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) },
