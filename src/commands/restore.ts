@@ -7,12 +7,13 @@ import type { ArgsDef } from "citty";
 import { accessSync, constants, existsSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { takeBackup } from "../backup/create.ts";
+import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
 import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import { decryptKeys } from "../backup/keys.ts";
 import { listArchive } from "../backup/read.ts";
-import { connectMaintenance, databaseExists, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
+import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { historyArgs, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
@@ -89,6 +90,79 @@ function safetyDirOf(a: Args, archivePath: string): string | null {
   }
 }
 
+interface Decided {
+  plan: RestorePlan;
+  why: string | null;
+  /** Connected to the live database (null: it does not exist). */
+  liveDb: Db | null;
+  /** Connected to a maintenance database, when the plan needs one. */
+  admin: Db | null;
+  role: Role;
+  at: Date;
+  keeps: string | null;
+}
+
+/**
+ * Connects and decides how the restore goes and its way back, reading only
+ * (roles, ownership, names): nothing is touched and the backup is not read.
+ * The caller closes the connections; on an error they are closed here.
+ */
+async function decide(ctx: Context, a: Args, into: string | null, archivePath: string): Promise<Decided> {
+  const target = ctx.target();
+  const live = target.database;
+  let liveDb: Db | null = null;
+  let admin: Db | null = null;
+  try {
+    try {
+      liveDb = await ctx.connect("restore");
+    } catch (e) {
+      if (!isMissingDatabase(e)) throw e;
+    }
+    if (!liveDb || into !== null) admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e) => (liveDb ? null : Promise.reject(e)));
+    const any = (liveDb ?? admin)!;
+    const role = await readRole(any.sql);
+    const canCreate = role.superuser || role.createdb;
+    const mayRename = role.superuser || (liveDb !== null && (await ownsDatabase(any.sql, live)));
+    let maintenanceError: string | null = null;
+    if (into === null && liveDb && !a["in-place"] && canCreate && mayRename) {
+      admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e: unknown) => {
+        maintenanceError = (e as Error).message;
+        return null;
+      });
+    }
+    const at = new Date();
+    const keeps = admin && liveDb && into === null && !a["drop-old"] ? await freeName(admin, (n) => keptDatabaseName(live, at, n)) : null;
+    const { plan, why } = planRestore({
+      live,
+      into,
+      liveExists: liveDb !== null,
+      inPlace: Boolean(a["in-place"]),
+      role: { name: role.name, canCreate, mayRename },
+      maintenanceError,
+      keeps,
+      safetyDir: safetyDirOf(a, archivePath),
+    });
+    return { plan, why, liveDb, admin, role, at, keeps };
+  } catch (e) {
+    await liveDb?.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * What `restore FILE` with these flags (in-place, into, drop-old, safety-dir,
+ * safety-backup) would do and its way back, decided as the restore decides it,
+ * before anything changes: for a screen to say the truth before asking.
+ */
+export async function previewRestore(ctx: Context, a: Args, file: string): Promise<{ plan: RestorePlan; why: string | null }> {
+  const b = resolveBackupFile(file);
+  const d = await decide(ctx, a, a.into === undefined ? null : String(a.into), b.archivePath ?? file);
+  await d.liveDb?.close().catch(() => undefined);
+  await d.admin?.close().catch(() => undefined);
+  return { plan: d.plan, why: d.why };
+}
+
 /** Restores FILE; `undoing`: this is `restore --undo`, going back by this safety backup. */
 async function restoreFile(ctx: Context, a: Args, file: string, undoing: string | null): Promise<number> {
   const into = a.into === undefined ? null : String(a.into);
@@ -108,37 +182,13 @@ async function restoreFile(ctx: Context, a: Args, file: string, undoing: string 
   const track = (p: RunningProc[]) => (active = p);
   const cancel = () => active.forEach((p) => p.stop());
   try {
-    try {
-      liveDb = await ctx.connect("restore");
-    } catch (e) {
-      if (!isMissingDatabase(e)) throw e;
-    }
-    if (!liveDb || into !== null) admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e) => (liveDb ? null : Promise.reject(e)));
+    const d = await decide(ctx, a, into, b.archivePath!);
+    ({ liveDb, admin } = d);
+    const { plan: restorePlan, why, role, at, keeps } = d;
+    const canCreate = role.superuser || role.createdb;
     const any = (liveDb ?? admin)!;
     const left = await leftoverDatabases(any.sql, live);
     if (left.length) ctx.log.warn(`left by interrupted runs, nobody connected: ${describeLeftovers(left)}; drop them with '${brand.binary} restore --drop-old'`);
-    const role = await readRole(any.sql);
-    const canCreate = role.superuser || role.createdb;
-    const mayRename = role.superuser || (liveDb !== null && (await ownsDatabase(any.sql, live)));
-    let maintenanceError: string | null = null;
-    if (into === null && liveDb && !a["in-place"] && canCreate && mayRename) {
-      admin = await connectMaintenance(target, `${brand.binary} restore`, [live]).catch((e: unknown) => {
-        maintenanceError = (e as Error).message;
-        return null;
-      });
-    }
-    const at = new Date();
-    const keeps = admin && liveDb && into === null && !a["drop-old"] ? await freeName(admin, (n) => keptDatabaseName(live, at, n)) : null;
-    const { plan: restorePlan, why } = planRestore({
-      live,
-      into,
-      liveExists: liveDb !== null,
-      inPlace: Boolean(a["in-place"]),
-      role: { name: role.name, canCreate, mayRename },
-      maintenanceError,
-      keeps,
-      safetyDir: safetyDirOf(a, b.archivePath!),
-    });
     const mode: RestoreMode = restorePlan.mode;
     if ((mode === "into" || mode === "create") && !canCreate) {
       throw new PgshipError("restore_refused", mode === "create" ? `database "${live}" does not exist and role "${role.name}" cannot create it` : `role "${role.name}" cannot create database "${into}"`, {
@@ -212,7 +262,7 @@ async function restoreFile(ctx: Context, a: Args, file: string, undoing: string 
     const fromVersion = liveDb && mode !== "into" ? await currentVersion(liveDb, ctx.schema) : null;
     const t0 = Date.now();
     // In place, the way back is a backup of what is there now, taken (and read back) before anything changes.
-    const safetyBackup = restorePlan.mode === "in-place" && restorePlan.safetyBackup ? await takeSafetyBackup(ctx, a, liveDb!, restorePlan.safetyBackup) : null;
+    const safetyBackup = restorePlan.mode === "in-place" && restorePlan.safetyBackup ? await takeSafetyBackup(ctx, a, liveDb!, restorePlan.safetyBackup, keys) : null;
     const progress = progressLine(ctx, "restore");
     let result: ModeResult;
     try {
@@ -303,8 +353,11 @@ function describePlan(p: RestorePlan, o: { live: string; sessions: Session[] }):
   }
 }
 
-/** The in-place restore's way back: a verified backup of the live database, unencrypted, in `dir`. */
-async function takeSafetyBackup(ctx: Context, a: Args, db: Db, dir: string): Promise<string> {
+/**
+ * The in-place restore's way back: a verified backup of the live database in `dir`, encrypted as the
+ * backup being restored is (to the recipients of its identities, or with its passphrase), else not.
+ */
+async function takeSafetyBackup(ctx: Context, a: Args, db: Db, dir: string, keys: DecryptKeys | null): Promise<string> {
   ctx.log.info(`taking a safety backup of "${db.target.database}" into ${dir}`);
   try {
     const out = await takeBackup(db, ctx.target(), {
@@ -313,7 +366,7 @@ async function takeSafetyBackup(ctx: Context, a: Args, db: Db, dir: string): Pro
       app: { name: brand.binary, version: brand.version },
       tools: toolLocation(a),
       compression: { method: "auto" },
-      keys: null,
+      keys: keys ? await sameKeysFor(keys) : null,
       retention: {},
       interrupt: ctx.interrupt,
       log: { info: (m) => ctx.log.debug(m), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) },

@@ -123,23 +123,45 @@ export async function restoreAction(s: Session): Promise<void> {
   );
   const ctx = s.context();
   const name = ctx.target().database;
-  say.warn(s.io, yellow(`Restoring replaces the contents of "${name}" with the backup. The current database is kept under a dated name until you drop it.`));
+  const path = String(file).includes("/") ? String(file) : `${dir}/${file}`;
+  const { previewRestore, run } = await import("../commands/restore.ts");
+  // The way back, as the restore will decide it (swap or in place), said before the user confirms.
+  const { plan } = await previewRestore(ctx, { _: [] } as unknown as Args, path);
+  const back =
+    plan.mode === "swap"
+      ? `The current database is kept under a dated name until you drop it (${s.binary} restore --undo swaps it back).`
+      : plan.mode === "in-place"
+        ? plan.safetyBackup
+          ? `This role cannot create databases, so it is replaced in place; a safety backup of it is written to ${plan.safetyBackup} first (${s.binary} restore --undo restores it).`
+          : "It is replaced in place, and no copy of it is kept."
+        : `"${name}" does not exist yet: it is created from the backup.`;
+  say.warn(s.io, yellow(`Restoring replaces the contents of "${name}" with the backup. ${back}`));
   const typed = await answer(text({ ...s.io, message: `Type the database name (${name}) to confirm`, validate: (v) => (v === name ? undefined : `type ${name} exactly`) }));
   if (typed !== name) throw new Cancelled();
   const line = new ProgressLine(out(s));
   line.start(`Restoring ${file}`);
   let result: Record<string, unknown> | undefined;
-  const { run } = await import("../commands/restore.ts");
   try {
-    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>), progress: bytesProgress(line, "Restoring") }), { _: [], file: String(file).includes("/") ? file : `${dir}/${file}`, yes: true } as unknown as Args);
+    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>), progress: bytesProgress(line, "Restoring") }), { _: [], file: path, yes: true } as unknown as Args);
   } catch (e) {
     line.done("Restore failed: the live database was not changed", false);
     throw e;
   }
   line.done(`Restored ${file}`);
   s.changes.push(`restored ${file}`);
-  const old = (result?.oldDatabase ?? result?.keptAs) as string | undefined;
-  note([old ? `The previous database is kept as "${old}"; drop it when you are sure.` : "", `Check it: ${s.binary} status`].filter(Boolean).join("\n"), "Next", s.io);
+  const old = result?.kept as string | null | undefined;
+  const safety = result?.safetyBackup as string | null | undefined;
+  note(
+    [
+      old ? `The previous database is kept as "${old}": ${s.binary} restore --undo goes back to it; drop it when you are sure (${s.binary} restore --drop-old).` : "",
+      safety ? `A safety backup of the previous contents: ${safety} (${s.binary} restore --undo restores it).` : "",
+      `Check it: ${s.binary} status`,
+    ]
+      .filter(Boolean)
+      .join("\n"),
+    "Next",
+    s.io,
+  );
 }
 
 export async function healthAction(s: Session): Promise<void> {

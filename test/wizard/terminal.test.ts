@@ -105,10 +105,13 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     again.send("Enter");
     await again.waitFor("Which backup?");
     again.send("Enter");
+    // The way back, as the restore decides it, is said before the confirmation.
+    await again.waitFor("--undo swaps it back");
     await again.waitFor("Type the database name");
     again.type(d.name);
     again.send("Enter");
     await again.waitFor("Restored", 60_000);
+    await again.waitFor("The previous database is kept as");
     await again.waitFor("What would you like to do?");
     again.send("Up", "Enter");
     expect(await again.exitCode()).toBe(0);
