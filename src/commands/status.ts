@@ -59,6 +59,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
       counts: report.counts,
       migrations: report.entries,
       running,
+      ignored: set.ignored,
       lockHolder: holder,
       lastRun: last,
     },
@@ -93,6 +94,7 @@ function render(r: StatusReport, where: string, set: LoadedSet, running: { versi
     rows.push([e.version, e.name, e.status, when]);
   }
   out.push(table(rows));
+  if (set.ignored.length) out.push("", ...set.ignored.map((f) => `ignored: ${f.file} (${f.reason})`));
   for (const e of running) out.push("", `${e.version}_${e.name} is marked running: ${e.recovery}`);
   if (c.changed) out.push("", "A changed migration stops 'up' (exit 4): restore the original file and put the change in a new migration.");
   if (c.unknown) out.push("", "The database has migrations this binary does not know: it is newer than this binary (exit 6 from 'up').");
