@@ -11,7 +11,7 @@ import { lineAt, splitStatements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
-import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
+import { deleteRow, noteHistory, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
 
 /** Lets Ctrl-C cancel the statement in flight so its transaction rolls back. */
 export class Interrupt {
@@ -93,7 +93,7 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   ctx.emit({ type: "step-start", step: label });
   if (step.kind === "snapshot") throw new Error("a snapshot step runs only inside an install");
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
-  if (!section.options.transaction) await runWithoutTransaction(ctx, step.migration, section, step.kind, step.kind === "up" && step.resume);
+  if (!section.options.transaction) await runWithoutTransaction(ctx, step.migration, section, step.kind, step.kind === "up" && step.resume, step.kind === "up" ? step.acceptedChange : undefined);
   else {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -182,10 +182,21 @@ async function dropInvalidIndexes(ctx: ApplyContext, section: Section): Promise<
   }
 }
 
-async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: Section, kind: "up" | "down", resume: boolean): Promise<void> {
+async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: Section, kind: "up" | "down", resume: boolean, acceptedChange?: string): Promise<void> {
   const t0 = performance.now();
-  if (kind === "up") {
+  if (kind === "up" && acceptedChange) {
+    // The interrupted run started with other text: the row takes the new checksum and the
+    // run's history entry says so, in one transaction.
+    const note = `accepted changed ${m.version}: checksum ${acceptedChange} -> ${m.checksum}`;
+    ctx.emit({ type: "warn", message: `resuming ${m.version}_${m.name} with its edited text (--accept-changed): checksum ${acceptedChange.slice(0, 12)}… -> ${m.checksum.slice(0, 12)}…` });
+    await withTransaction(ctx.sql, async (tx) => {
+      await upsertRow(tx, ctx.schema, rowFor(ctx, m, "migration", null), "running");
+      if (ctx.runId !== null) await noteHistory(tx, ctx.schema, ctx.runId, note);
+    });
+  } else if (kind === "up") {
     await upsertRow(ctx.sql, ctx.schema, rowFor(ctx, m, "migration", null), "running");
+  }
+  if (kind === "up") {
     if (resume) await dropInvalidIndexes(ctx, section);
   }
   const statements = splitStatements(section.sql);
