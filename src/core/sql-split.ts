@@ -25,8 +25,19 @@ export class SqlSplitError extends Error {
 const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c);
 const isIdentChar = (c: string) => /[A-Za-z0-9_\u0080-\uffff]/.test(c);
 
+/** Every statement, as a list. Prefer `statements()` for large texts: it holds one statement at a time. */
 export function splitStatements(sql: string): Statement[] {
-  const out: Statement[] = [];
+  return [...statements(sql)];
+}
+
+/**
+ * The statements of `sql`, one at a time, in order. Each is a slice of the input
+ * (no other copy is made), and nothing is kept of the ones already yielded, so a
+ * caller that runs them as they come holds the input plus one statement.
+ * Throws SqlSplitError at the first unterminated string, identifier, comment or
+ * dollar quote; the statements before it have been yielded by then.
+ */
+export function* statements(sql: string): Generator<Statement, void, undefined> {
   let start = 0;
   let line = 1;
   let i = 0;
@@ -36,14 +47,13 @@ export function splitStatements(sql: string): Statement[] {
   let prevWord = "";
 
   let startLine = 1; // line of `start`, kept as we go: rescanning from 0 would be quadratic
-  const push = (end: number) => {
+  /** The statement between `start` and `end`, or null when there is only whitespace and comments. */
+  const statementAt = (end: number): Statement | null => {
     const raw = sql.slice(start, end);
     const lead = raw.length - raw.trimStart().length;
     const text = raw.trim();
-    if (text && !isOnlyComments(text)) {
-      const offset = start + lead;
-      out.push({ text, offset, line: startLine + lineAt(raw, lead) - 1 });
-    }
+    if (!text || isOnlyComments(text)) return null;
+    return { text, offset: start + lead, line: startLine + lineAt(raw, lead) - 1 };
   };
 
   const endWord = () => {
@@ -135,18 +145,22 @@ export function splitStatements(sql: string): Statement[] {
     }
     endWord();
     if (c === ";" && atomicDepth === 0) {
-      push(i);
+      const st = statementAt(i);
+      if (st) yield st;
       start = i + 1;
       startLine = line;
     }
     i++;
   }
   endWord();
-  push(n);
-  return out;
+  const last = statementAt(n);
+  if (last) yield last;
 }
 
 function isOnlyComments(text: string): boolean {
+  // `text` is trimmed: a first character that cannot open a comment settles it without copying.
+  const c = text.charCodeAt(0);
+  if (c !== 45 && c !== 47) return false;
   return text.replace(/--[^\n]*/g, "").replace(/\/\*[\s\S]*?\*\//g, "").trim() === "";
 }
 
@@ -156,8 +170,19 @@ export function lineAt(text: string, offset: number): number {
   return line;
 }
 
-/** The first keyword(s) of a statement, lower-cased, comments skipped. */
+/** Whitespace, a comment, an unterminated block comment, or a run of other characters (a word). */
+const TOKEN = /\s+|--[^\n]*|\/\*[\s\S]*?\*\/|((?:(?!--|\/\*)\S)+|\/\*)/y;
+
+/** The first keyword(s) of a statement, lower-cased, comments skipped. Reads only as far as those words. */
 export function leadingWords(text: string, count = 3): string[] {
-  const cleaned = text.replace(/--[^\n]*/g, " ").replace(/\/\*[\s\S]*?\*\//g, " ");
-  return cleaned.trim().split(/\s+/).slice(0, count).map((w) => w.toLowerCase().replace(/;$/, ""));
+  const words: string[] = [];
+  let word = "";
+  TOKEN.lastIndex = 0;
+  for (let m; words.length < count && (m = TOKEN.exec(text)); ) {
+    if (m[1] !== undefined) word += m[1];
+    else if (word) (words.push(word), (word = ""));
+  }
+  if (word && words.length < count) words.push(word);
+  if (words.length === 0) words.push("");
+  return words.map((w) => w.toLowerCase().replace(/;$/, ""));
 }

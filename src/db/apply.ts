@@ -7,7 +7,7 @@ import { ExitCode, PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
 import type { Migration, Section } from "../core/migration-file.ts";
 import type { Plan, Step } from "../core/plan.ts";
-import { lineAt, splitStatements } from "../core/sql-split.ts";
+import { lineAt, statements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
@@ -145,11 +145,34 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
   const t0 = performance.now();
   await setTimeouts(tx, section, true);
-  await ctx.interrupt.track(tx.unsafe(section.sql));
+  if (section.sql.length <= ONE_QUERY_MAX) await ctx.interrupt.track(tx.unsafe(section.sql));
+  else await runStatementsInTx(ctx, tx, section, step.migration);
   if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
   if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
   if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
   else await deleteRow(tx, ctx.schema, step.migration.version);
+}
+
+/**
+ * A transactional section up to this many characters goes to the server as one query.
+ * A bigger one is sent statement by statement inside its transaction (the same effect):
+ * the driver would otherwise build copies of the whole text to send it, a few times
+ * the file's size in memory.
+ */
+const ONE_QUERY_MAX = 1 << 20;
+
+async function runStatementsInTx(ctx: ApplyContext, tx: Sql, section: Section, m: Migration): Promise<void> {
+  for (const st of statements(section.sql)) {
+    if (ctx.interrupt.interrupted) throw interrupted(`while running ${m.file}; it was rolled back`);
+    try {
+      await ctx.interrupt.track(tx.unsafe(st.text));
+    } catch (e) {
+      // The server's error position is within the statement: make it one within the section.
+      const err = e as { position?: string };
+      if (err && typeof err === "object" && err.position) err.position = String(st.offset + Number(err.position));
+      throw e;
+    }
+  }
 }
 
 const CONCURRENT_INDEX = /create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[A-Za-z_][\w$]*))?)/gi;
@@ -199,10 +222,10 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
   if (kind === "up") {
     if (resume) await dropInvalidIndexes(ctx, section);
   }
-  const statements = splitStatements(section.sql);
   await setTimeouts(ctx.sql, section, false);
   try {
-    for (const st of statements) {
+    // One statement at a time, as they are split: the list of them is never built.
+    for (const st of statements(section.sql)) {
       ctx.interrupt.check();
       for (let attempt = 1; ; attempt++) {
         try {

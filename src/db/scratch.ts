@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { PgshipError } from "../core/errors.ts";
 import type { ConnectionTarget } from "../core/config.ts";
 import type { Migration } from "../core/migration-file.ts";
-import { splitStatements } from "../core/sql-split.ts";
+import { statements } from "../core/sql-split.ts";
 import { connect, safeMessage, withTransaction, type Db } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { quoteIdent } from "./tracking.ts";
@@ -37,7 +37,7 @@ export async function replayMigrations(db: Db, migrations: Migration[]): Promise
   for (const m of migrations) {
     try {
       if (m.up.options.transaction) await withTransaction(db.sql, (tx) => tx.unsafe(m.up.sql));
-      else for (const st of splitStatements(m.up.sql)) await db.sql.unsafe(st.text);
+      else for (const st of statements(m.up.sql)) await db.sql.unsafe(st.text);
     } catch (e) {
       throw new PgshipError("replay_failed", `replaying ${m.file} failed: ${safeMessage(e, db.target)}`, { cause: e });
     }

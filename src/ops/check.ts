@@ -5,7 +5,7 @@
 
 import { relative } from "node:path";
 import { normaliseDump } from "../core/snapshot.ts";
-import { splitStatements } from "../core/sql-split.ts";
+import { statements } from "../core/sql-split.ts";
 import { diffModels, type Finding } from "../catalog/diff.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { stableStringify, type Model } from "../catalog/model.ts";
@@ -45,7 +45,7 @@ export interface Problem {
 
 async function runSection(db: Db, section: Section): Promise<void> {
   if (section.options.transaction) await withTransaction(db.sql, (tx) => tx.unsafe(section.sql));
-  else for (const st of splitStatements(section.sql)) await db.sql.unsafe(st.text);
+  else for (const st of statements(section.sql)) await db.sql.unsafe(st.text);
 }
 
 export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOutcome> {
