@@ -93,23 +93,25 @@ export function parseMigrationFile(file: string, text: string): Migration {
   const markers: Marker[] = [];
   let lineCount = 0;
   let firstCode = 0; // first line with something other than whitespace or a comment
+  const marker = (line: number, start: number, end: number, m: RegExpExecArray) => {
+    const kind = m[1]!;
+    if (kind !== "up" && kind !== "down") {
+      problem(line, `unknown section marker "migrate:${kind}" (expected migrate:up or migrate:down)`);
+    } else {
+      markers.push({ kind, line, options: parseOptions(m[2]!, (msg) => problem(line, msg)), start, after: Math.min(end + 1, src.length) });
+    }
+  };
+  // Nothing in this loop may be captured by a closure: that would allocate per line.
   for (let pos = 0; pos <= src.length; ) {
     let end = src.indexOf("\n", pos);
     if (end < 0) end = src.length;
-    const lineNo = ++lineCount;
+    lineCount++;
     let k = pos;
     while (k < end && isTrimmed(src.charCodeAt(k))) k++;
     if (k < end && src.startsWith("--", k)) {
       const m = MARKER.exec(src.slice(k, end).trim());
-      if (m) {
-        const kind = m[1]!;
-        if (kind !== "up" && kind !== "down") {
-          problem(lineNo, `unknown section marker "migrate:${kind}" (expected migrate:up or migrate:down)`);
-        } else {
-          markers.push({ kind, line: lineNo, options: parseOptions(m[2]!, (msg) => problem(lineNo, msg)), start: pos, after: Math.min(end + 1, src.length) });
-        }
-      }
-    } else if (k < end && firstCode === 0) firstCode = lineNo;
+      if (m) marker(lineCount, pos, end, m);
+    } else if (k < end && firstCode === 0) firstCode = lineCount;
     pos = end + 1;
   }
 

@@ -43,7 +43,7 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
   let i = 0;
   const n = sql.length;
   let atomicDepth = 0; // inside CREATE FUNCTION ... BEGIN ATOMIC ... END
-  let word = "";
+  let wordStart = -1; // index of the identifier being read, or -1
   let prevWord = "";
 
   let startLine = 1; // line of `start`, kept as we go: rescanning from 0 would be quadratic
@@ -56,14 +56,15 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
     return { text, offset: start + lead, line: startLine + lineAt(raw, lead) - 1 };
   };
 
+  // Only begin, atomic, case and end matter: a longer word is never copied out.
   const endWord = () => {
-    if (!word) return;
-    const w = word.toLowerCase();
+    if (wordStart < 0) return;
+    const w = i - wordStart <= 6 ? sql.slice(wordStart, i).toLowerCase() : "";
     if (prevWord === "begin" && w === "atomic") atomicDepth++;
     else if (atomicDepth > 0 && (w === "case")) atomicDepth++;
     else if (atomicDepth > 0 && w === "end") atomicDepth--;
     prevWord = w;
-    word = "";
+    wordStart = -1;
   };
 
   while (i < n) {
@@ -138,8 +139,8 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
         continue;
       }
     }
-    if (isIdentStart(c) || (word && isIdentChar(c))) {
-      word += c;
+    if (wordStart >= 0 ? isIdentChar(c) : isIdentStart(c)) {
+      if (wordStart < 0) wordStart = i;
       i++;
       continue;
     }
