@@ -95,6 +95,11 @@ describe("non-regular files named like a migration", () => {
     expectFileError(s, fifo, "is a named pipe (FIFO)");
     const e = await pgship(["status", "--migrations-dir", dir, "--env-file", fifo], { timeoutMs: 10_000 });
     expectFileError(e, fifo, "is a named pipe (FIFO)");
+    const k = await pgship(["backup", "--dir", join(dirname(dir), "backups"), "--passphrase-file", fifo, "--database-url", db.url], { timeoutMs: 10_000 });
+    expectFileError(k, fifo, "is a named pipe (FIFO), not a regular file (--passphrase-file)");
+    const i = await pgship(["restore", join(dirname(dir), "x.dump"), "--identity", fifo, "--yes", "--database-url", db.url], { timeoutMs: 10_000 });
+    expect(i.code).toBeLessThanOrEqual(2);
+    expect(i.stderr).not.toContain("unexpected");
   }, 30_000);
 });
 
