@@ -3,7 +3,7 @@
 // with (secret: read from files, never from arguments, and redacted).
 
 import { statSync } from "node:fs";
-import { readExistingFile } from "../core/files.ts";
+import { readRegularFile } from "../core/files.ts";
 import { UsageError } from "../core/errors.ts";
 import type { SecretSink } from "../core/redact.ts";
 import { checkIdentity, checkRecipient, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
@@ -15,8 +15,15 @@ export interface KeyFlags {
   identityFiles: string[];
 }
 
-/** Key files are read like every other file: only a regular, readable one (error code `file`, exit 1). */
-const readKeyFile = (path: string, flag: string): string => readExistingFile(path, flag);
+/**
+ * Key files are read like every other file: only a regular, readable one (error code `file`,
+ * exit 1). A path that does not exist is a bad flag value (exit 2), as for --env-file.
+ */
+function readKeyFile(path: string, flag: string): string {
+  const text = readRegularFile(path, flag);
+  if (text === null) throw new UsageError(`${path}: no such file (given with ${flag})`);
+  return text;
+}
 
 /** A secret file others can read is worth a warning (not an error: the backup matters more). */
 export function looseSecretFile(path: string): boolean {
