@@ -9,7 +9,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
-import { migrationsDir, noStackTrace, pgship, useDatabases, type RunResult } from "../harness/env.ts";
+import { BUN, migrationsDir, noStackTrace, pgship, ROOT, useDatabases, type RunResult } from "../harness/env.ts";
 
 const newDb = useDatabases("files");
 
@@ -103,6 +103,19 @@ describe("non-regular files named like a migration", () => {
   }, 30_000);
 });
 
+describe("the build script", () => {
+  test("a FIFO among the migrations fails the build at once with the file message (exit 1)", () => {
+    const dir = withEntry((d) => spawnSync("mkfifo", [join(d, BAD)]));
+    const t0 = performance.now();
+    const r = spawnSync(BUN, ["scripts/build.ts", "--migrations-dir", dir, "--outfile", join(dirname(dir), "never")], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${BAD}: is a named pipe (FIFO), not a regular file`);
+    expect(r.stderr).toContain("build failed");
+    expect(noStackTrace(r.stderr)).toBe(true);
+  }, 30_000);
+});
+
 describe("files that are not migrations", () => {
   test("editor backups, a README and hidden files are ignored and listed by status", async () => {
     const dir = withEntry((d) => {
@@ -128,6 +141,27 @@ describe("files that are not migrations", () => {
     ]);
     expect(j.counts).toMatchObject({ applied: 1, pending: 0 });
   });
+});
+
+describe("a transactional migration over 1 MiB (sent statement by statement in its transaction)", () => {
+  test("applies, and a failure names the right line and rolls everything back", async () => {
+    const rows = Array.from({ length: 20_000 }, (_, i) => `insert into big values (${i}, 'row ${i}; padding ${"x".repeat(40)}');`);
+    const good = `-- migrate:up\ncreate table big (id int, payload text);\n${rows.join("\n")}\n`;
+    expect(good.length).toBeGreaterThan(1 << 20);
+    const db = await newDb();
+    const ok = await pgship(["up", "--migrations-dir", migrationsDir({ "20250101000000_big.sql": good }), "--database-url", db.url, "--no-verify"]);
+    expect({ code: ok.code, stderr: ok.stderr }).toMatchObject({ code: 0 });
+    expect((await db.sql`select count(*)::int as n from big`)[0]!.n).toBe(20_000);
+
+    // Line 3 + 15000 holds a typo at column 8: the message names that line.
+    const bad = good.replace("insert into big values (15000,", "insert intx big values (15000,");
+    const other = await newDb();
+    const r = await pgship(["up", "--migrations-dir", migrationsDir({ "20250101000000_big.sql": bad }), "--database-url", other.url, "--no-verify"]);
+    expect({ code: r.code }).toEqual({ code: 1 });
+    expect(r.stderr).toContain("20250101000000_big.sql:15003:");
+    expect(r.stderr).toContain("rolled back");
+    expect((await other.sql`select to_regclass('big')::text as t`)[0]!.t).toBeNull();
+  }, 60_000);
 });
 
 describe("an interrupted transaction:false migration edited before resuming", () => {
