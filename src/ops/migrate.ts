@@ -112,13 +112,13 @@ export async function down(ctx: OpContext, opts: DownOptions): Promise<MigrateOu
   return outcome(plan, steps, 0, t0);
 }
 
-/** What up / install / update / down would do, with every step's SQL; changes nothing. */
 /** The command that accepts an edited interrupted migration: the one that was run, plus the flag. */
 function upOptions(ctx: OpContext, opts: { mode: MigrateMode; to?: string; acceptChanged?: string[] }) {
   const ran = ctx.invocation.split(" ")[0] === opts.mode ? ctx.invocation.replace(/\s--accept-changed(=|\s+)\S+/g, "") : opts.mode;
   return { mode: opts.mode, to: opts.to, acceptChanged: opts.acceptChanged, acceptCommand: (v: string) => `${brand.binary} ${ran} --accept-changed ${v}` };
 }
 
+/** What up / install / update / down would do, with every step's SQL; changes nothing. */
 export async function planMigration(ctx: OpContext, opts: { mode: MigrateMode; to?: string; acceptChanged?: string[] } | { mode: "down"; down: DownOptions }): Promise<PlanOutcome> {
   const set = await ctx.migrations();
   const db = await ctx.connect(`${opts.mode} --dry-run`);
