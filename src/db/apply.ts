@@ -132,6 +132,12 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
   if (o.statementTimeoutMs) await sql.unsafe(`set ${scope}statement_timeout = '${o.statementTimeoutMs}ms'`);
 }
 
+/** A resumed migration whose file changed since its interrupted run started (--accept-changed): said and recorded. */
+async function recordAcceptedChange(ctx: ApplyContext, sql: Sql, m: Migration, from: string): Promise<void> {
+  ctx.emit({ type: "warn", message: `resuming ${m.version}_${m.name} with its edited text (--accept-changed): checksum ${from.slice(0, 12)}… -> ${m.checksum.slice(0, 12)}…` });
+  if (ctx.runId !== null) await noteHistory(sql, ctx.schema, ctx.runId, `accepted changed ${m.version}: checksum ${from} -> ${m.checksum}`);
+}
+
 async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   if (step.kind === "snapshot") {
     await ctx.interrupt.track(tx.unsafe(step.snapshot.sql));
@@ -143,6 +149,7 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
     return;
   }
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
+  if (step.kind === "up" && step.acceptedChange) await recordAcceptedChange(ctx, tx, step.migration, step.acceptedChange);
   const t0 = performance.now();
   await setTimeouts(tx, section, true);
   if (section.sql.length <= ONE_QUERY_MAX) await ctx.interrupt.track(tx.unsafe(section.sql));
@@ -208,13 +215,10 @@ async function dropInvalidIndexes(ctx: ApplyContext, section: Section): Promise<
 async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: Section, kind: "up" | "down", resume: boolean, acceptedChange?: string): Promise<void> {
   const t0 = performance.now();
   if (kind === "up" && acceptedChange) {
-    // The interrupted run started with other text: the row takes the new checksum and the
-    // run's history entry says so, in one transaction.
-    const note = `accepted changed ${m.version}: checksum ${acceptedChange} -> ${m.checksum}`;
-    ctx.emit({ type: "warn", message: `resuming ${m.version}_${m.name} with its edited text (--accept-changed): checksum ${acceptedChange.slice(0, 12)}… -> ${m.checksum.slice(0, 12)}…` });
+    // The row takes the new checksum and the run's history entry says so, in one transaction.
     await withTransaction(ctx.sql, async (tx) => {
       await upsertRow(tx, ctx.schema, rowFor(ctx, m, "migration", null), "running");
-      if (ctx.runId !== null) await noteHistory(tx, ctx.schema, ctx.runId, note);
+      await recordAcceptedChange(ctx, tx, m, acceptedChange);
     });
   } else if (kind === "up") {
     await upsertRow(ctx.sql, ctx.schema, rowFor(ctx, m, "migration", null), "running");
