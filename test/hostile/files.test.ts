@@ -9,7 +9,8 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
-import { BUN, migrationsDir, noStackTrace, pgship, ROOT, useDatabases, type RunResult } from "../harness/env.ts";
+import postgres from "postgres";
+import { BUN, cluster, migrationsDir, noStackTrace, pgship, ROOT, useDatabases, type RunResult } from "../harness/env.ts";
 
 const newDb = useDatabases("files");
 
@@ -161,6 +162,11 @@ describe("a transactional migration over 1 MiB (sent statement by statement in i
     expect(r.stderr).toContain("20250101000000_big.sql:15003:");
     expect(r.stderr).toContain("rolled back");
     expect((await other.sql`select to_regclass('big')::text as t`)[0]!.t).toBeNull();
+    // Its rows would otherwise be written out when the cluster shuts down, after the last test.
+    await Promise.all([db.sql.end(), other.sql.end()]);
+    const admin = postgres((await cluster()).url("postgres"), { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database "${db.name}"`);
+    await admin.end();
   }, 60_000);
 });
 
