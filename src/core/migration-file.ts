@@ -202,7 +202,7 @@ export function needsNoTransaction(text: string): string | null {
 }
 
 /** Statements that end or start the migration's own transaction. SAVEPOINT and ROLLBACK TO are fine inside it. */
-function transactionControl(text: string): string | null {
+export function transactionControl(text: string): string | null {
   const [a, b] = topLevelWords(text, 2);
   if (a === "begin" || a === "commit" || a === "end" || a === "abort") return a.toUpperCase();
   if (a === "start" && b === "transaction") return "START TRANSACTION";

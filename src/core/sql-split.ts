@@ -208,23 +208,6 @@ export function lineAt(text: string, offset: number): number {
   return line;
 }
 
-/** Whitespace, a comment, an unterminated block comment, or a run of other characters (a word). */
-const TOKEN = /\s+|--[^\n]*|\/\*[\s\S]*?\*\/|((?:(?!--|\/\*)\S)+|\/\*)/y;
-
-/** The first keyword(s) of a statement, lower-cased, comments skipped. Reads only as far as those words. */
-export function leadingWords(text: string, count = 3): string[] {
-  const words: string[] = [];
-  let word = "";
-  TOKEN.lastIndex = 0;
-  for (let m; words.length < count && (m = TOKEN.exec(text)); ) {
-    if (m[1] !== undefined) word += m[1];
-    else if (word) (words.push(word), (word = ""));
-  }
-  if (word && words.length < count) words.push(word);
-  if (words.length === 0) words.push("");
-  return words.map((w) => w.toLowerCase().replace(/;$/, ""));
-}
-
 /**
  * The words of one statement that the server parses as keywords or names, lower-cased:
  * comments, string literals, quoted identifiers and dollar-quoted bodies are skipped,
