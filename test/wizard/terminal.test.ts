@@ -40,7 +40,7 @@ const applied = async (d: TestDb) => (await d.sql`select count(*)::int as n from
 describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
   test("fresh install", async () => {
     const { d, term } = await setup();
-    await term.waitFor("Using DATABASE_URL in ");
+    await term.waitFor(", from ./.env (PostgreSQL ");
     await term.waitFor("Install (fresh install");
     term.send("Enter");
     await term.waitFor("Install into the empty database now?");
@@ -62,9 +62,9 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Enter");
     await term.waitFor("Backup directory");
     term.send("Enter");
-    await term.waitFor("Backup written and verified");
     await term.waitFor("Apply 3 migrations now?");
     term.send("Enter");
+    await term.waitFor("Backup written and verified");
     await term.waitFor("Updated: the database is at 20250415120000");
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
