@@ -86,8 +86,8 @@ export class Terminal {
   strays(): string[] {
     return this.screen()
       .split("\n")
-      .filter((l) => l.trim() !== "" && !/^EXIT=\d+$/.test(l) && !/^ {2,}(?!at )\S/.test(l))
-      .filter((l) => !/^[│┌└◇◆●▲■✔✖◒◐◓◑|'o*+!x\-\\/]( |$)/.test(l));
+      .filter((l) => l.trim() !== "" && !/^(EXIT=\d+|Pane is dead .*)$/.test(l) && !/^ {2,}(?!at )\S/.test(l))
+      .filter((l) => !/^([│┌└◇◆●▲■✔✖◒◐◓◑|'o*+!x\-\\/]( |$)|[├+][─-])/.test(l));
   }
 
   close(): void {
