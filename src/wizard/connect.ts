@@ -131,6 +131,16 @@ export async function connectStep(io: WizardIO, found: Found | null, appName: st
   let target: ConnectionTarget;
   let from: string;
   let file: string | null = found?.file ?? null;
+  const save = (t: ConnectionTarget): boolean => {
+    try {
+      changes.push(saveTarget(io, t, deps));
+      file = deps.dotenvPath;
+      return true;
+    } catch (e) {
+      say.error(io, `Could not write ./.env: ${(e as Error).message.split("\n")[0]}`);
+      return false;
+    }
+  };
   if (found) {
     target = found.target;
     from = found.from;
@@ -148,7 +158,7 @@ export async function connectStep(io: WizardIO, found: Found | null, appName: st
       db = await deps.tryConnect(target);
     } catch (e) {
       const why = explain(e, target);
-      line.done(why.words, false);
+      line.done(`${why.words} (${where})`, false);
       const choice = await answer(select({ ...io, message: "What now?", options: failureOptions(why.offer, target) }));
       if (choice === "quit") throw new Quit(changes);
       if (choice === "edit") {
@@ -164,18 +174,14 @@ export async function connectStep(io: WizardIO, found: Found | null, appName: st
         if (done) {
           changes.push(...done.changes);
           target = done.target;
-          if (done.newPassword) {
-            changes.push(saveTarget(io, target, deps));
-            from = "from ./.env";
-            file = deps.dotenvPath;
-          }
+          if (done.newPassword && save(target)) from = "from ./.env";
         }
       }
       continue;
     }
     line.done(`Connected to ${where} (PostgreSQL ${db.serverVersion.split(" ")[0]})`);
     if (from === "typed") {
-      const save = await answer(
+      const choice = await answer(
         select({
           ...io,
           message: "Save these settings for next time?",
@@ -188,10 +194,7 @@ export async function connectStep(io: WizardIO, found: Found | null, appName: st
         await db.close();
         throw e;
       });
-      if (save === "save") {
-        changes.push(saveTarget(io, target, deps));
-        file = deps.dotenvPath;
-      }
+      if (choice === "save") save(target);
     }
     return { target, db, file, changes };
   }

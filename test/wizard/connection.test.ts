@@ -254,6 +254,31 @@ describe.skipIf(missing("tmux"))("wizard: where the settings come from", () => {
     expect(await other.sql`select 1 from pg_namespace where nspname = 'pgship'`).toHaveLength(0);
   }, 90_000);
 
+  test("a wrong password from the environment, typed again and saved: says the environment still overrides ./.env", async () => {
+    const d = await createDb("wizover");
+    dbs.push(d);
+    const c = await cluster();
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+    const term = start(dir, { DATABASE_URL: c.url(d.name, "postgres", "wrong-pw") });
+    await term.waitFor(", from the environment (DATABASE_URL)");
+    await term.waitFor("What now?");
+    term.send("Enter"); // type the password again
+    await term.waitFor("Password for postgres");
+    term.type(c.password);
+    term.send("Enter");
+    await term.waitFor("Save these settings for next time?");
+    term.send("Enter");
+    await term.waitFor("DATABASE_URL is also set in the environment, to something else: pgship commands run from this shell use the environment's, not ./.env.");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    const screen = await finish(term);
+    expect(screen).toContain("Done: wrote DATABASE_URL to ./.env.");
+    expect(screen).not.toContain(c.password);
+    expect(parseDotenv(readFileSync(join(dir, ".env"), "utf8"))).toEqual({ DATABASE_URL: c.url(d.name) });
+    expect(statSync(join(dir, ".env")).mode & 0o777).toBe(0o600);
+    expect(await d.sql`select 1 from pg_namespace where nspname = 'pgship'`).toHaveLength(0);
+  }, 90_000);
+
   test("no settings anywhere: typed values connect, are shown as typed and saved to a new ./.env at 0600", async () => {
     const d = await createDb("wiztyped");
     dbs.push(d);
