@@ -38,8 +38,8 @@ function selfPath(s: Session): string {
  * directory with an almost empty environment: the line names the binary, the
  * settings file and the backup directory by absolute path.
  */
-export function cronAdvice(s: Session): string {
-  const dir = resolve(cwd(), "backups");
+export function cronAdvice(s: Session, backupDir = "backups"): string {
+  const dir = resolve(cwd(), backupDir);
   const line = `0 3 * * * ${selfPath(s)} backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
   return s.envFile
     ? `Back up nightly from cron (crontab -e):\n  ${line}`
@@ -49,8 +49,7 @@ export function cronAdvice(s: Session): string {
 const out = (s: Session) => s.io.output ?? process.stdout;
 
 /** Draws migration progress: a live line per step, settled with its duration. */
-export function progressEmit(s: Session): Emit {
-  const line = new ProgressLine(out(s));
+export function progressEmit(s: Session, line = new ProgressLine(out(s))): Emit {
   return (e) => {
     if (e.type === "step-start") line.start(`${e.step.kind === "snapshot" ? "loading the schema snapshot" : `${e.step.kind === "down" ? "rolling back" : "applying"} ${e.step.version}_${e.step.name}`}`);
     else if (e.type === "step-done") line.done(e.step.kind === "snapshot" ? `schema snapshot ${e.step.version} loaded` : `${e.step.resume ? "resumed" : "applied"} ${e.step.version}_${e.step.name}`, true, e.durationMs);
@@ -86,7 +85,8 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
   }
   let applied = 0;
   let at = report.version;
-  const draw = progressEmit(s);
+  const line = new ProgressLine(out(s));
+  const draw = progressEmit(s, line);
   const ctx = s.context({
     emit: (e) => {
       if (e.type === "step-done" && e.step.kind !== "down") (applied++, (at = e.step.version));
@@ -100,7 +100,9 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
     if (applied) s.changes.push(`updated to ${at}`);
-    if (isPgshipError(e) && e.exitCode === ExitCode.interrupted) {
+    const interrupted = isPgshipError(e) && e.exitCode === ExitCode.interrupted;
+    line.abandon(interrupted ? "interrupted" : "failed");
+    if (interrupted) {
       // Each migration runs in its own transaction: the interrupted one was rolled back, no data was lost.
       // Restoring the backup now would only throw away writes made since it was taken.
       say.info(s.io, applied ? `Stopped after ${applied} of ${pending.length}: the database is at ${at}; the interrupted migration was rolled back.` : `Nothing changed: the database is still at ${at}.`);
@@ -132,7 +134,7 @@ export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: st
   const file = result?.file ?? result?.archive ?? null;
   line.done(`Backup written and verified: ${file ?? dir}`);
   s.changes.push(`backup ${file ?? ""}`.trim());
-  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s)}`, "Next", s.io);
+  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s, dir)}`, "Next", s.io);
   return file;
 }
 

@@ -101,6 +101,11 @@ export class ProgressLine {
     this.out.write(`${this.tty ? "\r\u001b[2K" : ""}${mark}  ${body}\n`);
   }
 
+  /** Settles a line still running (work that was interrupted or failed) with its text and why. */
+  abandon(why: string): void {
+    if (this.timer) this.done(`${this.text}: ${why}`, false);
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;

@@ -2,7 +2,7 @@
 // PostgreSQL (connections, role creation) but no terminal.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
@@ -11,7 +11,7 @@ import type { StatusReport } from "../../src/core/plan.ts";
 import { connect } from "../../src/db/connect.ts";
 import { connectStep, explain, saveTarget } from "../../src/wizard/connect.ts";
 import { buildMenu } from "../../src/wizard/menu.ts";
-import { databaseUrl, generatePassword, scramVerifier, upsertDotenv } from "../../src/wizard/provision.ts";
+import { databaseUrl, generatePassword, saveDotenv, scramVerifier, upsertDotenv } from "../../src/wizard/provision.ts";
 import { provisionStep } from "../../src/wizard/provision-db.ts";
 import { Cancelled } from "../../src/wizard/ui.ts";
 import { cluster, createDb, type TestDb } from "../harness/env.ts";
@@ -53,6 +53,21 @@ describe("provisioning helpers", () => {
     expect(upsertDotenv(before, "DATABASE_URL", "postgres://a:b@h:5432/d")).toBe("# my app\nSECRET_KEY=abc\nDATABASE_URL=postgres://a:b@h:5432/d\nPORT=8080\n");
     expect(upsertDotenv("A=1", "DATABASE_URL", 'we"ird $x')).toBe('A=1\nDATABASE_URL="we\\"ird \\$x"\n');
     expect(parseDotenv(upsertDotenv("", "DATABASE_URL", "postgres://u:p@h/d")).DATABASE_URL).toBe("postgres://u:p@h/d");
+  });
+  test("saveDotenv replaces a 0644 .env by a 0600 one through a temporary file, keeping other lines and leaving nothing behind", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wz-"));
+    const path = join(dir, ".env");
+    writeFileSync(path, "# app\nSECRET_KEY=keep\nDATABASE_URL=postgres://old@h/d\n", { mode: 0o644 });
+    const before = statSync(path).ino;
+    saveDotenv(path, "DATABASE_URL", "postgres://u:secret@h:5432/d");
+    expect(readFileSync(path, "utf8")).toBe("# app\nSECRET_KEY=keep\nDATABASE_URL=postgres://u:secret@h:5432/d\n");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(path).ino).not.toBe(before); // renamed into place, never rewritten in place
+    expect(readdirSync(dir)).toEqual([".env"]);
+    saveDotenv(join(dir, "new.env"), "DATABASE_URL", "postgres://u@h/d");
+    expect(statSync(join(dir, "new.env")).mode & 0o777).toBe(0o600);
+    expect(() => saveDotenv(join(dir, "missing", ".env"), "DATABASE_URL", "x")).toThrow();
+    expect(readdirSync(dir).sort()).toEqual([".env", "new.env"]);
   });
   test("the URL written round-trips through the parser", () => {
     const t = { user: "app", password: "p@ss/word", host: "db.local", port: 5433, database: "my app" };
