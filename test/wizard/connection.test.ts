@@ -246,7 +246,7 @@ describe.skipIf(missing("tmux"))("wizard: where the settings come from", () => {
     term.send("Enter");
     await term.waitFor("Install into the empty database now?");
     term.send("Enter");
-    await term.waitFor("Installed: the database is at");
+    await term.waitFor("Installed: the database is at", 60_000);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     await finish(term);
@@ -309,7 +309,7 @@ describe.skipIf(missing("tmux"))("wizard: where the settings come from", () => {
     term.send("Enter"); // Install
     await term.waitFor("Install into the empty database now?");
     term.send("Enter");
-    await term.waitFor("Installed: the database is at");
+    await term.waitFor("Installed: the database is at", 60_000);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     const screen = await finish(term);

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, type TestDb } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, until, type TestDb } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal } from "../harness/tmux.ts";
 
@@ -165,8 +165,9 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     await term.waitFor("Apply 1 migration now?");
     term.send("Enter");
     await term.waitFor("Backup written and verified");
-    await term.waitFor("applying 20250102000000_slow");
-    await new Promise((r) => setTimeout(r, 500));
+    await term.waitFor("applying 20250102000000_slow", 60_000);
+    // Interrupt once the migration's statement is running on the server.
+    await until(async () => (await d.sql`select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()`).length > 0, 30_000, "the slow migration to run");
     term.send("C-c");
     await term.waitFor("Cancelled");
     expect(await term.exitCode()).toBe(130);
@@ -215,7 +216,7 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Enter");
     await term.waitFor("Install into the empty database now?");
     term.send("Enter");
-    await term.waitFor("Back up nightly from cron");
+    await term.waitFor("Back up nightly from cron", 60_000);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
@@ -241,7 +242,7 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Down", "Enter"); // Health check is first when up to date
     await term.waitFor("Backup directory");
     term.send("Enter");
-    await term.waitFor("Back up nightly from cron");
+    await term.waitFor("Back up nightly from cron", 60_000);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
