@@ -43,16 +43,22 @@ export async function provisionStep(io: WizardIO, t: ConnectionTarget, mode: Pro
     }
     const changes: string[] = [];
     let next = t;
-    if (mode !== "database" || !roleExists) {
-      const pw = generatePassword();
-      // The server gets a SCRAM verifier, never the password: statement logs stay clean.
-      await db.sql.unsafe(await format(`${roleExists ? "alter" : "create"} role %I with login password %L`, t.user, scramVerifier(pw)));
-      changes.push(roleExists ? `set a new password for ${t.user}` : `created user ${t.user}`);
-      next = { ...t, password: pw, source: "dotenv" };
-    }
-    if (!dbExists) {
-      await db.sql.unsafe(await format("create database %I owner %I", t.database, t.user));
-      changes.push(`created database ${t.database}`);
+    try {
+      if (mode !== "database" || !roleExists) {
+        const pw = generatePassword();
+        // The server gets a SCRAM verifier, never the password: statement logs stay clean.
+        await db.sql.unsafe(await format(`${roleExists ? "alter" : "create"} role %I with login password %L`, t.user, scramVerifier(pw)));
+        changes.push(roleExists ? `set a new password for ${t.user}` : `created user ${t.user}`);
+        next = { ...t, password: pw, source: "dotenv" };
+      }
+      if (!dbExists) {
+        await db.sql.unsafe(await format("create database %I owner %I", t.database, t.user));
+        changes.push(`created database ${t.database}`);
+      }
+    } catch (e) {
+      // E.g. an admin without CREATEROLE or CREATEDB: say so; what was done is still reported (and a new password saved).
+      say.error(io, `As ${admin.user}: ${(e as Error).message.split("\n")[0]}${changes.length ? ` (done before that: ${changes.join("; ")})` : ""}`);
+      return changes.length ? { target: next, changes, newPassword: next !== t } : null;
     }
     if (changes.length === 0) say.info(io, `User "${t.user}" and database "${t.database}" both exist: nothing to create.`);
     else say.success(io, `${changes.map((c) => c[0]!.toUpperCase() + c.slice(1)).join("; ")}.`);

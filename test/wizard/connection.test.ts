@@ -217,6 +217,36 @@ describe.skipIf(missing("tmux"))("wizard: connecting and creating what is missin
     expect(readFileSync(join(dir, ".env"), "utf8")).toBe(dotenv);
   }, 90_000);
 
+  test("an admin that may not create databases: one clear line in the frame, back to the choices, nothing changed", async () => {
+    const { c, sql } = await admin();
+    const user = unique("app");
+    const weak = unique("weak");
+    const database = unique("appdb");
+    await sql.unsafe(`create role ${user} login password 'app-pw'`);
+    await sql.unsafe(`create role ${weak} login password 'weak-pw' nocreatedb nocreaterole`);
+    await sql.end();
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+    writeFileSync(join(dir, ".env"), `DATABASE_URL=${c.url(database, user, "app-pw")}\n`, { mode: 0o600 });
+    const term = start(dir);
+    await term.waitFor("What now?");
+    term.send("Enter"); // create the database
+    await term.waitFor("PostgreSQL admin user");
+    term.type(weak);
+    term.send("Enter");
+    await term.waitFor(`Password for ${weak}`);
+    term.type("weak-pw");
+    term.send("Enter");
+    await term.waitFor(`As ${weak}: permission denied to create database`);
+    await term.waitFor("What now?");
+    term.send("Up", "Enter"); // Quit
+    const screen = await finish(term, 0);
+    expect(screen).toContain("Nothing was changed. Bye.");
+    const { sql: check } = await admin();
+    expect(await check`select 1 from pg_database where datname = ${database}`).toHaveLength(0);
+    await check.end();
+    expect(await logsIn(user, "app-pw")).toBe(true);
+  }, 90_000);
+
   test("Quit on the connection-failure menu exits 0", async () => {
     const d = await createDb("wizq");
     dbs.push(d);
