@@ -21,7 +21,7 @@ afterEach(() => {
   for (const t of terminals.splice(0)) t.close();
 });
 afterAll(async () => {
-  for (const d of dbs) await d.sql.end({ timeout: 1 });
+  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
 });
 
 let n = 0;

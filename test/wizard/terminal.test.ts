@@ -18,7 +18,7 @@ afterEach(() => {
   for (const t of terminals.splice(0)) t.close();
 });
 afterAll(async () => {
-  for (const d of dbs) await d.sql.end({ timeout: 1 });
+  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
 });
 
 /** A directory like a self-hoster's: .env with DATABASE_URL, and the binary started there. */
