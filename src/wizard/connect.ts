@@ -50,7 +50,7 @@ export interface Connected {
 
 /** The person chose Quit: not an interruption (exit 0). */
 export class Quit extends Error {
-  constructor(readonly changes: string[] = []) {
+  constructor() {
     super("quit");
   }
 }
@@ -125,9 +125,9 @@ export function saveTarget(io: WizardIO, t: ConnectionTarget, deps: Pick<Connect
   return "wrote DATABASE_URL to ./.env";
 }
 
-export async function connectStep(io: WizardIO, found: Found | null, appName: string, deps: ConnectDeps): Promise<Connected> {
+/** `changes` receives what is changed as it happens, so an interruption later still reports it. */
+export async function connectStep(io: WizardIO, found: Found | null, appName: string, deps: ConnectDeps, changes: string[] = []): Promise<Connected> {
   const out = io.output ?? process.stdout;
-  const changes: string[] = [];
   let target: ConnectionTarget;
   let from: string;
   let file: string | null = found?.file ?? null;
@@ -160,7 +160,7 @@ export async function connectStep(io: WizardIO, found: Found | null, appName: st
       const why = explain(e, target);
       line.done(`${why.words} (${where})`, false);
       const choice = await answer(select({ ...io, message: "What now?", options: failureOptions(why.offer, target) }));
-      if (choice === "quit") throw new Quit(changes);
+      if (choice === "quit") throw new Quit();
       if (choice === "edit") {
         target = await askTarget(io, target, appName);
         from = "typed";

@@ -71,13 +71,12 @@ export async function runWizard(args: Args, interrupt: Interrupt, io: WizardIO =
     say.info(io, "Set up, update and back up this app's database.");
     const dotenvPath = join(cwd(), ".env");
     const admin = (a: ConnectionTarget) => connect(a, { applicationName: `${brand.binary} wizard`, connectTimeoutSec: 5 });
-    const { target, db, file, changes } = await connectStep(io, findConfigured(io, args), appName, {
+    const { target, db, file } = await connectStep(io, findConfigured(io, args), appName, {
       tryConnect: admin,
       provision: (wio, t, mode) => provisionStep(wio, t, mode, { connectAdmin: admin }),
       dotenvPath,
       envUrl: env().DATABASE_URL,
-    });
-    session.changes.push(...changes);
+    }, session.changes);
     session.envFile = file;
     await db.close();
     session.context = (opts: { onResult?: (v: unknown) => void; emit?: Emit; progress?: (label: string, bytes: number, rate: number) => void } = {}) =>
@@ -111,7 +110,6 @@ export async function runWizard(args: Args, interrupt: Interrupt, io: WizardIO =
     return ExitCode.ok;
   } catch (e) {
     if (e instanceof Quit) {
-      session.changes.push(...e.changes);
       say.end(io, session.changes.length ? `Done: ${session.changes.join("; ")}.` : "Nothing was changed. Bye.");
       return ExitCode.ok;
     }

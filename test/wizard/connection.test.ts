@@ -247,6 +247,34 @@ describe.skipIf(missing("tmux"))("wizard: connecting and creating what is missin
     expect(await logsIn(user, "app-pw")).toBe(true);
   }, 90_000);
 
+  test("Ctrl-C after creating the database, at 'Save these settings?': the closing line still says what was created, exit 130", async () => {
+    const c = await cluster();
+    const database = unique("typeddb");
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+    const term = start(dir);
+    for (const [prompt, value] of [["PostgreSQL host", "127.0.0.1"], ["Port", String(c.port)], ["Database name", database], ["User", "postgres"], ["Password for postgres", c.password]] as const) {
+      await term.waitFor(prompt);
+      term.type(value);
+      term.send("Enter");
+    }
+    await term.waitFor(`The database "${database}" does not exist yet`);
+    await term.waitFor("What now?");
+    term.send("Enter");
+    await term.waitFor("PostgreSQL admin user");
+    term.send("Enter");
+    await term.waitFor("Password for postgres");
+    term.type(c.password);
+    term.send("Enter");
+    await term.waitFor("Save these settings for next time?");
+    term.send("C-c");
+    const screen = await finish(term, 130);
+    expect(screen).toContain(`Cancelled. Already done before: created database ${database}.`);
+    expect(existsSync(join(dir, ".env"))).toBe(false);
+    const { sql } = await admin();
+    expect(await sql`select 1 from pg_database where datname = ${database}`).toHaveLength(1);
+    await sql.end();
+  }, 90_000);
+
   test("Quit on the connection-failure menu exits 0", async () => {
     const d = await createDb("wizq");
     dbs.push(d);
