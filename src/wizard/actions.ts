@@ -3,14 +3,17 @@
 // summarises the result with the next step.
 
 import { existsSync, readdirSync } from "node:fs";
+import { basename, resolve } from "node:path";
 import { confirm, note, select, text } from "@clack/prompts";
 import { describeTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Emit } from "../core/events.ts";
 import type { StatusReport } from "../core/plan.ts";
 import type { Context } from "../cli/context.ts";
+import { ExitCode, isPgshipError } from "../core/errors.ts";
 import type { Args } from "../cli/flags.ts";
 import { migrate } from "../ops/migrate.ts";
+import { cwd, execPath } from "../runtime.ts";
 import { answer, Cancelled, dim, ProgressLine, say, yellow, type WizardIO } from "./ui.ts";
 
 export interface Session {
@@ -20,13 +23,33 @@ export interface Session {
   binary: string;
   /** What this session changed so far, for the goodbye message. */
   changes: string[];
+  /** The file the settings are in (./.env or --env-file), absolute; null when they are only in the environment or were typed. */
+  envFile: string | null;
+}
+
+/** The binary's absolute path when running compiled, else its name. */
+function selfPath(s: Session): string {
+  const exe = execPath();
+  return /^(bun|deno|node)(\.exe)?$/.test(basename(exe)) ? s.binary : exe;
+}
+
+/**
+ * A crontab line that backs up nightly. Cron starts commands in the home
+ * directory with an almost empty environment: the line names the binary, the
+ * settings file and the backup directory by absolute path.
+ */
+export function cronAdvice(s: Session, backupDir = "backups"): string {
+  const dir = resolve(cwd(), backupDir);
+  const line = `0 3 * * * ${selfPath(s)} backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
+  return s.envFile
+    ? `Back up nightly from cron (crontab -e):\n  ${line}`
+    : `Back up nightly from cron (crontab -e). The settings are not in a file,\nso set DATABASE_URL at the top of the crontab:\n  DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB\n  ${line}`;
 }
 
 const out = (s: Session) => s.io.output ?? process.stdout;
 
 /** Draws migration progress: a live line per step, settled with its duration. */
-export function progressEmit(s: Session): Emit {
-  const line = new ProgressLine(out(s));
+export function progressEmit(s: Session, line = new ProgressLine(out(s))): Emit {
   return (e) => {
     if (e.type === "step-start") line.start(`${e.step.kind === "snapshot" ? "loading the schema snapshot" : `${e.step.kind === "down" ? "rolling back" : "applying"} ${e.step.version}_${e.step.name}`}`);
     else if (e.type === "step-done") line.done(e.step.kind === "snapshot" ? `schema snapshot ${e.step.version} loaded` : `${e.step.resume ? "resumed" : "applied"} ${e.step.version}_${e.step.name}`, true, e.durationMs);
@@ -42,7 +65,7 @@ export async function installAction(s: Session, report: StatusReport): Promise<v
   const r = await migrate(ctx, { mode: "install" });
   s.changes.push(`installed ${r.to}`);
   say.success(s.io, `Installed: the database is at ${r.to} (${formatDuration(r.durationMs)}).`);
-  note(`Back up regularly, e.g. from cron:\n  ${s.binary} backup --dir /var/backups/app --keep-daily 7`, "Next", s.io);
+  note(cronAdvice(s), "Next", s.io);
 }
 
 export async function updateAction(s: Session, report: StatusReport): Promise<void> {
@@ -55,21 +78,44 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
     if (!(await answer(confirm({ ...s.io, message: `Resume ${e.version} with the changed file? (recorded in the history)`, initialValue: false })))) return;
     acceptChanged.push(e.version);
   }
+  // Asked first, taken only once the update is confirmed: answering No leaves nothing behind.
+  const backupDir = (await answer(confirm({ ...s.io, message: "Take a backup first? (recommended)", initialValue: true }))) ? (await askBackupDir(s)) || "./backups" : null;
+  if (!(await answer(confirm({ ...s.io, message: `Apply ${pending.length} migration${pending.length === 1 ? "" : "s"} now?`, initialValue: true })))) {
+    say.info(s.io, "Not updated: nothing was changed.");
+    return;
+  }
   let restoreHint = "";
-  if (await answer(confirm({ ...s.io, message: "Take a backup first? (recommended)", initialValue: true }))) {
-    const file = await backupAction(s, { quiet: true });
+  if (backupDir) {
+    const file = await backupAction(s, { quiet: true, dir: backupDir });
     if (!file) return;
     restoreHint = `${s.binary} restore ${file} --yes`;
   }
-  if (!(await answer(confirm({ ...s.io, message: `Apply ${pending.length} migration${pending.length === 1 ? "" : "s"} now?`, initialValue: true })))) return;
-  const ctx = s.context({ emit: progressEmit(s) });
+  let applied = 0;
+  let at = report.version;
+  const line = new ProgressLine(out(s));
+  const draw = progressEmit(s, line);
+  const ctx = s.context({
+    emit: (e) => {
+      if (e.type === "step-done" && e.step.kind !== "down") (applied++, (at = e.step.version));
+      draw(e);
+    },
+  });
   try {
     const r = await migrate(ctx, { mode: "update", acceptChanged });
     s.changes.push(`updated to ${r.to}`);
     say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
-    if (restoreHint) say.error(s.io, `The update failed. The backup taken just before is intact; to go back to it:\n  ${restoreHint}`);
+    if (applied) s.changes.push(`updated to ${at}`);
+    const interrupted = isPgshipError(e) && e.exitCode === ExitCode.interrupted;
+    line.abandon(interrupted ? "interrupted" : "failed");
+    if (interrupted) {
+      // Each migration runs in its own transaction: the interrupted one was rolled back, no data was lost.
+      // Restoring the backup now would only throw away writes made since it was taken.
+      say.info(s.io, applied ? `Stopped after ${applied} of ${pending.length}: the database is at ${at}; the interrupted migration was rolled back.` : `Nothing changed: the database is still at ${at}.`);
+    } else if (restoreHint) {
+      say.error(s.io, `The update failed${applied ? ` after ${applied} of ${pending.length} migrations (the database is at ${at})` : "; nothing changed"}. The backup taken just before is intact; to go back to it (writes since then are lost):\n  ${restoreHint}`);
+    }
     throw e;
   }
 }
@@ -79,8 +125,8 @@ export async function askBackupDir(s: Session, message = "Backup directory"): Pr
 }
 
 /** Returns the backup file written, or null. */
-export async function backupAction(s: Session, opts: { quiet?: boolean } = {}): Promise<string | null> {
-  const dir = (await askBackupDir(s)) || "./backups";
+export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string } = {}): Promise<string | null> {
+  const dir = opts.dir ?? ((await askBackupDir(s)) || "./backups");
   let result: { file?: string; archive?: string; sizeBytes?: number; bytes?: number } | undefined;
   const line = new ProgressLine(out(s));
   const ctx = s.context({ onResult: (v) => (result = v as typeof result), progress: bytesProgress(line, "Backing up") });
@@ -95,7 +141,7 @@ export async function backupAction(s: Session, opts: { quiet?: boolean } = {}): 
   const file = result?.file ?? result?.archive ?? null;
   line.done(`Backup written and verified: ${file ?? dir}`);
   s.changes.push(`backup ${file ?? ""}`.trim());
-  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes`, "Next", s.io);
+  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s, dir)}`, "Next", s.io);
   return file;
 }
 

@@ -101,6 +101,11 @@ export class ProgressLine {
     this.out.write(`${this.tty ? "\r\u001b[2K" : ""}${mark}  ${body}\n`);
   }
 
+  /** Settles a line still running (work that was interrupted or failed) with its text and why. */
+  abandon(why: string): void {
+    if (this.timer) this.done(`${this.text}: ${why}`, false);
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
@@ -121,6 +126,7 @@ export const say = {
   success: (io: WizardIO, m: string) => (unicode() ? log.success(fit(io, m), io) : log.message(fit(io, m), { ...io, symbol: "+" })),
   warn: (io: WizardIO, m: string) => (unicode() ? log.warn(fit(io, m), io) : log.message(fit(io, m), { ...io, symbol: "!" })),
   error: (io: WizardIO, m: string) => (unicode() ? log.error(fit(io, m), io) : log.message(fit(io, m), { ...io, symbol: "x" })),
-  end: (io: WizardIO, m: string) => (unicode() ? outro(fit(io, m), io) : (io.output ?? process.stdout).write(`|\n'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
-  cancel: (io: WizardIO, m: string) => (unicode() ? cancel(fit(io, m), io) : (io.output ?? process.stdout).write(`'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
+  // The closing lines: continuation lines are indented under the text, inside the frame.
+  end: (io: WizardIO, m: string) => (unicode() ? outro(fit(io, m).replace(/\n/g, "\n   "), io) : (io.output ?? process.stdout).write(`|\n'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
+  cancel: (io: WizardIO, m: string) => (unicode() ? cancel(fit(io, m).replace(/\n/g, "\n   "), io) : (io.output ?? process.stdout).write(`'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
 };

@@ -82,6 +82,19 @@ export class Terminal {
     return Number(/EXIT=(\d+)/.exec(this.screen())![1]);
   }
 
+  /**
+   * Lines printed outside the wizard's frame: every line the wizard draws starts
+   * with a frame glyph (bar, step, log or progress mark), is blank, or continues
+   * a wrapped line (indented). A raw log line ("warning: ...", "error: ...") or a
+   * stack trace does not.
+   */
+  strays(): string[] {
+    return this.screen()
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !/^(EXIT=\d+|Pane is dead .*)$/.test(l) && !/^ {2,}(?!at )\S/.test(l))
+      .filter((l) => !/^([│┌└◇◆●▲■✔✖◒◐◓◑|'o*+!x\-\\/]( |$)|[├+][─-])/.test(l));
+  }
+
   close(): void {
     spawnSync("tmux", ["-L", this.socket, "kill-server"]);
   }
