@@ -10,6 +10,7 @@ import postgres from "postgres";
 import { childrenNamed, databaseNames, seed } from "../harness/backup.ts";
 import { freePort } from "../harness/cluster.ts";
 import { cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { missing } from "../harness/tools.ts";
 import { Terminal } from "../harness/tmux.ts";
 import { lockKeys } from "../../src/db/lock.ts";
 
@@ -222,7 +223,7 @@ describe("verify --fix --yes", () => {
   }, 180_000);
 });
 
-describe("the confirmation prompt of verify --fix", () => {
+describe.skipIf(missing("tmux"))("the confirmation prompt of verify --fix", () => {
   for (const how of ["Ctrl-C", "SIGTERM"] as const) {
     test(`${how} at the prompt exits 130 at once and repairs nothing`, async () => {
       const d = await db();

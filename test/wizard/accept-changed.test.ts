@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, type TestDb } from "../harness/env.ts";
+import { missing } from "../harness/tools.ts";
 import { Terminal } from "../harness/tmux.ts";
 
 const dbs: TestDb[] = [];
@@ -21,7 +22,7 @@ afterAll(async () => {
 const V = "20250102000000";
 const FILE = `${V}_build.sql`;
 
-test("wizard update: an edited interrupted migration is resumed only when the user accepts", async () => {
+test.skipIf(missing("tmux"))("wizard update: an edited interrupted migration is resumed only when the user accepts", async () => {
   const d = await createDb("wizacc");
   dbs.push(d);
   const migrations = migrationsDir({
