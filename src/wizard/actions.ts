@@ -8,7 +8,7 @@ import { confirm, note, select, text } from "@clack/prompts";
 import { describeTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Emit } from "../core/events.ts";
-import type { StatusReport } from "../core/plan.ts";
+import type { DatabaseState, StatusReport } from "../core/plan.ts";
 import type { Context } from "../cli/context.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
 import type { Args } from "../cli/flags.ts";
@@ -56,6 +56,27 @@ export function progressEmit(s: Session, line = new ProgressLine(out(s))): Emit 
     else if (e.type === "warn") say.warn(s.io, e.message);
     else if (e.type === "lock-wait") say.info(s.io, "waiting for another run to finish (it holds the migration lock)");
   };
+}
+
+export async function adoptAction(s: Session, report: StatusReport, foreign: NonNullable<DatabaseState["foreign"]>): Promise<void> {
+  const pending = report.entries.filter((e) => e.version > foreign.version).length;
+  note(
+    [
+      `${foreign.tool} recorded this database at ${foreign.version}. Adopting it:`,
+      `1. compares the live schema with what ${foreign.version} should be (nothing is recorded if they differ),`,
+      `2. records the migrations up to ${foreign.version} as applied (by ${foreign.tool}),`,
+      `3. applies the ${pending} newer migration${pending === 1 ? "" : "s"}, each in its own transaction.`,
+      `${foreign.tool}'s own table is kept, so ${foreign.tool} still works if you go back.`,
+    ].join("\n"),
+    "Plan: adopt",
+    s.io,
+  );
+  if (!(await answer(confirm({ ...s.io, message: "Adopt and update now?", initialValue: true })))) return;
+  const ctx = s.context({ emit: progressEmit(s) });
+  const r = await migrate(ctx, { mode: "up", adopt: true });
+  if (r.adopted) s.changes.push(`adopted the ${r.adopted.tool} install at ${r.adopted.version}`);
+  if (r.steps.length) s.changes.push(`updated to ${r.to}`);
+  say.success(s.io, `Adopted from ${foreign.tool}${r.adopted ? ` at ${r.adopted.version}` : ""}; the database is at ${r.to}${r.steps.length ? ` after ${r.steps.length} migration${r.steps.length === 1 ? "" : "s"}` : ""}.`);
 }
 
 export async function installAction(s: Session, report: StatusReport): Promise<void> {

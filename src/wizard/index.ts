@@ -19,7 +19,7 @@ import { connect } from "../db/connect.ts";
 import { readState } from "../db/tracking.ts";
 import { cwd, env } from "../runtime.ts";
 import { loadMigrationSet } from "../source.ts";
-import { backupAction, countBackups, healthAction, installAction, restoreAction, updateAction, type Session } from "./actions.ts";
+import { adoptAction, backupAction, countBackups, healthAction, installAction, restoreAction, updateAction, type Session } from "./actions.ts";
 import { connectStep, Quit, type Found } from "./connect.ts";
 import { buildMenu } from "./menu.ts";
 import { provisionStep } from "./provision-db.ts";
@@ -85,18 +85,22 @@ export async function runWizard(args: Args, interrupt: Interrupt, io: WizardIO =
     for (;;) {
       const ctx = session.context();
       const conn = await ctx.connect("wizard");
-      let report;
+      let report, state;
       try {
-        report = computeStatus(set, await readState(conn.sql, ctx.schema));
+        state = await readState(conn.sql, ctx.schema);
+        report = computeStatus(set, state);
       } finally {
         await conn.close();
       }
-      const state = !report.managed || !report.version ? (report.empty ? "empty: not installed yet" : "not managed by this app") : `at ${report.version}, ${report.counts.pending} pending`;
-      say.info(io, `Database: ${state}`);
-      const choice = await answer(select({ ...io, message: "What would you like to do?", options: buildMenu(report, countBackups(join(cwd(), "backups"))) }));
+      const where = !report.managed || !report.version
+        ? report.empty ? "empty: not installed yet" : state.foreign ? `installed by ${state.foreign.tool} (at ${state.foreign.version}), not yet adopted` : "not managed by this app"
+        : `at ${report.version}, ${report.counts.pending} pending`;
+      say.info(io, `Database: ${where}`);
+      const choice = await answer(select({ ...io, message: "What would you like to do?", options: buildMenu(report, countBackups(join(cwd(), "backups")), state.foreign) }));
       if (choice === "quit") break;
       try {
         if (choice === "install") await installAction(session, report);
+        else if (choice === "adopt" && state.foreign) await adoptAction(session, report, state.foreign);
         else if (choice === "update") await updateAction(session, report);
         else if (choice === "backup") await backupAction(session);
         else if (choice === "restore") await restoreAction(session);
