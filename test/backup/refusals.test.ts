@@ -163,7 +163,7 @@ describe("restore refuses, and the live database is untouched", () => {
     // The header ends with the server's version, then pg_dump's ("15.14" or "15.14 (Debian ...)"):
     // the last version number in it is pg_dump's.
     const header = b.subarray(0, 512).toString("latin1");
-    const dumpVersion = [...header.matchAll(/(?<![\d.])1\d\.\d+/g)].at(-1)!;
+    const dumpVersion = [...header.matchAll(/(?<![\d.])1\d\.\d+(?![\d.-])/g)].at(-1)!;
     b.write("17", dumpVersion.index!, "latin1");
     writeFileSync(f, b);
     resign(f);
