@@ -4,6 +4,7 @@
 // transaction. `restore --drop-old` without FILE drops what earlier restores kept.
 
 import type { ArgsDef } from "citty";
+import { quoteIdent } from "../core/format.ts";
 import { accessSync, constants, existsSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { takeBackup } from "../backup/create.ts";
@@ -25,7 +26,7 @@ import { confirmOrFail, decryptArgs, formatBytes, keyFlags, progressLine, toolAr
 import { afterRestore } from "./_restore-after.ts";
 import { checkedBackup, keysFor, matchManifest, wrongKeyHint } from "./_restore-input.ts";
 import { describeHolder } from "../db/lock.ts";
-import { quoteIdent, trackingExists } from "../db/tracking.ts";
+import { trackingExists } from "../db/tracking.ts";
 
 export const args = {
   file: { type: "positional", required: false, description: "Backup file: the .dump / .dump.age (or its .manifest.json)" },

@@ -4,12 +4,13 @@
 import type { ArgsDef } from "citty";
 import { formatDuration } from "../core/duration.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
-import type { BackupOutcome } from "../backup/create.ts";
+import type { TakenBackup } from "../backup/create.ts";
+import { backupBeforeMigrating } from "../ops/backup.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
-import { backupBeforeMigrating, preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "./_pre-backup.ts";
+import { preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "../cli/backup-flags.ts";
 
 export const migrateArgs = {
   to: { type: "string", description: "Stop at this version instead of the newest", valueHint: "version" },
@@ -44,7 +45,7 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
     return ExitCode.ok;
   }
   const backupFlags = "backup" in a ? preBackupFlags(ctx, a) : null;
-  let backup: BackupOutcome | null = null;
+  let backup: TakenBackup | null = null;
   const beforeSteps = backupFlags
     ? async (db: Db, managed: boolean) => {
         if (managed) backup = await backupBeforeMigrating(ctx, db, backupFlags);
@@ -56,7 +57,7 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
     if (!(e instanceof Error && "exitCode" in e)) ctx.log.warn(`to return to the backup taken before this run: ${restoreCommand(backup, a)}`);
     throw withRestoreHint(e, backup, a);
   });
-  const taken = backup as BackupOutcome | null;
+  const taken = backup as TakenBackup | null;
   const json = taken ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a) } } : r;
   ctx.result(json, () => summary(r));
   return r.drift && a["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
