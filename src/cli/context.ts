@@ -70,10 +70,13 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
     secrets,
     binary: brand.binary,
     invocation: redactedArgs(),
-    async confirm(question) {
+    async confirm(question, what) {
       if (overrides.confirm) return overrides.confirm(question);
       if (ctx.yes) return true;
-      if (!stdinIsTTY()) throw new UsageError(`${question.replace(/\?$/, "")}: pass --yes to confirm without a terminal`);
+      if (!stdinIsTTY()) {
+        if (what) throw new UsageError(`${what}: confirmation needed, and there is no terminal to ask on`, "pass --yes to confirm (see --dry-run for the plan)");
+        throw new UsageError(`${question.replace(/\?$/, "")}: pass --yes to confirm without a terminal`);
+      }
       const answer = (await interrupt.race(ask(`${question} [y/N] `, interrupt.signal), "at the confirmation prompt: nothing was changed")).trim().toLowerCase();
       return answer === "y" || answer === "yes";
     },

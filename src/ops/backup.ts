@@ -60,6 +60,8 @@ export interface BackupDryRun {
 
 export type BackupResult = BackupWritten | BackupDryRun;
 
+export async function backup(ctx: OpContext, opts: BackupOptions & { dryRun: false }): Promise<BackupWritten>;
+export async function backup(ctx: OpContext, opts: BackupOptions): Promise<BackupResult>;
 export async function backup(ctx: OpContext, opts: BackupOptions): Promise<BackupResult> {
   if (opts.dryRun) return retentionDryRun(ctx, resolve(opts.dir), opts.retention);
   const db = await ctx.connect("backup");
