@@ -1,6 +1,7 @@
 // up (and install / update, which share its flags): flags → migrate options,
 // the outcome printed as text or JSON.
 
+import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { formatDuration } from "../core/duration.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
@@ -72,12 +73,12 @@ export function summary(r: MigrateOutcome): string {
 function summaryOf(r: MigrateOutcome): string {
   if (r.action === "none") return `Already up to date at ${r.from ?? "(no migrations)"}.`;
   const n = r.steps.length;
-  if (r.action === "down") return `Rolled back ${n} migration${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}: database at ${r.to ?? "(no migrations applied)"}.`;
+  if (r.action === "down") return `Rolled back ${plural(n, "migration")} in ${formatDuration(r.durationMs)}: database at ${r.to ?? "(no migrations applied)"}.`;
   const snapshot = r.steps.find((s) => s.kind === "snapshot");
   const applied = r.steps.filter((s) => s.kind === "up").length;
-  const parts = [snapshot ? `schema snapshot ${snapshot.version}` : "", applied ? `${applied} migration${applied === 1 ? "" : "s"} applied` : ""].filter(Boolean);
+  const parts = [snapshot ? `schema snapshot ${snapshot.version}` : "", applied ? `${plural(applied, "migration")} applied` : ""].filter(Boolean);
   const verb = r.action === "install" ? "Installed" : "Updated";
-  return `${verb}: database at ${r.to} (${parts.join(", ")}; ${n} step${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`;
+  return `${verb}: database at ${r.to} (${parts.join(", ")}; ${plural(n, "step")} in ${formatDuration(r.durationMs)}).`;
 }
 
 export function renderPlan(plan: PlanOutcome): string {
