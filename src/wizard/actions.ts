@@ -130,7 +130,8 @@ const restoreOptions = (file: string): RestoreOptions & { file: string } => ({
 
 export async function restoreAction(s: Session): Promise<void> {
   const dir = (await askBackupDir(s, "Where are the backups?")) || "./backups";
-  const ctx = s.context();
+  // Listing and planning draw nothing but warnings, inside the frame.
+  const ctx = s.context({ emit: (e) => e.type === "warn" && say.warn(s.io, e.message) });
   const listing = await listBackups(ctx, { dir });
   const backups = listing.backups.filter((b): b is ListedBackup & { file: string } => b.file !== null);
   if (backups.length === 0) {
