@@ -224,8 +224,8 @@ async function decide(ctx: OpContext, opts: RestoreOptions, into: string | null,
 }
 
 /**
- * What `restore FILE` with these flags (in-place, into, drop-old, safety-dir,
- * safety-backup) would do and its way back, decided as the restore decides it,
+ * What a restore with these options (inPlace, into, dropOld, safetyDir,
+ * safetyBackup) would do and its way back, decided as the restore decides it,
  * before anything changes: for a screen to say the truth before asking.
  */
 export async function previewRestore(ctx: OpContext, opts: RestoreOptions & { file: string }): Promise<{ plan: RestorePlan; why: string | null }> {
