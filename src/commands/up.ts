@@ -19,6 +19,11 @@ export const migrateArgs = {
   "lock-retries": { type: "string", description: "Retries of a migration that hits its lock_timeout", default: "5", valueHint: "n" },
   verify: { type: "boolean", description: "Compare the schema with the expected one after migrating (warns on drift)", default: true, negativeDescription: "Skip the check after migrating" },
   "fail-on-drift": { type: "boolean", description: "Exit 4 when the check after migrating finds drift" },
+  "accept-changed": {
+    type: "string",
+    description: "Resume an interrupted transaction:false migration although its file changed since it started (recorded in the history)",
+    valueHint: "version",
+  },
 } as const satisfies ArgsDef;
 
 export const args = {
@@ -40,8 +45,9 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
   const to = a.to ? String(a.to) : undefined;
   const lockRetries = intFlag(a["lock-retries"], "lock-retries") ?? 5;
   if (a["dry-run"] && a.adopt) throw new UsageError("--adopt cannot be combined with --dry-run", "adoption reads and checks the database; run 'baseline --from TOOL' first, then 'up --dry-run'");
+  const acceptChanged = a["accept-changed"] ? String(a["accept-changed"]).split(",").map((v) => v.trim()).filter(Boolean) : undefined;
   if (a["dry-run"]) {
-    const plan = await planMigration(ctx, { mode, to });
+    const plan = await planMigration(ctx, { mode, to, acceptChanged });
     ctx.result(plan, () => renderPlan(plan));
     return ExitCode.ok;
   }
@@ -52,7 +58,7 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
         if (managed) backup = await backupBeforeMigrating(ctx, db, backupFlags);
       }
     : undefined;
-  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, adopt: a.adopt === true, beforeSteps }).catch((e: unknown) => {
+  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, adopt: a.adopt === true, acceptChanged, beforeSteps }).catch((e: unknown) => {
     if (!backup) throw e;
     // A migration failed after --backup: say exactly how to go back.
     if (!(e instanceof Error && "exitCode" in e)) ctx.log.warn(`to return to the backup taken before this run: ${restoreCommand(backup, a)}`);

@@ -199,6 +199,11 @@ export async function startHistory(sql: Sql, schema: string, command: string, ar
   return Number(row!.id);
 }
 
+/** Appends a note to a run's recorded arguments, e.g. a change accepted with --accept-changed. */
+export async function noteHistory(sql: Sql, schema: string, id: number, note: string): Promise<void> {
+  await sql.unsafe(`update ${quoteIdent(schema)}.history set args = concat_ws(' ', nullif(args, ''), $2::text) where id = $1`, [id, `[${note}]`]);
+}
+
 export async function finishHistory(sql: Sql, schema: string, id: number, result: "ok" | "error", error: string | null, toVersion: string | null): Promise<void> {
   await sql.unsafe(
     `update ${quoteIdent(schema)}.history set result = $2, error = $3, to_version = $4, finished_at = clock_timestamp() where id = $1`,

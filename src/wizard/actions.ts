@@ -53,6 +53,13 @@ export async function installAction(s: Session, report: StatusReport): Promise<v
 export async function updateAction(s: Session, report: StatusReport): Promise<void> {
   const pending = report.entries.filter((e) => e.status === "pending" || e.status === "running");
   note(pending.map((e) => `${e.version}  ${e.name}${e.status === "running" ? "  (interrupted earlier: resumed)" : ""}`).join("\n"), `Plan: ${pending.length} migration${pending.length === 1 ? "" : "s"}, each in its own transaction`, s.io);
+  // An interrupted migration whose file was edited since: resumed with the new text only when asked.
+  const acceptChanged: string[] = [];
+  for (const e of pending.filter((x) => x.status === "running" && x.expectedChecksum)) {
+    say.warn(s.io, `${e.version}_${e.name} was interrupted, and its file changed since that run started: what the old text did stays; resuming runs the new text from its first statement.`);
+    if (!(await answer(confirm({ ...s.io, message: `Resume ${e.version} with the changed file? (recorded in the history)`, initialValue: false })))) return;
+    acceptChanged.push(e.version);
+  }
   let restoreHint = "";
   if (await answer(confirm({ ...s.io, message: "Take a backup first? (recommended)", initialValue: true }))) {
     const file = await backupAction(s, { quiet: true });
@@ -62,7 +69,7 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
   if (!(await answer(confirm({ ...s.io, message: `Apply ${pending.length} migration${pending.length === 1 ? "" : "s"} now?`, initialValue: true })))) return;
   const ctx = s.context({ emit: progressEmit(s) });
   try {
-    const r = await migrate(ctx, { mode: "update" });
+    const r = await migrate(ctx, { mode: "update", acceptChanged });
     s.changes.push(`updated to ${r.to}`);
     say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);

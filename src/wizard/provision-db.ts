@@ -2,9 +2,10 @@
 // (or re-key) the app's role with a generated password, create its database,
 // and record DATABASE_URL in .env (0600, other lines kept).
 
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { confirm, password, text } from "@clack/prompts";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
+import { readRegularFile } from "../core/files.ts";
 import type { Db } from "../db/connect.ts";
 import { databaseUrl, generatePassword, scramVerifier, upsertDotenv } from "./provision.ts";
 import { answer, ProgressLine, say, type WizardIO } from "./ui.ts";
@@ -43,7 +44,7 @@ export async function provisionStep(io: WizardIO, t: ConnectionTarget, deps: Pro
       await db.sql.unsafe(c!.q);
     }
     const next: ConnectionTarget = { ...t, password: pw, source: "dotenv" };
-    const before = existsSync(deps.dotenvPath) ? readFileSync(deps.dotenvPath, "utf8") : "";
+    const before = readRegularFile(deps.dotenvPath, "./.env") ?? "";
     writeFileSync(deps.dotenvPath, upsertDotenv(before, "DATABASE_URL", databaseUrl(next)), { mode: 0o600 });
     chmodSync(deps.dotenvPath, 0o600);
     say.success(io, `${role ? "New password set for" : "Created"} user "${t.user}"${exists ? "" : ` and database "${t.database}"`}; DATABASE_URL saved in ${deps.dotenvPath} (mode 0600)`);
