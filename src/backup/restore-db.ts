@@ -4,24 +4,12 @@
 // restore-plan.ts; this file runs it.
 
 import type { ConnectionTarget } from "../core/config.ts";
+import { quoteIdent } from "../core/format.ts";
 import { PgshipError } from "../core/errors.ts";
 import { brand } from "../brand.ts";
 import { connect, safeMessage, type Db, type Sql } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
-import {
-  createWorkDatabaseSql,
-  grantsSql,
-  isScratchName,
-  isWorkDatabaseOf,
-  keptOf,
-  KEPT_MARK,
-  quoteIdent,
-  scratchOf,
-  settingsSql,
-  swapSql,
-  type InPlaceTarget,
-  type LiveDatabase,
-} from "./restore-plan.ts";
+import { createWorkDatabaseSql, grantsSql, isScratchName, isWorkDatabaseOf, keptOf, KEPT_MARK, scratchOf, settingsSql, swapSql, type InPlaceTarget, type LiveDatabase } from "./restore-plan.ts";
 
 export interface Role {
   name: string;

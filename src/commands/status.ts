@@ -1,5 +1,6 @@
 // status: what is applied, pending, changed, unknown or still marked running.
 
+import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { brand } from "../brand.ts";
 import { describeTarget } from "../core/config.ts";
@@ -101,7 +102,7 @@ function render(r: StatusReport, where: string, set: LoadedSet, running: { versi
   for (const e of running) out.push("", `${e.version}_${e.name} is marked running: ${e.recovery}`);
   if (c.changed) out.push("", "A changed migration stops 'up' (exit 4): restore the original file and put the change in a new migration.");
   if (c.unknown) out.push("", "The database has migrations this binary does not know: it is newer than this binary (exit 6 from 'up').");
-  if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${c.pending} pending migration${c.pending === 1 ? "" : "s"}.`);
+  if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${plural(c.pending, "pending migration")}.`);
   if (!r.managed && r.empty) out.push("", "Run 'pgship up' to install.");
   if (!hasRows(r) && !r.empty) out.push("", "This database has objects but is not managed by pgship: adopt it with 'pgship baseline VERSION' (status --exit-code: 4).");
   return out.join("\n");

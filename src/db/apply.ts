@@ -3,6 +3,7 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { formatDuration } from "../core/duration.ts";
+import { quoteIdent } from "../core/format.ts";
 import { interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
@@ -13,7 +14,7 @@ import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { copyIn, execSql } from "./run-sql.ts";
-import { deleteRow, noteHistory, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
+import { deleteRow, noteHistory, stampRows, upsertRow, type RowInput } from "./tracking.ts";
 
 export interface ApplyContext {
   sql: Sql;
@@ -281,5 +282,3 @@ export function describeStep(label: StepLabel, durationMs?: number): string {
   const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
   return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
 }
-
-export { quoteIdent };

@@ -1,6 +1,7 @@
-// The wizard's actions. Each shows its plan, asks, then runs the same code as
-// the flag commands (migrate(), the backup / restore / verify commands) and
-// summarises the result with the next step.
+// The wizard's actions. Each shows its plan, asks, then runs the same
+// operations as the flag commands (src/ops: migrate, backup, restore, verify, ...)
+// with typed options, draws their events inside the frame and summarises their
+// typed outcome with the next step.
 
 import { existsSync, readdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
@@ -11,15 +12,18 @@ import type { Emit } from "../core/events.ts";
 import type { DatabaseState, StatusReport } from "../core/plan.ts";
 import type { Context } from "../cli/context.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
-import type { Args } from "../cli/flags.ts";
+import { formatBytes } from "../core/format.ts";
+import { backup, type BackupWritten } from "../ops/backup.ts";
+import { listBackups, type ListedBackup } from "../ops/backups.ts";
 import { migrate } from "../ops/migrate.ts";
+import { previewRestore, restore, type RestoreOptions, type RestoreOutcome } from "../ops/restore.ts";
 import { cwd, execPath } from "../runtime.ts";
 import { answer, Cancelled, dim, ProgressLine, say, yellow, type WizardIO } from "./ui.ts";
 
 export interface Session {
   io: WizardIO;
   /** Builds a context for one action; `onResult` captures what the command would print. */
-  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit; progress?: (label: string, bytes: number, rate: number) => void }): Context;
+  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit }): Context;
   binary: string;
   /** What this session changed so far, for the goodbye message. */
   changes: string[];
@@ -145,41 +149,64 @@ export async function askBackupDir(s: Session, message = "Backup directory"): Pr
   return answer(text({ ...s.io, message, placeholder: "./backups", defaultValue: "./backups" }));
 }
 
+/**
+ * What a backup or restore reports while the progress line runs: bytes and the
+ * rate on the line; warnings and notes drawn above it, inside the frame.
+ */
+function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
+  return (e) => {
+    if (e.type === "bytes") line.update(`${verb}: ${formatBytes(e.bytes)} at ${formatBytes(e.bytesPerSecond)}/s`);
+    else if (e.type === "warn") line.interject(() => say.warn(s.io, e.message));
+    else if (e.type === "info") line.interject(() => say.info(s.io, e.message));
+    else if (e.type === "lock-wait") line.interject(() => say.info(s.io, "waiting for another run to finish (it holds the migration lock)"));
+  };
+}
+
 /** Returns the backup file written, or null. */
 export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string } = {}): Promise<string | null> {
   const dir = opts.dir ?? ((await askBackupDir(s)) || "./backups");
-  let result: { file?: string; archive?: string; sizeBytes?: number; bytes?: number } | undefined;
   const line = new ProgressLine(out(s));
-  const ctx = s.context({ onResult: (v) => (result = v as typeof result), progress: bytesProgress(line, "Backing up") });
+  const ctx = s.context({ emit: opEmit(s, line, "Backing up") });
   line.start(`Backing up ${describeTarget(ctx.target())} to ${dir}`);
-  const { run } = await import("../commands/backup.ts");
+  let written: BackupWritten;
   try {
-    await run(ctx, { _: [], dir } as Args);
+    written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {} });
   } catch (e) {
     line.done("Backup failed", false);
     throw e;
   }
-  const file = result?.file ?? result?.archive ?? null;
-  line.done(`Backup written and verified: ${file ?? dir}`);
-  s.changes.push(`backup ${file ?? ""}`.trim());
+  const file = written.file;
+  line.done(`Backup written and verified: ${file}`);
+  s.changes.push(`backup ${file}`);
   if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s, dir)}`, "Next", s.io);
   return file;
 }
 
-interface ListedBackup {
-  file: string;
-  createdAt?: string;
-  bytes?: number;
-  schemaVersion?: string | null;
-  encrypted?: boolean;
-}
+/** A restore of `file` as the wizard does it: swap (or in place without CREATEDB), with a way back. */
+const restoreOptions = (file: string): RestoreOptions & { file: string } => ({
+  file,
+  undo: false,
+  into: null,
+  inPlace: false,
+  dropOld: false,
+  keepOwner: false,
+  keepAcl: false,
+  update: false,
+  dryRun: false,
+  requireManifest: true,
+  otherApp: false,
+  safetyDir: null,
+  safetyBackup: true,
+  keys: { identities: [], passphrases: [] },
+  tools: {},
+});
 
 export async function restoreAction(s: Session): Promise<void> {
   const dir = (await askBackupDir(s, "Where are the backups?")) || "./backups";
-  let listing: { backups?: ListedBackup[] } | undefined;
-  const { run: list } = await import("../commands/backups.ts");
-  await list(s.context({ onResult: (v) => (listing = v as typeof listing) }), { _: [], dir } as Args);
-  const backups = listing?.backups ?? [];
+  // Listing and planning draw nothing but warnings, inside the frame.
+  const ctx = s.context({ emit: (e) => e.type === "warn" && say.warn(s.io, e.message) });
+  const listing = await listBackups(ctx, { dir });
+  const backups = listing.backups.filter((b): b is ListedBackup & { file: string } => b.file !== null);
   if (backups.length === 0) {
     say.warn(s.io, `No backups in ${dir}.`);
     return;
@@ -191,16 +218,14 @@ export async function restoreAction(s: Session): Promise<void> {
       options: backups.map((b) => ({
         value: b.file,
         label: `${(b.createdAt ?? "").slice(0, 16).replace("T", " ")}  ${b.schemaVersion ?? "?"}`,
-        hint: `${formatSize(b.bytes ?? 0)}${b.encrypted ? ", encrypted" : ""}`,
+        hint: `${formatBytes(b.bytes ?? 0)}${b.encrypted ? ", encrypted" : ""}`,
       })),
     }),
   );
-  const ctx = s.context();
   const name = ctx.target().database;
-  const path = String(file).includes("/") ? String(file) : `${dir}/${file}`;
-  const { previewRestore, run } = await import("../commands/restore.ts");
+  const opts = restoreOptions(file);
   // The way back, as the restore will decide it (swap or in place), said before the user confirms.
-  const { plan } = await previewRestore(ctx, { _: [] } as unknown as Args, path);
+  const { plan } = await previewRestore(ctx, opts);
   const back =
     plan.mode === "swap"
       ? `The current database is kept under a dated name until you drop it (${s.binary} restore --undo swaps it back).`
@@ -212,19 +237,21 @@ export async function restoreAction(s: Session): Promise<void> {
   say.warn(s.io, yellow(`Restoring replaces the contents of "${name}" with the backup. ${back}`));
   const typed = await answer(text({ ...s.io, message: `Type the database name (${name}) to confirm`, validate: (v) => (v === name ? undefined : `type ${name} exactly`) }));
   if (typed !== name) throw new Cancelled();
+  const shown = basename(file);
   const line = new ProgressLine(out(s));
-  line.start(`Restoring ${file}`);
-  let result: Record<string, unknown> | undefined;
+  line.start(`Restoring ${shown}`);
+  let result: RestoreOutcome;
   try {
-    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>), progress: bytesProgress(line, "Restoring") }), { _: [], file: path, yes: true } as unknown as Args);
+    // Confirmed above, by typing the name.
+    result = await restore({ ...s.context({ emit: opEmit(s, line, "Restoring") }), confirm: async () => true }, opts);
   } catch (e) {
     line.done("Restore failed: the live database was not changed", false);
     throw e;
   }
-  line.done(`Restored ${file}`);
-  s.changes.push(`restored ${file}`);
-  const old = result?.kept as string | null | undefined;
-  const safety = result?.safetyBackup as string | null | undefined;
+  line.done(`Restored ${shown}`);
+  s.changes.push(`restored ${shown}`);
+  const old = "kept" in result ? result.kept : null;
+  const safety = "safetyBackup" in result ? result.safetyBackup : null;
   note(
     [
       old ? `The previous database is kept as "${old}": ${s.binary} restore --undo goes back to it; drop it when you are sure (${s.binary} restore --drop-old).` : "",
@@ -274,18 +301,6 @@ export async function healthAction(s: Session): Promise<void> {
   if (applied.join("\n") !== repairs.join("\n")) note(applied.join("\n") || "nothing", "The schema changed meanwhile: applied instead", s.io);
   if (result.ok) say.success(s.io, "Repaired; verified again: no drift.");
   else say.warn(s.io, `Repaired what could be repaired; ${result.remaining?.length ?? "some"} difference(s) remain for you to review.`);
-}
-
-/** Bytes done and the rate, on the running progress line. */
-const bytesProgress = (line: ProgressLine, verb: string) => (_label: string, bytes: number, rate: number) => line.update(`${verb}: ${formatSize(bytes)} at ${formatSize(rate)}/s`);
-
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 export function countBackups(dir: string): number {

@@ -75,6 +75,10 @@ export class ProgressLine {
     this.stop();
     this.text = text;
     this.started = performance.now();
+    this.run();
+  }
+
+  private run(): void {
     if (!this.tty) return;
     const frames = unicode() ? ["◒", "◐", "◓", "◑"] : ["-", "\\", "|", "/"];
     const draw = () => {
@@ -85,6 +89,17 @@ export class ProgressLine {
     };
     draw();
     this.timer = setInterval(draw, 120);
+  }
+
+  /** Draws something (a warning, a note) above the running line, which then goes on where it was. */
+  interject(draw: () => void): void {
+    const running = this.timer !== null;
+    if (running) {
+      this.stop();
+      this.out.write("\r\u001b[2K");
+    }
+    draw();
+    if (running) this.run();
   }
 
   /** Changes the text of the running line (e.g. bytes done and the rate). */

@@ -4,12 +4,12 @@
 
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { PgshipError, UsageError } from "../core/errors.ts";
-import { ageStanzaTypes, type DecryptKeys } from "../backup/age-stream.ts";
-import { isAgeFile } from "../backup/archive-header.ts";
-import { hasDecryptKeys } from "../backup/keys.ts";
-import type { Manifest } from "../backup/manifest.ts";
-import type { StoredBackup } from "../backup/store.ts";
-import { brand } from "../cli/context.ts";
+import { ageStanzaTypes, type DecryptKeys } from "./age-stream.ts";
+import { isAgeFile } from "./archive-header.ts";
+import { hasDecryptKeys } from "./keys.ts";
+import type { Manifest } from "./manifest.ts";
+import type { StoredBackup } from "./store.ts";
+import { brand } from "../brand.ts";
 
 export function checkedBackup(b: StoredBackup, file: string, opts: { requireManifest: boolean; otherApp: boolean }): StoredBackup {
   if (b.status === "broken") {
