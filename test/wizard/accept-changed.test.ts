@@ -52,6 +52,7 @@ test.skipIf(missing("tmux"))("wizard update: an edited interrupted migration is 
   await first.waitFor("What would you like to do?");
   first.send("Up", "Enter");
   expect(await first.exitCode()).toBe(0);
+  expect(first.strays()).toEqual([]);
   expect((await d.sql`select state, checksum from pgship.migrations where version = ${V}`)[0]).toEqual({ state: "running", checksum: started });
   expect((await d.sql`select to_regclass('new_t')::text as n`)[0]!.n).toBeNull();
 
@@ -69,6 +70,7 @@ test.skipIf(missing("tmux"))("wizard update: an edited interrupted migration is 
   await second.waitFor("What would you like to do?");
   second.send("Up", "Enter");
   expect(await second.exitCode()).toBe(0);
+  expect(second.strays()).toEqual([]);
   const [row] = await d.sql`select state, checksum from pgship.migrations where version = ${V}`;
   expect(row!.state).toBe("applied");
   expect(row!.checksum).not.toBe(started);

@@ -48,5 +48,6 @@ test.skipIf(missing("tmux"))("health check with migrations pending: 'update firs
   expect(screen).not.toContain("ADD COLUMN");
   term.send("Escape");
   await term.exitCode();
+  expect(term.strays()).toEqual([]);
   expect(await schemaOf(d)).toBe(before);
 }, 60_000);

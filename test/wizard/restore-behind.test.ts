@@ -54,6 +54,7 @@ describe.skipIf(missing("tmux"))("wizard restore of an older backup", () => {
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
 
     const lines = term.screen().split("\n");
     // A warning line of the frame (clack's warning mark), naming the versions.

@@ -51,6 +51,7 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Up", "Enter"); // the list wraps: Up from the first option is Quit
     expect(await term.exitCode()).toBe(0);
     expect(await applied(d)).toBe(8);
+    expect(term.strays()).toEqual([]);
     expect(term.screen()).not.toContain(new URL(d.url.replace("postgres:", "http:")).password);
     expect(term.screenWithEscapes()).not.toMatch(/\u001b\[3\dm/); // NO_COLOR
   }, 60_000);
@@ -72,7 +73,30 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     expect(await term.exitCode()).toBe(0);
     expect(await applied(d)).toBe(8);
     expect(readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
+    expect(term.strays()).toEqual([]);
   }, 60_000);
+
+  test("back up now: the file is written, verified and restorable; nothing outside the frame", async () => {
+    const { d, dir, term } = await setup({ installTo: "20250415120000" });
+    await d.sql`insert into users (email, password_hash) values ('kept@example.com', 'x')`;
+    await term.waitFor("Back up now");
+    // Health check (recommended: up to date), Back up now.
+    term.send("Down", "Enter");
+    await term.waitFor("Backup directory");
+    term.send("Enter");
+    await term.waitFor("Backup written and verified");
+    await term.waitFor("Restore it with:");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
+    const files = readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"));
+    expect(files).toHaveLength(1);
+    // What the screen promises: pgship's own verification of the file passes.
+    const v = await pgship(["backups", "verify", join(dir, "backups", files[0]!), "--json"], { env: { DATABASE_URL: d.url } });
+    expect(v.code).toBe(0);
+    expect(term.screen()).toContain("Done: backup ");
+  }, 90_000);
 
   test("health check with a fix", async () => {
     const { d, term } = await setup({ installTo: "20250415120000" });
@@ -88,6 +112,7 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
     expect(await d.sql`select 1 from pg_indexes where indexname = 'instances_user_id_idx'`).toHaveLength(1);
+    expect(term.strays()).toEqual([]);
   }, 60_000);
 
   test("restore from the list", async () => {
@@ -116,6 +141,7 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     await again.waitFor("What would you like to do?");
     again.send("Up", "Enter");
     expect(await again.exitCode()).toBe(0);
+    expect(again.strays()).toEqual([]);
     await d.sql.end();
     const fresh = (await import("postgres")).default(d.url, { max: 1 });
     expect((await fresh`select email from users order by id`).map((r) => r.email)).toEqual(["before@example.com"]);
