@@ -179,6 +179,33 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     expect(await d.sql`select 1 from pg_namespace where nspname = 'pgship'`).toHaveLength(0);
   }, 60_000);
 
+  test("a migration that fails: the progress line ends with the failure, the menu comes back and nothing keeps drawing under it", async () => {
+    const dir = migrationsDir({
+      "20250101000000_a.sql": "-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n",
+      "20250102000000_b.sql": "-- migrate:up\ncreate table b (id int);\n-- migrate:down\ndrop table b;\n",
+      "20250103000000_broken.sql": "-- migrate:up\nalter table no_such_table add column x int;\n-- migrate:down\nselect 1;\n",
+    });
+    const { d, term } = await setup({ installTo: "20250101000000", migrations: dir });
+    await term.waitFor("Update (2 pending)");
+    term.send("Enter");
+    await term.waitFor("Take a backup first?");
+    term.send("Right", "Enter"); // No
+    await term.waitFor("Apply 2 migrations now?");
+    term.send("Enter");
+    await term.waitFor("no_such_table", 60_000);
+    await term.waitFor("What would you like to do?");
+    // The screen holds still: no spinner counting on under the menu.
+    const settled = term.screen();
+    await Bun.sleep(1500);
+    expect(term.screen()).toBe(settled);
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
+    // What ran before the failure stays; the failed migration left nothing.
+    expect((await d.sql`select version from pgship.migrations where state = 'applied' order by 1`).map((r) => r.version)).toEqual(["20250101000000", "20250102000000"]);
+    expect(await d.sql`select 1 from pg_tables where tablename = 'b'`).toHaveLength(1);
+  }, 90_000);
+
   test("Ctrl-C during a migration after a backup: rolled back, 'nothing changed', no restore advised, lock released, exit 130", async () => {
     const dir = migrationsDir({
       "20250101000000_a.sql": "-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n",
