@@ -2,8 +2,8 @@
 // disk (--migrations-dir / --schema-file, and always in source runs).
 
 import { existsSync, readdirSync } from "node:fs";
-import { fileError, readRegularFile } from "./core/files.ts";
-import { dirname, join, relative, resolve } from "node:path";
+import { fileError, readRegularFile, shownPath } from "./core/files.ts";
+import { dirname, join, resolve } from "node:path";
 import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
 import type { ModelHistory } from "./catalog/model-history.ts";
 import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
@@ -92,7 +92,7 @@ export async function parseModels(text: string, shown: string): Promise<ModelHis
 }
 
 export async function readModelFile(path: string): Promise<ModelHistory | null> {
-  const shown = relative(cwd(), path);
+  const shown = shownPath(path);
   const text = readRegularFile(path, "schema model", shown);
   return text === null ? null : parseModels(text, shown);
 }
@@ -120,15 +120,15 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
     return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models };
   }
   const { dir, schemaPath } = diskPaths(opts);
-  const shown = relative(cwd(), dir) || ".";
+  const shown = shownPath(dir);
   const { files, ignored } = readSourceFiles(dir, shown);
   let set: MigrationSet;
   try {
-    set = parseMigrationSet(files, readSnapshotFile(schemaPath, relative(cwd(), schemaPath)));
+    set = parseMigrationSet(files, readSnapshotFile(schemaPath, shownPath(schemaPath)));
   } catch (e) {
     // Point at files the way the user would open them.
     if (e instanceof MigrationFileError) {
-      throw new MigrationFileError(e.problems.map((p) => (p.file === schemaPath ? { ...p, file: relative(cwd(), p.file) } : { ...p, file: join(shown, p.file) })));
+      throw new MigrationFileError(e.problems.map((p) => (p.file === schemaPath ? { ...p, file: shownPath(p.file) } : { ...p, file: join(shown, p.file) })));
     }
     throw e;
   }

@@ -1,8 +1,9 @@
 // new NAME: create migrations/<utc timestamp>_<name>.sql from a template.
 
+import { shownPath } from "../core/files.ts";
 import type { ArgsDef } from "citty";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
@@ -40,7 +41,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   const file = join(dir, `${utcVersion(new Date(t))}_${name}.sql`);
   if (existsSync(file)) throw new UsageError(`${file} already exists`);
   writeFileSync(file, migrationTemplate(!a["no-transaction"]), { flag: "wx" });
-  const shown = relative(cwd(), file);
+  const shown = shownPath(file);
   ctx.result({ ok: true, file: shown }, () => `Created ${shown}`);
   return ExitCode.ok;
 }

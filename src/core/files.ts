@@ -3,6 +3,8 @@
 // (error code `file`, exit 1).
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, type Stats } from "node:fs";
+import { isAbsolute, relative, resolve } from "node:path";
+import { cwd } from "../runtime.ts";
 import { PgshipError } from "./errors.ts";
 
 /** What kind of thing a non-regular file is, in words. */
@@ -72,4 +74,10 @@ export function readExistingFile(path: string, what?: string, shown = path): str
   const text = readRegularFile(path, what, shown);
   if (text === null) throw fileError(shown, "no such file", what);
   return text;
+}
+
+/** A path as messages show it: relative when it is inside the working directory, else absolute. */
+export function shownPath(path: string, base = cwd()): string {
+  const rel = relative(base, path);
+  return rel === "" ? "." : rel.startsWith("..") || isAbsolute(rel) ? resolve(base, path) : rel;
 }

@@ -3,9 +3,9 @@
 // schema.model.json (the model at every version) are current. Scratch databases
 // are always dropped.
 
+import { shownPath } from "../core/files.ts";
 import { execSql, runSection } from "../db/run-sql.ts";
 import { dumpSnapshot } from "../db/snapshot-dump.ts";
-import { relative } from "node:path";
 import { diffModels, type Finding } from "../catalog/diff.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { stableStringify, type Model } from "../catalog/model.ts";
@@ -46,7 +46,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
   // The gate checks the files in the repository, never a binary's embedded copy.
   const set = await ctx.migrations({ preferDisk: true });
   const schemaPath = set.schemaPath ?? diskPaths({}).schemaPath;
-  const shownSchema = relative(cwd(), schemaPath);
+  const shownSchema = shownPath(schemaPath);
   const head = set.migrations.at(-1);
   const problems: Problem[] = [];
   const admin = await ctx.connect("check");
@@ -103,7 +103,7 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     }
 
     // 4. The models verify ships with (one per version) are current.
-    const problem = modelProblem(relative(cwd(), modelPathFor(schemaPath)), await set.models().catch((e: Error) => e), set.migrations, replay.versions);
+    const problem = modelProblem(shownPath(modelPathFor(schemaPath)), await set.models().catch((e: Error) => e), set.migrations, replay.versions);
     if (problem) problems.push(problem);
     ctx.interrupt.check();
 

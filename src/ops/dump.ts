@@ -4,13 +4,12 @@
 // delta against the one before), so `verify` has the exact schema of any version.
 
 import { renameSync, writeFileSync } from "node:fs";
-import { relative } from "node:path";
 import { modelPathFor, diskPaths } from "../source.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { buildHistory, serializeHistory } from "../catalog/model-history.ts";
 import type { Model } from "../catalog/model.ts";
 import { PgshipError } from "../core/errors.ts";
-import { readRegularFile } from "../core/files.ts";
+import { readRegularFile, shownPath } from "../core/files.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
 import { dumpSnapshot } from "../db/snapshot-dump.ts";
@@ -77,8 +76,8 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
   } finally {
     await admin.close();
   }
-  const shown = relative(cwd(), out);
-  const shownModel = relative(cwd(), modelOut);
+  const shown = shownPath(out);
+  const shownModel = shownPath(modelOut);
   const current = readRegularFile(out, "schema snapshot", shown);
   const currentModel = readRegularFile(modelOut, "schema model", shownModel);
   const stale = [...(current !== text ? [shown] : []), ...(currentModel !== modelText ? [shownModel] : [])];
