@@ -116,6 +116,20 @@ export async function clientTool(name: string): Promise<string> {
   return existsSync(join(c.binDir, name)) ? join(c.binDir, name) : (Bun.which(name) ?? name);
 }
 
+/** Major version of a client tool (pg_dump by default) the tests and pgship find. */
+export async function clientMajor(name = "pg_dump"): Promise<number> {
+  const r = spawnSync(await clientTool(name), ["--version"], { encoding: "utf8" });
+  return Number(/(\d+)(\.\d+)?/.exec(r.stdout)?.[1] ?? 0);
+}
+
+/**
+ * Whether pg_dump can dump the test server (it must be at least the server's major).
+ * When not, tests assert pgship's refusal instead: exit 1 and the version needed.
+ */
+export async function pgDumpUsable(): Promise<boolean> {
+  return (await clientMajor()) >= (await cluster()).major;
+}
+
 /** pg_dump --schema-only of a database, for comparing two databases' schemas. */
 export async function schemaOf(db: TestDb, exclude = "pgship"): Promise<string> {
   const c = await cluster();
