@@ -153,7 +153,15 @@ export async function dumpOrRefusal(args: string[], env: Record<string, string>)
 export async function schemaOf(db: TestDb, exclude = "pgship"): Promise<string> {
   const c = await cluster();
   // pg_dump older than the server cannot dump it: compare pgship's catalog model instead.
-  if (!(await pgDumpUsable())) return stableStringify({ ...(await introspect(db.sql, exclude)), serverMajor: 0 });
+  if (!(await pgDumpUsable())) {
+    // One connection: introspect empties search_path on the session its queries run on.
+    const one = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      return stableStringify({ ...(await introspect(one as unknown as Parameters<typeof introspect>[0], exclude)), serverMajor: 0 });
+    } finally {
+      await one.end();
+    }
+  }
   const r = spawnSync(await clientTool("pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${exclude}`, "-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", db.name], {
     encoding: "utf8",
     env: { ...process.env, PGPASSWORD: c.password },
