@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createHash } from "node:crypto";
-import { createDb, noStackTrace, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { createDb, noStackTrace, pgship, tempDir, type TestDb, describeWithPgDump, PG_DUMP_USABLE } from "../harness/env.ts";
 import { ageKeyPair, databaseNames, fingerprint, flipByte, manifestOf, seed, truncate, type Fingerprint } from "../harness/backup.ts";
 
 let d: TestDb;
@@ -17,6 +17,7 @@ let names: string[];
 const env = () => ({ DATABASE_URL: d.url });
 
 beforeAll(async () => {
+  if (!PG_DUMP_USABLE) return; // every test here is skipped
   d = await createDb("ref");
   await seed(d, 100);
   const dir = tempDir();
@@ -61,7 +62,7 @@ async function expectRefused(args: string[], code: number, ...messages: (string 
   expect(await databaseNames()).toEqual(names);
 }
 
-describe("restore refuses, and the live database is untouched", () => {
+describeWithPgDump("restore refuses, and the live database is untouched", () => {
   test("a truncated archive", async () => {
     const f = copyOf(plainBackup);
     truncate(f, Math.floor(readFileSync(f).length / 2));
@@ -161,7 +162,8 @@ describe("restore refuses, and the live database is untouched", () => {
     const b = Buffer.concat([old.subarray(0, 11), Buffer.from([1]), old.subarray(16)]);
     b[6] = 16;
     const text = b.toString("latin1");
-    const dumpVersion = [...text.matchAll(/\d+\.\d+ \(/g)][1]!;
+    // The header's second version string is pg_dump's (the first is the server's; either may lack a " (Debian ...)" suffix).
+    const dumpVersion = [...text.slice(0, 200).matchAll(/\d+\.\d+/g)][1]!;
     b.write("17", dumpVersion.index!, "latin1");
     writeFileSync(f, b);
     resign(f);

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { cluster, createDb, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, pgship, tempDir, type TestDb, describeWithPgDump } from "../harness/env.ts";
 import { APP_DATA, databaseNames, filesIn, fingerprint, manifestOf, mode, seed, sha256 } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];
@@ -22,7 +22,7 @@ afterAll(async () => {
 
 const json = (text: string) => JSON.parse(text);
 
-describe("backup then restore", () => {
+describeWithPgDump("backup then restore", () => {
   test("the round trip gives back every row and sequence; the old database is kept until --drop-old", async () => {
     const d = await db();
     await seed(d);
@@ -184,7 +184,7 @@ describe("backup then restore", () => {
   });
 });
 
-describe("in place, for a role without CREATEDB", () => {
+describeWithPgDump("in place, for a role without CREATEDB", () => {
   test("replaces everything in one transaction; a failure part-way changes nothing", async () => {
     const c = await cluster();
     const admin = postgres(c.url("postgres"), { max: 1, onnotice: () => {} });
@@ -230,7 +230,7 @@ describe("in place, for a role without CREATEDB", () => {
   });
 });
 
-describe("in place, where public belongs to the bootstrap superuser (PostgreSQL 13 and 14)", () => {
+describeWithPgDump("in place, where public belongs to the bootstrap superuser (PostgreSQL 13 and 14)", () => {
   test("the role's objects in public are dropped, not the schema it may not drop", async () => {
     const c = await cluster();
     const admin = postgres(c.url("postgres"), { max: 1, onnotice: () => {} });
@@ -263,7 +263,7 @@ describe("in place, where public belongs to the bootstrap superuser (PostgreSQL 
   });
 });
 
-describe("schema version after a restore", () => {
+describeWithPgDump("schema version after a restore", () => {
   test("an older backup is reported as behind; --update brings it to this binary's head", async () => {
     const d = await db();
     const env = { DATABASE_URL: d.url };
@@ -287,7 +287,7 @@ describe("schema version after a restore", () => {
   });
 });
 
-describe("ownership and privileges", () => {
+describeWithPgDump("ownership and privileges", () => {
   test("by default the restoring role owns everything and no grants are replayed; --keep-owner --keep-acl keep them", async () => {
     const d = await db();
     const c = await cluster();

@@ -5,9 +5,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, statSync, writeFileSync, readdirSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll, expect } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { startCluster, type Cluster } from "./cluster.ts";
+import { startCluster, systemBinDir, type Cluster } from "./cluster.ts";
 import { introspect } from "../../src/catalog/introspect.ts";
 import { stableStringify } from "../../src/catalog/model.ts";
 
@@ -131,6 +131,21 @@ export async function clientMajor(name = "pg_dump"): Promise<number> {
 export async function pgDumpUsable(): Promise<boolean> {
   return (await clientMajor()) >= (await cluster()).major;
 }
+
+/** Whether the pg_dump the tests find is at least the test server's major, known when a file loads. */
+function pgDumpUsableSync(): boolean {
+  const bin = systemBinDir();
+  const major = (cmd: string | null) => Number(/(\d+)/.exec(cmd ? spawnSync(cmd, ["--version"], { encoding: "utf8" }).stdout ?? "" : "")?.[1] ?? 0);
+  const client = existsSync(join(bin, "pg_dump")) ? join(bin, "pg_dump") : Bun.which("pg_dump");
+  return major(client) >= major(join(bin, "postgres"));
+}
+/**
+ * False where pg_dump is older than the test server (pg_dump 15 against 16+): tests that
+ * need a backup are skipped there (test/backup/tools.test.ts asserts pgship's refusal instead).
+ */
+export const PG_DUMP_USABLE = pgDumpUsableSync();
+export const describeWithPgDump = describe.skipIf(!PG_DUMP_USABLE);
+export const testWithPgDump = test.skipIf(!PG_DUMP_USABLE);
 
 /**
  * `pgship dump ARGS`. Where pg_dump is older than the test server (pg_dump 15 against a

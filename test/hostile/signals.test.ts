@@ -9,7 +9,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { databaseNames, seed } from "../harness/backup.ts";
 import { freePort } from "../harness/cluster.ts";
-import { cluster, createDb, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb, testWithPgDump } from "../harness/env.ts";
 import { lockKeys } from "../../src/db/lock.ts";
 
 const dbs: TestDb[] = [];
@@ -108,7 +108,7 @@ test("up waiting for the migration lock held by another session: one SIGTERM exi
 }, 40_000);
 
 describe("backups verify", () => {
-  test("SIGTERM mid-restore: 130, 'not judged' (not 'failed'), and the commented scratch database is dropped", async () => {
+  testWithPgDump("SIGTERM mid-restore: 130, 'not judged' (not 'failed'), and the commented scratch database is dropped", async () => {
     const d = await db();
     await seed(d, 50);
     await d.sql.unsafe(`create table bulk as select g as id, md5(g::text) as a, md5((g * 7)::text) as b from generate_series(1, 600000) g;
