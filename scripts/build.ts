@@ -4,12 +4,12 @@
 // executable named by package.json's pgship.binaryName. --package-json builds
 // with another package.json's name, version and `pgship` section (an app's).
 
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
 import ownPkg from "../package.json" with { type: "json" };
 import { parseAdoptSection, unknownMapTargets } from "../src/core/adopt-map.ts";
-import { MigrationFileError } from "../src/core/errors.ts";
+import { MigrationFileError, PgshipError } from "../src/core/errors.ts";
+import { readExistingFile } from "../src/core/files.ts";
 import { parseMigrationSet } from "../src/core/migration-set.ts";
 import { modelPathFor, readModelFile, readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
 
@@ -23,16 +23,23 @@ const { values } = parseArgs({
   },
 });
 const ownPkgPath = resolve(import.meta.dir, "..", "package.json");
-const pkg: typeof ownPkg = values["package-json"] ? JSON.parse(readFileSync(resolve(values["package-json"]), "utf8")) : ownPkg;
+const pkg: typeof ownPkg = values["package-json"] ? JSON.parse(readExistingFile(resolve(values["package-json"]))) : ownPkg;
 values.outfile ??= `dist/${pkg.pgship.binaryName}`;
 
 const dir = resolve(values["migrations-dir"]!);
-const files = readSourceFiles(dir);
-const snapshot = readSnapshotFile(resolve(values["schema-file"]!));
-let set;
+let set, snapshot;
 try {
+  const { files, ignored } = readSourceFiles(dir, relative(".", dir) || ".");
+  for (const f of ignored) console.warn(`ignored: ${relative(".", dir) || "."}/${f.file} (${f.reason})`);
+  snapshot = readSnapshotFile(resolve(values["schema-file"]!), relative(".", resolve(values["schema-file"]!)));
   set = parseMigrationSet(files, snapshot);
 } catch (e) {
+  // A file that is not a regular, readable file: `file: what is wrong`, exit 1, like the binary.
+  if (e instanceof PgshipError && !(e instanceof MigrationFileError)) {
+    console.error(e.message);
+    console.error("build failed");
+    process.exit(1);
+  }
   if (e instanceof MigrationFileError) {
     for (const p of e.problems) console.error(`${p.file === snapshot?.file ? relative(".", p.file) : `${relative(".", dir)}/${p.file}`}:${p.line}: ${p.message}`);
     console.error(`build failed: ${e.problems.length} problem(s) in the migrations`);
@@ -70,7 +77,7 @@ if (mapProblems.length) {
 
 const bundle: Bundle = { ...set, builtAt: new Date().toISOString() };
 // Compact, and in a module of its own: only the commands that compare schemas load it.
-const modelsJson = models ? JSON.stringify(JSON.parse(readFileSync(modelPath, "utf8"))) : null;
+const modelsJson = models ? JSON.stringify(JSON.parse(readExistingFile(modelPath))) : null;
 
 const result = await Bun.build({
   entrypoints: ["src/main.ts"],

@@ -75,3 +75,6 @@ export function ignoreFileSizeSignal(): void {
 
 /** Where interactive prompts draw, so stdout stays for results. */
 export const promptOutput = (): NodeJS.WritableStream => process.stderr;
+
+/** The running executable: the compiled binary itself, or the runtime (bun, deno) running the sources. */
+export const execPath = (): string => process.execPath;

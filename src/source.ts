@@ -1,7 +1,8 @@
 // Where migrations come from: the bundle compiled into the binary, or files on
 // disk (--migrations-dir / --schema-file, and always in source runs).
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { fileError, readRegularFile } from "./core/files.ts";
 import { dirname, join, relative, resolve } from "node:path";
 import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
 import type { ModelHistory } from "./catalog/model-history.ts";
@@ -20,6 +21,8 @@ export interface LoadedSet extends MigrationSet {
   pathOf(file: string): string;
   /** schema.sql on disk (whether it exists or not); null for the set embedded in the binary. */
   schemaPath: string | null;
+  /** Files in the migrations directory that were not read (not .sql, hidden); none for the embedded set. */
+  ignored: IgnoredFile[];
   /**
    * The expected schema at each version (schema.model.json), read on first use:
    * only the commands that compare schemas pay for it. Null when there is none.
@@ -27,19 +30,52 @@ export interface LoadedSet extends MigrationSet {
   models(): Promise<ModelHistory | null>;
 }
 
-export function readSourceFiles(dir: string): SourceFile[] {
+/** A file in the migrations directory that is not read, and why. */
+export interface IgnoredFile {
+  file: string;
+  reason: string;
+}
+
+/**
+ * The `.sql` files of a migrations directory, sorted by name. Other names (editor
+ * backups, READMEs) and hidden files are ignored and listed; a `.sql` name that is
+ * not a readable regular file is an error naming every such file.
+ */
+export function readSourceFiles(dir: string, shownDir = dir): { files: SourceFile[]; ignored: IgnoredFile[] } {
   if (!existsSync(dir)) {
     throw new UsageError(`migrations directory ${dir} does not exist`, "pass --migrations-dir DIR, or run 'pgship new NAME' to create the first migration");
   }
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".sql") || /^\d{14}_/.test(f))
-    .sort()
-    .map((file) => ({ file, text: readFileSync(join(dir, file), "utf8") }));
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw fileError(shownDir, code === "ENOTDIR" ? "is not a directory" : code === "EACCES" ? "permission denied" : (e as Error).message, "migrations directory");
+  }
+  const files: SourceFile[] = [];
+  const ignored: IgnoredFile[] = [];
+  const problems: string[] = [];
+  for (const file of names) {
+    if (file.startsWith(".")) ignored.push({ file, reason: "hidden file" });
+    else if (!file.endsWith(".sql")) ignored.push({ file, reason: "not a .sql file" });
+    else {
+      try {
+        const text = readRegularFile(join(dir, file), undefined, join(shownDir, file));
+        if (text === null) throw fileError(join(shownDir, file), "disappeared while reading the directory");
+        files.push({ file, text });
+      } catch (e) {
+        if (!(e instanceof PgshipError)) throw e;
+        problems.push(e.message);
+      }
+    }
+  }
+  if (problems.length) throw new PgshipError("file", problems.join("\n"), { hint: "migrations must be regular, readable .sql files" });
+  return { files, ignored };
 }
 
-export function readSnapshotFile(path: string): SourceFile | null {
-  if (!existsSync(path)) return null;
-  return { file: path, text: readFileSync(path, "utf8") };
+export function readSnapshotFile(path: string, shown = path): SourceFile | null {
+  const text = readRegularFile(path, "schema snapshot", shown);
+  return text === null ? null : { file: path, text };
 }
 
 /** schema.sql -> schema.model.json: the expected schema model lives beside the snapshot. */
@@ -56,8 +92,9 @@ export async function parseModels(text: string, shown: string): Promise<ModelHis
 }
 
 export async function readModelFile(path: string): Promise<ModelHistory | null> {
-  if (!existsSync(path)) return null;
-  return parseModels(readFileSync(path, "utf8"), relative(cwd(), path));
+  const shown = relative(cwd(), path);
+  const text = readRegularFile(path, "schema model", shown);
+  return text === null ? null : parseModels(text, shown);
 }
 
 /** Loads once, on first call. */
@@ -80,13 +117,14 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
       const { embeddedModelsJson } = await import("./embedded-models.ts");
       return embeddedModelsJson ? parseModels(embeddedModelsJson, "the model embedded in this binary") : null;
     });
-    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, models };
+    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models };
   }
   const { dir, schemaPath } = diskPaths(opts);
   const shown = relative(cwd(), dir) || ".";
+  const { files, ignored } = readSourceFiles(dir, shown);
   let set: MigrationSet;
   try {
-    set = parseMigrationSet(readSourceFiles(dir), readSnapshotFile(schemaPath));
+    set = parseMigrationSet(files, readSnapshotFile(schemaPath, relative(cwd(), schemaPath)));
   } catch (e) {
     // Point at files the way the user would open them.
     if (e instanceof MigrationFileError) {
@@ -94,5 +132,5 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
     }
     throw e;
   }
-  return { ...set, origin: dir, pathOf: (f) => join(dir, f), schemaPath, models: once(() => readModelFile(modelPathFor(schemaPath))) };
+  return { ...set, origin: dir, pathOf: (f) => join(dir, f), schemaPath, ignored, models: once(() => readModelFile(modelPathFor(schemaPath))) };
 }

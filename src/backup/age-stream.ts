@@ -78,6 +78,17 @@ export async function ephemeralIdentity(): Promise<{ identity: string; recipient
   return { identity, recipient: await identityToRecipient(identity) };
 }
 
+/**
+ * The keys a file opened with `keys` is encrypted with again: the same
+ * passphrase, or the recipients of the identities (so the same key opens it).
+ * A safety backup taken before restoring an encrypted backup is kept as secret as it.
+ */
+export async function sameKeysFor(keys: DecryptKeys): Promise<EncryptKeys | null> {
+  if (keys.passphrases.length) return { passphrase: keys.passphrases[0]! };
+  if (keys.identities.length) return { recipients: [...new Set(await Promise.all(keys.identities.map((i) => identityToRecipient(i))))] };
+  return null;
+}
+
 export async function encryptChunks(src: AsyncIterable<Uint8Array>, keys: EncryptKeys, extraRecipient?: string): Promise<AsyncGenerator<Uint8Array>> {
   const e = new Encrypter();
   if ("passphrase" in keys) {

@@ -5,6 +5,7 @@
 // Retention runs only after all of that, and never removes the new backup.
 
 import { randomBytes } from "node:crypto";
+import { quoteIdent } from "../core/format.ts";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -12,7 +13,7 @@ import type { ConnectionTarget } from "../core/config.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { interrupted, type Interrupt } from "../core/cancel.ts";
-import { quoteIdent, trackingExists } from "../db/tracking.ts";
+import { trackingExists } from "../db/tracking.ts";
 import { requireDumpable } from "../db/privileges.ts";
 import { describeTool, locatePgTool, siblingTool, toolSpec, type PgTool, type ToolLocation } from "../tools/pg-tools.ts";
 import { describeExit, runProc, startProc, type RunningProc } from "../tools/proc.ts";
@@ -47,7 +48,7 @@ export interface BackupRequest {
   onProgress?: (bytes: number) => void;
 }
 
-export interface BackupOutcome {
+export interface TakenBackup {
   archivePath: string;
   manifestPath: string;
   manifest: Manifest;
@@ -100,7 +101,7 @@ function freeStem(dir: string, database: string, at: Date, encrypted: boolean): 
   }
 }
 
-export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<BackupOutcome> {
+export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<TakenBackup> {
   const t0 = Date.now();
   const dir = resolve(req.dir);
   const serverMajor = Math.floor(db.serverVersionNum / 10000);

@@ -2,7 +2,8 @@
 // harmless on a backup server), and identities or a passphrase to decrypt
 // with (secret: read from files, never from arguments, and redacted).
 
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readRegularFile } from "../core/files.ts";
 import { UsageError } from "../core/errors.ts";
 import type { SecretSink } from "../core/redact.ts";
 import { checkIdentity, checkRecipient, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
@@ -14,13 +15,14 @@ export interface KeyFlags {
   identityFiles: string[];
 }
 
+/**
+ * Key files are read like every other file: only a regular, readable one (error code `file`,
+ * exit 1). A path that does not exist is a bad flag value (exit 2), as for --env-file.
+ */
 function readKeyFile(path: string, flag: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${flag} ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (e as Error).message}`);
-  }
+  const text = readRegularFile(path, flag);
+  if (text === null) throw new UsageError(`${path}: no such file (given with ${flag})`);
+  return text;
 }
 
 /** A secret file others can read is worth a warning (not an error: the backup matters more). */

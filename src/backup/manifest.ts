@@ -6,6 +6,8 @@
 // that looks good. Everything restore checks before touching a database
 // (sizes, sha256 of the stored and of the decrypted bytes, encryption) is here.
 
+import { plural } from "../core/format.ts";
+
 export const MANIFEST_FORMAT = "pgship-backup/1";
 
 export type Encryption =
@@ -163,5 +165,5 @@ export function lastVerification(m: Manifest): Verification | null {
 
 export function describeEncryption(e: Encryption | null): string {
   if (!e) return "no";
-  return e.mode === "passphrase" ? "age (passphrase)" : `age (${e.recipients.length} recipient${e.recipients.length === 1 ? "" : "s"})`;
+  return e.mode === "passphrase" ? "age (passphrase)" : `age (${plural(e.recipients.length, "recipient")})`;
 }

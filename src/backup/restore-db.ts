@@ -4,23 +4,12 @@
 // restore-plan.ts; this file runs it.
 
 import type { ConnectionTarget } from "../core/config.ts";
+import { quoteIdent } from "../core/format.ts";
 import { PgshipError } from "../core/errors.ts";
+import { brand } from "../brand.ts";
 import { connect, safeMessage, type Db, type Sql } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
-import {
-  createWorkDatabaseSql,
-  grantsSql,
-  isScratchName,
-  isWorkDatabaseOf,
-  keptOf,
-  KEPT_MARK,
-  quoteIdent,
-  scratchOf,
-  settingsSql,
-  swapSql,
-  type InPlaceTarget,
-  type LiveDatabase,
-} from "./restore-plan.ts";
+import { createWorkDatabaseSql, grantsSql, isScratchName, isWorkDatabaseOf, keptOf, KEPT_MARK, scratchOf, settingsSql, swapSql, type InPlaceTarget, type LiveDatabase } from "./restore-plan.ts";
 
 export interface Role {
   name: string;
@@ -201,11 +190,19 @@ export async function leftoverDatabases(sql: Sql, live: string): Promise<Leftove
             exists (select 1 from pg_stat_activity a where a.datid = d.oid) as busy
        from pg_database d where d.datname like '%\\_restoring\\_%' or d.datname like 'pgship\\_scratch\\_%' order by d.datname`,
   );
+  // A restore of `live` that is running keeps a session on it (the lock holder) while it fills its work database,
+  // which has no session for a moment (before pg_restore connects, after it is done): never take that one for a leftover.
+  const [running] = await sql.unsafe<{ n: number }[]>(
+    "select count(*)::int as n from pg_stat_activity where datname = $1 and application_name = $2 and pid <> pg_backend_pid()",
+    [live, `${brand.binary} restore`],
+  );
+  const restoreRunning = running!.n > 0;
   const out: Leftover[] = [];
   for (const r of rows) {
     if (r.busy || r.name === live) continue;
-    if (isWorkDatabaseOf(r.name, live)) out.push({ name: r.name, kind: "restoring", comment: r.comment });
-    else if (isScratchName(r.name) && (r.comment === null || scratchOf(r.comment) === live)) out.push({ name: r.name, kind: "scratch", comment: r.comment });
+    if (isWorkDatabaseOf(r.name, live)) {
+      if (!restoreRunning) out.push({ name: r.name, kind: "restoring", comment: r.comment });
+    } else if (isScratchName(r.name) && (r.comment === null || scratchOf(r.comment) === live)) out.push({ name: r.name, kind: "scratch", comment: r.comment });
   }
   return out;
 }

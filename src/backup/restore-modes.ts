@@ -7,11 +7,12 @@
 // A failure in any of them leaves the live database as it was.
 
 import type { Interrupt } from "../core/cancel.ts";
+import { quoteIdent, quoteLiteral } from "../core/format.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { acquireLock, releaseLock, type LockHolder } from "../db/lock.ts";
 import type { PgTool } from "../tools/pg-tools.ts";
-import { inPlacePreamble, keptComment, keptDatabaseName, quoteIdent, quoteLiteral, workDatabaseName } from "./restore-plan.ts";
+import { inPlacePreamble, keptComment, keptDatabaseName, workDatabaseName } from "./restore-plan.ts";
 import { createDatabase, databaseExists, dropDatabase, readInPlaceTarget, readLiveDatabase, renameDatabase, swapDatabases } from "./restore-db.ts";
 import { restoreInPlace, restoreInto, type RestoreInput } from "./restore-stream.ts";
 

@@ -4,8 +4,7 @@
 
 import { stampOf } from "./manifest.ts";
 
-export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
-export const quoteLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
+import { quoteIdent, quoteLiteral } from "../core/format.ts";
 
 const MAX_IDENT_BYTES = 63;
 

@@ -2,7 +2,8 @@
 // cheaply), finding the manifest of a file, writing files atomically with
 // mode 0600, and removing a backup. The only module that lays out the files.
 
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { readExistingFile } from "../core/files.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import { PgshipError } from "../core/errors.ts";
 import { ARCHIVE_EXT, ENCRYPTED_EXT, isPartialName, MANIFEST_EXT, manifestName, parseManifest, serialiseManifest, stemOf, type Manifest } from "./manifest.ts";
@@ -40,9 +41,10 @@ export function readStored(dir: string, stem: string): StoredBackup {
     b.manifestPath = mPath;
     let text: string;
     try {
-      text = readFileSync(mPath, "utf8");
+      text = readExistingFile(mPath, "backup manifest");
     } catch (e) {
-      throw new PgshipError("backup_unreadable", `cannot read ${mPath}: ${(e as Error).message}`, { hint: "check the file's permissions (backups are created 0600, readable by their owner only)", cause: e });
+      // `manifest: what is wrong` (a FIFO or directory by that name is never opened for a blocking read).
+      throw new PgshipError("backup_unreadable", (e as Error).message, { hint: "check the file's permissions (backups are created 0600, readable by their owner only)", cause: e });
     }
     const parsed = parseManifest(text);
     if (parsed.ok) b.manifest = parsed.manifest;

@@ -5,6 +5,7 @@ import type { ConsolaInstance } from "consola/core";
 import { brand } from "../brand.ts";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
+import { formatBytes } from "../core/format.ts";
 import type { Emit, RunEvent } from "../core/events.ts";
 import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
 import { redactor, type Redactor } from "../core/redact.ts";
@@ -14,7 +15,7 @@ import { describeStep } from "../db/apply.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { describeHolder } from "../db/lock.ts";
 import type { OpContext } from "../ops/context.ts";
-import { argv, ask, stdinIsTTY, writeStderr } from "../runtime.ts";
+import { argv, ask, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
 import { loadMigrationSet, type LoadedSet } from "../source.ts";
 import { durationFlag, type Args } from "./flags.ts";
 import { configuredTarget } from "./target.ts";
@@ -31,8 +32,6 @@ export interface Context extends OpContext {
   log: ConsolaInstance;
   /** Prints a command's result: JSON on --json, else text. */
   result(json: unknown, text: () => string): void;
-  /** Set when something else draws byte progress (the wizard). */
-  progress?: (label: string, bytes: number, bytesPerSecond: number) => void;
 }
 
 export interface ContextOverrides {
@@ -42,8 +41,6 @@ export interface ContextOverrides {
   emit?: Emit;
   /** Receives a command's result instead of printing it (the wizard summarises it). */
   onResult?: (value: unknown) => void;
-  /** Receives byte progress of backups and restores (the wizard draws it). */
-  progress?: (label: string, bytes: number, bytesPerSecond: number) => void;
   /** Answers confirmations (the wizard asks on its own screen). */
   confirm?: (question: string) => Promise<boolean>;
 }
@@ -59,7 +56,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
   let target: ConnectionTarget | undefined = overrides.target;
   secrets.add(target?.password);
   let set: LoadedSet | undefined;
-  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : (e) => renderEvent(log, e));
+  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : lineRenderer(log, stderrIsTTY() && !json && !args.quiet));
   const ctx: Context = {
     args,
     json,
@@ -73,11 +70,13 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
     secrets,
     binary: brand.binary,
     invocation: redactedArgs(),
-    progress: overrides.progress,
-    async confirm(question) {
+    async confirm(question, what) {
       if (overrides.confirm) return overrides.confirm(question);
       if (ctx.yes) return true;
-      if (!stdinIsTTY()) throw new UsageError(`${question.replace(/\?$/, "")}: pass --yes to confirm without a terminal`);
+      if (!stdinIsTTY()) {
+        if (what) throw new UsageError(`${what}: confirmation needed, and there is no terminal to ask on`, "pass --yes to confirm (see --dry-run for the plan)");
+        throw new UsageError(`${question.replace(/\?$/, "")}: pass --yes to confirm without a terminal`);
+      }
       const answer = (await interrupt.race(ask(`${question} [y/N] `, interrupt.signal), "at the confirmation prompt: nothing was changed")).trim().toLowerCase();
       return answer === "y" || answer === "yes";
     },
@@ -118,6 +117,28 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
   return ctx;
 }
 
+/**
+ * Events as log lines; byte progress as one line redrawn in place on a terminal
+ * (`enabled`), cleared before any other line and when it is done; nothing
+ * otherwise (cron mail stays clean).
+ */
+function lineRenderer(log: ConsolaInstance, enabled: boolean): Emit {
+  let shown = false;
+  const clear = () => {
+    if (shown) writeStderr("\r\u001b[K");
+    shown = false;
+  };
+  return (e) => {
+    if (e.type === "bytes" && enabled) {
+      writeStderr(`\r\u001b[K${e.label}: ${formatBytes(e.bytes)}, ${formatBytes(e.bytesPerSecond)}/s`);
+      shown = true;
+      return;
+    }
+    clear();
+    renderEvent(log, e);
+  };
+}
+
 function renderEvent(log: ConsolaInstance, e: RunEvent): void {
   switch (e.type) {
     case "connected":
@@ -140,6 +161,8 @@ function renderEvent(log: ConsolaInstance, e: RunEvent): void {
       return log.debug(`server: ${e.message}`);
     case "bytes":
       return log.debug(`${e.label}: ${e.bytes} bytes`);
+    case "bytes-done":
+      return;
     case "debug":
       return log.debug(e.message);
     case "info":

@@ -1,18 +1,21 @@
 // backup: one verified pg_dump archive (+ manifest) in --dir, optionally
 // age-encrypted, then retention. Made for cron: no prompts, --json, exit codes.
+// The work is the backup operation (src/ops/backup.ts); this turns flags into
+// its options and its outcome into text or --json.
 
 import type { ArgsDef } from "citty";
-import { basename, resolve } from "node:path";
+import { basename } from "node:path";
 import { ExitCode, UsageError } from "../core/errors.ts";
-import { applyRetention, type RetentionOutcome } from "../backup/apply-retention.ts";
+import { formatBytes } from "../core/format.ts";
+import type { RetentionOutcome } from "../backup/apply-retention.ts";
 import { parseCompression } from "../backup/compression.ts";
-import { takeBackup, type BackupOutcome } from "../backup/create.ts";
 import { encryptKeys } from "../backup/keys.ts";
 import { describeEncryption } from "../backup/manifest.ts";
-import { describePolicy, policyIsEmpty } from "../backup/retention.ts";
-import { brand, type Context } from "../cli/context.ts";
+import { describePolicy } from "../backup/retention.ts";
+import { encryptArgs, keyFlags, retentionArgs, retentionPolicy, toolArgs, toolLocation } from "../cli/backup-flags.ts";
+import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
-import { encryptArgs, formatBytes, keyFlags, progressLine, retentionArgs, retentionPolicy, toolArgs, toolLocation } from "./_backup-flags.ts";
+import { backup, type BackupOptions, type BackupResult } from "../ops/backup.ts";
 
 export const args = {
   dir: { type: "string", description: "Directory for the backup files (created, mode 0700, if missing)", valueHint: "dir" },
@@ -38,75 +41,31 @@ export function requireDir(a: Args): string {
   return String(a.dir);
 }
 
-export async function run(ctx: Context, a: Args): Promise<number> {
-  const dir = requireDir(a);
-  const policy = retentionPolicy(a);
-  const compression = parseCompression(a.compress as string | undefined);
-  const tools = toolLocation(a);
-  const keys = encryptKeys(keyFlags(ctx, a), ctx.secrets);
-  if (a["dry-run"]) return dryRun(ctx, resolve(dir), policy);
+export const options = (ctx: Context, a: Args): BackupOptions => ({
+  dir: requireDir(a),
+  retention: retentionPolicy(a),
+  compression: parseCompression(a.compress as string | undefined),
+  tools: toolLocation(a),
+  keys: encryptKeys(keyFlags(ctx, a), ctx.secrets),
+  dryRun: Boolean(a["dry-run"]),
+});
 
-  const db = await ctx.connect("backup");
-  const progress = progressLine(ctx, "backup");
-  let out: BackupOutcome;
-  try {
-    out = await takeBackup(db, ctx.target(), {
-      dir,
-      schema: ctx.schema,
-      app: { name: brand.binary, version: brand.version },
-      tools,
-      compression,
-      keys,
-      retention: policy,
-      interrupt: ctx.interrupt,
-      log: { info: (m) => ctx.log.info(m), warn: (m) => ctx.log.warn(m), debug: (m) => ctx.log.debug(m) },
-      onProgress: (n) => progress.update(n),
-    });
-  } finally {
-    progress.done();
-    await db.close().catch(() => undefined);
-  }
-  const m = out.manifest;
-  ctx.result(
-    {
-      ok: true,
-      file: out.archivePath,
-      manifest: out.manifestPath,
-      database: m.database,
-      schemaVersion: m.schemaVersion,
-      bytes: m.archive.bytes,
-      plainBytes: m.archive.plainBytes,
-      databaseBytes: m.databaseBytes,
-      sha256: m.archive.sha256,
-      compression: m.archive.compression,
-      encryption: m.encryption,
-      pgDump: m.pgDump.version,
-      verified: m.verified,
-      durationMs: m.durationMs,
-      retention: out.retention,
-    },
-    () => {
-      const lines = [
-        `Backup written: ${out.archivePath}`,
-        `  ${formatBytes(m.archive.bytes)} (database ${m.databaseBytes === null ? "size unknown" : formatBytes(m.databaseBytes)}), schema ${m.schemaVersion ?? "not managed by pgship"}, ${m.archive.compression}, encrypted: ${describeEncryption(m.encryption)}`,
-        `  sha256 ${m.archive.sha256}`,
-        `  verified: read back and listed by pg_restore; pg_dump ${m.pgDump.version}, ${(m.durationMs / 1000).toFixed(1)} s`,
-      ];
-      if (out.retention) lines.push(...renderRetention(out.retention));
-      return lines.join("\n");
-    },
-  );
+export async function run(ctx: Context, a: Args): Promise<number> {
+  const outcome = await backup(ctx, options(ctx, a));
+  ctx.result(outcome, () => text(outcome));
   return ExitCode.ok;
 }
 
-async function dryRun(ctx: Context, dir: string, policy: ReturnType<typeof retentionPolicy>): Promise<number> {
-  if (policyIsEmpty(policy)) throw new UsageError("--dry-run shows what retention would delete: give --keep-last, --keep-daily, --keep-weekly or --keep-monthly");
-  const database = ctx.target().database;
-  const outcome = (await applyRetention(dir, { app: brand.binary, database, createdAt: new Date().toISOString(), hypothetical: true }, policy, { dryRun: true }))!;
-  ctx.result({ ok: true, dryRun: true, dir, database, retention: outcome }, () =>
-    [`Dry run: no backup taken, nothing deleted. After a backup of "${database}" now:`, ...renderRetention(outcome)].join("\n"),
-  );
-  return ExitCode.ok;
+export function text(o: BackupResult): string {
+  if ("dryRun" in o) return [`Dry run: no backup taken, nothing deleted. After a backup of "${o.database}" now:`, ...renderRetention(o.retention)].join("\n");
+  const lines = [
+    `Backup written: ${o.file}`,
+    `  ${formatBytes(o.bytes)} (database ${o.databaseBytes === null ? "size unknown" : formatBytes(o.databaseBytes)}), schema ${o.schemaVersion ?? "not managed by pgship"}, ${o.compression}, encrypted: ${describeEncryption(o.encryption)}`,
+    `  sha256 ${o.sha256}`,
+    `  verified: read back and listed by pg_restore; pg_dump ${o.pgDump}, ${(o.durationMs / 1000).toFixed(1)} s`,
+  ];
+  if (o.retention) lines.push(...renderRetention(o.retention));
+  return lines.join("\n");
 }
 
 export function renderRetention(r: RetentionOutcome): string[] {

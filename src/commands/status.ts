@@ -1,6 +1,8 @@
 // status: what is applied, pending, changed, unknown or still marked running.
 
+import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
+import { brand } from "../brand.ts";
 import { describeTarget } from "../core/config.ts";
 import { ExitCode } from "../core/errors.ts";
 import { computeStatus, type StatusReport } from "../core/plan.ts";
@@ -45,7 +47,9 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     const indexes = m ? concurrentIndexNames(m.up.sql) : [];
     const recovery = holder
       ? `in progress: ${describeHolder(holder)}`
-      : `interrupted: run 'pgship up' to resume it${indexes.length ? ` (INVALID indexes ${indexes.join(", ")} are dropped and rebuilt)` : ""}`;
+      : e.expectedChecksum
+        ? `interrupted, and its file changed since that run started (checksum ${e.expectedChecksum.slice(0, 12)}…, file now ${e.actualChecksum!.slice(0, 12)}…): restore the file and run '${brand.binary} up', or accept the new text with '${brand.binary} up --accept-changed ${e.version}'`
+        : `interrupted: run '${brand.binary} up' to resume it${indexes.length ? ` (INVALID indexes ${indexes.join(", ")} are dropped and rebuilt)` : ""}`;
     return { ...e, recovery };
   });
   ctx.result(
@@ -59,6 +63,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
       counts: report.counts,
       migrations: report.entries,
       running,
+      ignored: set.ignored,
       lockHolder: holder,
       lastRun: last,
     },
@@ -93,10 +98,11 @@ function render(r: StatusReport, where: string, set: LoadedSet, running: { versi
     rows.push([e.version, e.name, e.status, when]);
   }
   out.push(table(rows));
+  if (set.ignored.length) out.push("", ...set.ignored.map((f) => `ignored: ${f.file} (${f.reason})`));
   for (const e of running) out.push("", `${e.version}_${e.name} is marked running: ${e.recovery}`);
   if (c.changed) out.push("", "A changed migration stops 'up' (exit 4): restore the original file and put the change in a new migration.");
   if (c.unknown) out.push("", "The database has migrations this binary does not know: it is newer than this binary (exit 6 from 'up').");
-  if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${c.pending} pending migration${c.pending === 1 ? "" : "s"}.`);
+  if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${plural(c.pending, "pending migration")}.`);
   if (!r.managed && r.empty) out.push("", "Run 'pgship up' to install.");
   if (!hasRows(r) && !r.empty) out.push("", "This database has objects but is not managed by pgship: adopt it with 'pgship baseline VERSION' (status --exit-code: 4).");
   return out.join("\n");

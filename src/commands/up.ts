@@ -1,15 +1,17 @@
 // up (and install / update, which share its flags): flags → migrate options,
 // the outcome printed as text or JSON.
 
+import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { formatDuration } from "../core/duration.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
-import type { BackupOutcome } from "../backup/create.ts";
+import type { TakenBackup } from "../backup/create.ts";
+import { backupBeforeMigrating } from "../ops/backup.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
-import { backupBeforeMigrating, preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "./_pre-backup.ts";
+import { preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "../cli/backup-flags.ts";
 
 export const migrateArgs = {
   to: { type: "string", description: "Stop at this version instead of the newest", valueHint: "version" },
@@ -17,6 +19,11 @@ export const migrateArgs = {
   "lock-retries": { type: "string", description: "Retries of a migration that hits its lock_timeout", default: "5", valueHint: "n" },
   verify: { type: "boolean", description: "Compare the schema with the expected one after migrating (warns on drift)", default: true, negativeDescription: "Skip the check after migrating" },
   "fail-on-drift": { type: "boolean", description: "Exit 4 when the check after migrating finds drift" },
+  "accept-changed": {
+    type: "string",
+    description: "Resume an interrupted transaction:false migration although its file changed since it started (recorded in the history)",
+    valueHint: "version",
+  },
 } as const satisfies ArgsDef;
 
 export const args = {
@@ -38,25 +45,26 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
   const to = a.to ? String(a.to) : undefined;
   const lockRetries = intFlag(a["lock-retries"], "lock-retries") ?? 5;
   if (a["dry-run"] && a.adopt) throw new UsageError("--adopt cannot be combined with --dry-run", "adoption reads and checks the database; run 'baseline --from TOOL' first, then 'up --dry-run'");
+  const acceptChanged = a["accept-changed"] ? String(a["accept-changed"]).split(",").map((v) => v.trim()).filter(Boolean) : undefined;
   if (a["dry-run"]) {
-    const plan = await planMigration(ctx, { mode, to });
+    const plan = await planMigration(ctx, { mode, to, acceptChanged });
     ctx.result(plan, () => renderPlan(plan));
     return ExitCode.ok;
   }
   const backupFlags = "backup" in a ? preBackupFlags(ctx, a) : null;
-  let backup: BackupOutcome | null = null;
+  let backup: TakenBackup | null = null;
   const beforeSteps = backupFlags
     ? async (db: Db, managed: boolean) => {
         if (managed) backup = await backupBeforeMigrating(ctx, db, backupFlags);
       }
     : undefined;
-  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, adopt: a.adopt === true, beforeSteps }).catch((e: unknown) => {
+  const r = await migrate(ctx, { mode, to, lockRetries, verify: a.verify !== false, adopt: a.adopt === true, acceptChanged, beforeSteps }).catch((e: unknown) => {
     if (!backup) throw e;
     // A migration failed after --backup: say exactly how to go back.
     if (!(e instanceof Error && "exitCode" in e)) ctx.log.warn(`to return to the backup taken before this run: ${restoreCommand(backup, a)}`);
     throw withRestoreHint(e, backup, a);
   });
-  const taken = backup as BackupOutcome | null;
+  const taken = backup as TakenBackup | null;
   const json = taken ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a) } } : r;
   ctx.result(json, () => summary(r));
   return r.drift && a["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
@@ -71,12 +79,12 @@ export function summary(r: MigrateOutcome): string {
 function summaryOf(r: MigrateOutcome): string {
   if (r.action === "none") return `Already up to date at ${r.from ?? "(no migrations)"}.`;
   const n = r.steps.length;
-  if (r.action === "down") return `Rolled back ${n} migration${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}: database at ${r.to ?? "(no migrations applied)"}.`;
+  if (r.action === "down") return `Rolled back ${plural(n, "migration")} in ${formatDuration(r.durationMs)}: database at ${r.to ?? "(no migrations applied)"}.`;
   const snapshot = r.steps.find((s) => s.kind === "snapshot");
   const applied = r.steps.filter((s) => s.kind === "up").length;
-  const parts = [snapshot ? `schema snapshot ${snapshot.version}` : "", applied ? `${applied} migration${applied === 1 ? "" : "s"} applied` : ""].filter(Boolean);
+  const parts = [snapshot ? `schema snapshot ${snapshot.version}` : "", applied ? `${plural(applied, "migration")} applied` : ""].filter(Boolean);
   const verb = r.action === "install" ? "Installed" : "Updated";
-  return `${verb}: database at ${r.to} (${parts.join(", ")}; ${n} step${n === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`;
+  return `${verb}: database at ${r.to} (${parts.join(", ")}; ${plural(n, "step")} in ${formatDuration(r.durationMs)}).`;
 }
 
 export function renderPlan(plan: PlanOutcome): string {

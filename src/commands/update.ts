@@ -1,7 +1,7 @@
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { migrateArgs, runMigrate } from "./up.ts";
-import { preBackupArgs } from "./_pre-backup.ts";
+import { preBackupArgs } from "../cli/backup-flags.ts";
 
 export const args = { ...migrateArgs, ...preBackupArgs };
 export const run = (ctx: Context, a: Args) => runMigrate(ctx, a, "update");

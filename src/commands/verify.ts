@@ -3,6 +3,7 @@
 // the verify operation (src/ops/verify.ts); this turns flags into its options
 // and its outcome into text, --json and the exit code.
 
+import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode } from "../core/errors.ts";
 import { renderFindings } from "../catalog/diff.ts";
@@ -36,7 +37,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
 
 export function text(o: VerifyOutcome): string {
   const pending = o.pending.length
-    ? `\n${o.pending.length} migration${o.pending.length === 1 ? "" : "s"} pending (not drift): run 'pgship up' to apply ${o.pending.length === 1 ? "it" : "them"}.`
+    ? `\n${plural(o.pending.length, "migration")} pending (not drift): run 'pgship up' to apply ${o.pending.length === 1 ? "it" : "them"}.`
     : "";
   switch (o.fix) {
     case undefined:

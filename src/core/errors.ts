@@ -37,6 +37,7 @@ export const ERROR_CODES = [
   "baseline_empty",
   "bug",
   "cancelled",
+  "changed_since_interrupted",
   "checksum_changed",
   "compression_unsupported",
   "connect_failed",

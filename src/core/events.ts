@@ -15,7 +15,10 @@ export type RunEvent =
   | { type: "step-retry"; step: StepLabel; attempt: number; delayMs: number; reason: string }
   | { type: "invalid-index-dropped"; index: string }
   | { type: "notice"; message: string }
+  /** Bytes written or read so far by a backup or restore (a few times a second at most). */
   | { type: "bytes"; label: string; bytes: number; bytesPerSecond: number }
+  /** The byte count of `label` is finished (a progress line drawn for it goes away). */
+  | { type: "bytes-done"; label: string }
   | { type: "debug"; message: string }
   | { type: "info"; message: string }
   | { type: "warn"; message: string };

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { MAX_DURATION_MS, parseDuration } from "./duration.ts";
 import { MigrationFileError, type FileProblem } from "./errors.ts";
-import { splitStatements, SqlSplitError, topLevelWords } from "./sql-split.ts";
+import { SqlSplitError, statements, topLevelWords, type Statement } from "./sql-split.ts";
 
 export interface SectionOptions {
   /** false for `transaction:false`: each statement runs on its own. */
@@ -37,8 +37,29 @@ export interface Migration {
 export const FILE_NAME = /^(\d{14})_([A-Za-z0-9][A-Za-z0-9_-]*)\.sql$/;
 const MARKER = /^--\s*migrate:(\S*)(.*)$/;
 
+/** Whitespace as String.prototype.trim sees it (without the line feed, which ends a line). */
+function isTrimmed(c: number): boolean {
+  return (c >= 9 && c <= 13 && c !== 10) || c === 32 || c === 160 || c === 5760 || (c >= 8192 && c <= 8202) || c === 8232 || c === 8233 || c === 8239 || c === 8287 || c === 12288 || c === 65279;
+}
+
+const HASH_CHUNK = 1 << 18;
+
 export function checksumOf(sql: string): string {
-  return createHash("sha256").update(sql.replace(/\r\n/g, "\n").trim()).digest("hex");
+  const text = sql.replace(/\r\n/g, "\n").trim();
+  if (text.length <= HASH_CHUNK) return createHash("sha256").update(text).digest("hex");
+  // A big migration is hashed in slices encoded into one reused buffer, so it is not also
+  // held as one UTF-8 copy. A slice never ends between the two halves of a surrogate
+  // pair, so the digest is that of the whole text.
+  const hash = createHash("sha256");
+  const buf = Buffer.allocUnsafe(HASH_CHUNK * 3);
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + HASH_CHUNK, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    hash.update(buf.subarray(0, buf.write(text.slice(i, end), 0, "utf8")));
+    i = end;
+  }
+  return hash.digest("hex");
 }
 
 /** A 14-digit version must also be a real UTC date and time. */
@@ -65,18 +86,33 @@ export function parseMigrationFile(file: string, text: string): Migration {
   if (text.includes("\0")) problem(1, "file contains a NUL byte (is it a binary file?)");
   if (text.includes("\uFFFD")) problem(1, "file is not valid UTF-8");
 
-  const lines = text.replace(/\r\n/g, "\n").split("\n");
-  type Marker = { kind: string; line: number; options: SectionOptions };
+  // One pass over the lines without splitting the text: a big migration is held once,
+  // and its sections are slices of it.
+  const src = text.replace(/\r\n/g, "\n");
+  type Marker = { kind: string; line: number; options: SectionOptions; start: number; after: number };
   const markers: Marker[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = MARKER.exec(lines[i]!.trim());
-    if (!m) continue;
+  let lineCount = 0;
+  let firstCode = 0; // first line with something other than whitespace or a comment
+  const marker = (line: number, start: number, end: number, m: RegExpExecArray) => {
     const kind = m[1]!;
     if (kind !== "up" && kind !== "down") {
-      problem(i + 1, `unknown section marker "migrate:${kind}" (expected migrate:up or migrate:down)`);
-      continue;
+      problem(line, `unknown section marker "migrate:${kind}" (expected migrate:up or migrate:down)`);
+    } else {
+      markers.push({ kind, line, options: parseOptions(m[2]!, (msg) => problem(line, msg)), start, after: Math.min(end + 1, src.length) });
     }
-    markers.push({ kind, line: i + 1, options: parseOptions(m[2]!, (msg) => problem(i + 1, msg)) });
+  };
+  // Nothing in this loop may be captured by a closure: that would allocate per line.
+  for (let pos = 0; pos <= src.length; ) {
+    let end = src.indexOf("\n", pos);
+    if (end < 0) end = src.length;
+    lineCount++;
+    let k = pos;
+    while (k < end && isTrimmed(src.charCodeAt(k))) k++;
+    if (k < end && src.startsWith("--", k)) {
+      const m = MARKER.exec(src.slice(k, end).trim());
+      if (m) marker(lineCount, pos, end, m);
+    } else if (k < end && firstCode === 0) firstCode = lineCount;
+    pos = end + 1;
   }
 
   const ups = markers.filter((m) => m.kind === "up");
@@ -88,19 +124,13 @@ export function parseMigrationFile(file: string, text: string): Migration {
     problem(downs[0].line, "'-- migrate:down' must come after '-- migrate:up'");
   }
 
-  const first = markers[0]?.line ?? lines.length + 1;
-  for (let i = 0; i < first - 1; i++) {
-    const l = lines[i]!.trim();
-    if (l && !l.startsWith("--")) {
-      problem(i + 1, "SQL before the '-- migrate:up' marker belongs to no section");
-      break;
-    }
-  }
+  const first = markers[0]?.line ?? lineCount + 1;
+  if (firstCode !== 0 && firstCode < first) problem(firstCode, "SQL before the '-- migrate:up' marker belongs to no section");
 
+  // From the line after the marker to the end of the line before the next marker.
   const body = (m: Marker): Section => {
     const next = markers.find((x) => x.line > m.line);
-    const end = next ? next.line - 1 : lines.length;
-    return { sql: lines.slice(m.line, end).join("\n").trim(), line: m.line + 1, options: m.options };
+    return { sql: src.slice(m.after, next ? next.start - 1 : src.length).trim(), line: m.line + 1, options: m.options };
   };
 
   const up = ups[0] ? body(ups[0]) : null;
@@ -172,7 +202,7 @@ export function needsNoTransaction(text: string): string | null {
 }
 
 /** Statements that end or start the migration's own transaction. SAVEPOINT and ROLLBACK TO are fine inside it. */
-function transactionControl(text: string): string | null {
+export function transactionControl(text: string): string | null {
   const [a, b] = topLevelWords(text, 2);
   if (a === "begin" || a === "commit" || a === "end" || a === "abort") return a.toUpperCase();
   if (a === "start" && b === "transaction") return "START TRANSACTION";
@@ -181,18 +211,25 @@ function transactionControl(text: string): string | null {
 }
 
 function checkSection(section: Section, kind: string, problem: (line: number, msg: string) => void, required: boolean) {
-  let statements;
+  // One statement at a time: a big section is never held as a list of copies. Findings
+  // count only when the whole section splits (an unterminated string is the one problem).
+  let count = 0;
+  const found: [number, string][] = [];
   try {
-    statements = splitStatements(section.sql);
+    for (const st of statements(section.sql)) {
+      count++;
+      if (section.options.transaction) checkStatement(st, section, kind, (line, msg) => found.push([line, msg]));
+    }
   } catch (e) {
     if (e instanceof SqlSplitError) return problem(section.line + e.line - 1, e.message);
     throw e;
   }
-  if (required && statements.length === 0) {
-    return problem(section.line - 1, `empty ${kind} section`);
-  }
-  if (!section.options.transaction) return;
-  for (const st of statements) {
+  if (required && count === 0) return problem(section.line - 1, `empty ${kind} section`);
+  for (const [line, msg] of found) problem(line, msg);
+}
+
+function checkStatement(st: Statement, section: Section, kind: string, problem: (line: number, msg: string) => void) {
+  {
     const at = section.line + st.line - 1;
     const control = transactionControl(st.text);
     if (control) problem(at, `"${control}" in a migration that already runs in a transaction; remove it, or add transaction:false to the marker`);

@@ -74,7 +74,8 @@ export function computeStatus(set: MigrationSet, db: DatabaseState): StatusRepor
       appliedAt: row.appliedAt,
       durationMs: row.durationMs,
       file: m.file,
-      ...(status === "changed" ? { expectedChecksum: row.checksum, actualChecksum: m.checksum } : {}),
+      // A running (interrupted) migration whose file changed since it started shows both checksums too.
+      ...(row.checksum !== m.checksum ? { expectedChecksum: row.checksum, actualChecksum: m.checksum } : {}),
     });
   }
   for (const row of rows.values()) {
@@ -96,7 +97,13 @@ export function computeStatus(set: MigrationSet, db: DatabaseState): StatusRepor
 
 export type Step =
   | { kind: "snapshot"; snapshot: Snapshot; stamps: Migration[] }
-  | { kind: "up"; migration: Migration; resume: boolean }
+  | {
+      kind: "up";
+      migration: Migration;
+      resume: boolean;
+      /** Resuming with a file changed since the interrupted run: the checksum that run started with (--accept-changed). */
+      acceptedChange?: string;
+    }
   | { kind: "down"; migration: Migration };
 
 export interface Plan {
@@ -145,6 +152,10 @@ export interface UpOptions {
   to?: string;
   /** Install only: refuse a non-empty database. Update only: refuse an unmanaged one. */
   mode: "up" | "install" | "update";
+  /** Versions of interrupted transaction:false migrations that may resume with their edited text. */
+  acceptChanged?: string[];
+  /** The command that accepts a change, for the message: `pgship up --accept-changed V`. */
+  acceptCommand?: (version: string) => string;
 }
 
 export function planUp(set: MigrationSet, db: DatabaseState, opts: UpOptions): Plan {
@@ -164,13 +175,32 @@ export function planUp(set: MigrationSet, db: DatabaseState, opts: UpOptions): P
   const report = computeStatus(set, db);
   assertConsistent(set, report);
   const applied = new Map(db.applied.map((r) => [r.version, r]));
+  const accepted = new Set((opts.acceptChanged ?? []).map((v) => findMigration(set, v).version));
   const steps: Step[] = [];
   for (const m of wanted) {
     const row = applied.get(m.version);
     if (!row) steps.push({ kind: "up", migration: m, resume: false });
-    else if (row.state === "running") steps.push({ kind: "up", migration: m, resume: true });
+    else if (row.state === "running" && row.checksum === m.checksum) steps.push({ kind: "up", migration: m, resume: true });
+    else if (row.state === "running") {
+      if (!accepted.has(m.version)) throw changedSinceInterrupted(m, row.checksum, opts.acceptCommand?.(m.version) ?? `pgship up --accept-changed ${m.version}`);
+      steps.push({ kind: "up", migration: m, resume: true, acceptedChange: row.checksum });
+    }
   }
   return { action: steps.length ? "update" : "none", steps, atomicPrefix: 0, from: report.version, to: target };
+}
+
+/** An interrupted transaction:false migration whose file was edited before resuming it. */
+function changedSinceInterrupted(m: Migration, started: string, command: string): PgshipError {
+  return new PgshipError(
+    "changed_since_interrupted",
+    `migration ${m.version}_${m.name} was interrupted, and its file has changed since that run started: ` +
+      `it started with checksum ${started}, the file now has ${m.checksum}. ` +
+      `What the old text already did stays in the database; resuming runs the new text from its first statement.`,
+    {
+      exitCode: ExitCode.drift,
+      hint: `restore the file as it was, or, if the new text is safe to run over what the old one left, accept it (recorded in the history):\n  ${command}`,
+    },
+  );
 }
 
 function planInstall(set: MigrationSet, wanted: Migration[], target: string | null): Plan {

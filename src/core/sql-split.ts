@@ -27,39 +27,51 @@ export class SqlSplitError extends Error {
 const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c);
 const isIdentChar = (c: string) => /[A-Za-z0-9_\u0080-\uffff]/.test(c);
 
+/** Every statement, as a list. Prefer `statements()` for large texts: it holds one statement at a time. */
 export function splitStatements(sql: string): Statement[] {
-  const out: Statement[] = [];
+  return [...statements(sql)];
+}
+
+/**
+ * The statements of `sql`, one at a time, in order. Each is a slice of the input
+ * (no other copy is made), and nothing is kept of the ones already yielded, so a
+ * caller that runs them as they come holds the input plus one statement.
+ * Throws SqlSplitError at the first unterminated string, identifier, comment or
+ * dollar quote; the statements before it have been yielded by then.
+ */
+export function* statements(sql: string): Generator<Statement, void, undefined> {
   let start = 0;
   let line = 1;
   let i = 0;
   const n = sql.length;
   let atomicDepth = 0; // inside CREATE FUNCTION ... BEGIN ATOMIC ... END
-  let word = "";
+  let wordStart = -1; // index of the identifier being read, or -1
   let prevWord = "";
-  let firstWord = ""; // of the current statement
+  let words = 0; // of the current statement
+  let isCopy = false; // the statement starts with COPY
   let copyFromStdin = false;
 
   let startLine = 1; // line of `start`, kept as we go: rescanning from 0 would be quadratic
-  const push = (end: number) => {
+  /** The statement between `start` and `end`, or null when there is only whitespace and comments. */
+  const statementAt = (end: number): Statement | null => {
     const raw = sql.slice(start, end);
     const lead = raw.length - raw.trimStart().length;
     const text = raw.trim();
-    if (text && !isOnlyComments(text)) {
-      const offset = start + lead;
-      out.push({ text, offset, line: startLine + lineAt(raw, lead) - 1 });
-    }
+    if (!text || isOnlyComments(text)) return null;
+    return { text, offset: start + lead, line: startLine + lineAt(raw, lead) - 1 };
   };
 
+  // Only begin, atomic, case and end matter: a longer word is never copied out.
   const endWord = () => {
-    if (!word) return;
-    const w = word.toLowerCase();
-    if (!firstWord) firstWord = w;
-    if (firstWord === "copy" && prevWord === "from" && w === "stdin") copyFromStdin = true;
+    if (wordStart < 0) return;
+    const w = i - wordStart <= 6 ? sql.slice(wordStart, i).toLowerCase() : "";
+    if (words++ === 0) isCopy = w === "copy";
+    else if (isCopy && prevWord === "from" && w === "stdin") copyFromStdin = true;
     if (prevWord === "begin" && w === "atomic") atomicDepth++;
     else if (atomicDepth > 0 && (w === "case")) atomicDepth++;
     else if (atomicDepth > 0 && w === "end") atomicDepth--;
     prevWord = w;
-    word = "";
+    wordStart = -1;
   };
 
   while (i < n) {
@@ -134,8 +146,8 @@ export function splitStatements(sql: string): Statement[] {
         continue;
       }
     }
-    if (isIdentStart(c) || (word && isIdentChar(c))) {
-      word += c;
+    if (wordStart >= 0 ? isIdentChar(c) : isIdentStart(c)) {
+      if (wordStart < 0) wordStart = i;
       i++;
       continue;
     }
@@ -149,12 +161,13 @@ export function splitStatements(sql: string): Statement[] {
       );
     }
     if (c === ";" && atomicDepth === 0) {
-      push(i);
+      const st = statementAt(i);
       start = i + 1;
       startLine = line;
-      firstWord = "";
+      words = 0;
+      isCopy = false;
       prevWord = "";
-      if (copyFromStdin) {
+      if (copyFromStdin && st) {
         // psql's inline data: from the next line up to a line holding only "\.".
         copyFromStdin = false;
         const eol = sql.indexOf("\n", i);
@@ -165,22 +178,27 @@ export function splitStatements(sql: string): Statement[] {
           if (nl < 0) throw new SqlSplitError('COPY ... FROM stdin without its data ending in a line "\\."', line);
           end = nl + 1;
         }
-        out[out.length - 1]!.copyData = sql.slice(dataStart, end);
+        st.copyData = sql.slice(dataStart, end);
         for (let k = i; k < end; k++) if (sql.charCodeAt(k) === 10) line++;
         i = end + 2;
         start = i;
         startLine = line;
+        yield st;
         continue;
       }
+      if (st) yield st;
     }
     i++;
   }
   endWord();
-  push(n);
-  return out;
+  const last = statementAt(n);
+  if (last) yield last;
 }
 
 function isOnlyComments(text: string): boolean {
+  // `text` is trimmed: a first character that cannot open a comment settles it without copying.
+  const c = text.charCodeAt(0);
+  if (c !== 45 && c !== 47) return false;
   return text.replace(/--[^\n]*/g, "").replace(/\/\*[\s\S]*?\*\//g, "").trim() === "";
 }
 

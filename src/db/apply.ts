@@ -3,17 +3,18 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { formatDuration } from "../core/duration.ts";
+import { quoteIdent } from "../core/format.ts";
 import { interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
 import type { Migration, Section } from "../core/migration-file.ts";
 import type { Plan, Step } from "../core/plan.ts";
-import { lineAt, splitStatements } from "../core/sql-split.ts";
+import { lineAt, statements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { copyIn, execSql } from "./run-sql.ts";
-import { deleteRow, quoteIdent, stampRows, upsertRow, type RowInput } from "./tracking.ts";
+import { deleteRow, noteHistory, stampRows, upsertRow, type RowInput } from "./tracking.ts";
 
 export interface ApplyContext {
   sql: Sql;
@@ -39,7 +40,7 @@ export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> 
     try {
       await withTransaction(ctx.sql, async (tx) => {
         for (const step of plan.steps.slice(0, plan.atomicPrefix)) {
-          ctx.interrupt.check();
+          ctx.interrupt.check("during the install; it was rolled back and the database is empty again");
           current = step;
           const t0 = performance.now();
           ctx.emit({ type: "step-start", step: labelOf(step) });
@@ -62,13 +63,13 @@ export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> 
 }
 
 async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
-  ctx.interrupt.check();
+  ctx.interrupt.check("before the next migration started (the ones reported applied above stay applied)");
   const label = labelOf(step);
   const t0 = performance.now();
   ctx.emit({ type: "step-start", step: label });
   if (step.kind === "snapshot") throw new Error("a snapshot step runs only inside an install");
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
-  if (!section.options.transaction) await runWithoutTransaction(ctx, step.migration, section, step.kind, step.kind === "up" && step.resume);
+  if (!section.options.transaction) await runWithoutTransaction(ctx, step.migration, section, step.kind, step.kind === "up" && step.resume, step.kind === "up" ? step.acceptedChange : undefined);
   else {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -107,6 +108,12 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
   if (o.statementTimeoutMs) await sql.unsafe(`set ${scope}statement_timeout = '${o.statementTimeoutMs}ms'`);
 }
 
+/** A resumed migration whose file changed since its interrupted run started (--accept-changed): said and recorded. */
+async function recordAcceptedChange(ctx: ApplyContext, sql: Sql, m: Migration, from: string): Promise<void> {
+  ctx.emit({ type: "warn", message: `resuming ${m.version}_${m.name} with its edited text (--accept-changed): checksum ${from.slice(0, 12)}… -> ${m.checksum.slice(0, 12)}…` });
+  if (ctx.runId !== null) await noteHistory(sql, ctx.schema, ctx.runId, `accepted changed ${m.version}: checksum ${from} -> ${m.checksum}`);
+}
+
 async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   if (step.kind === "snapshot") {
     await execSql(tx, step.snapshot.sql, (q) => ctx.interrupt.track(q));
@@ -118,13 +125,38 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
     return;
   }
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
+  if (step.kind === "up" && step.acceptedChange) await recordAcceptedChange(ctx, tx, step.migration, step.acceptedChange);
   const t0 = performance.now();
   await setTimeouts(tx, section, true);
-  await execSql(tx, section.sql, (q) => ctx.interrupt.track(q));
+  if (section.sql.length <= ONE_QUERY_MAX) await execSql(tx, section.sql, (q) => ctx.interrupt.track(q));
+  else await runStatementsInTx(ctx, tx, section, step.migration);
   if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
   if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
   if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
   else await deleteRow(tx, ctx.schema, step.migration.version);
+}
+
+/**
+ * A transactional section up to this many characters goes to the server as one query.
+ * A bigger one is sent statement by statement inside its transaction (the same effect):
+ * the driver would otherwise build copies of the whole text to send it, a few times
+ * the file's size in memory.
+ */
+const ONE_QUERY_MAX = 1 << 20;
+
+async function runStatementsInTx(ctx: ApplyContext, tx: Sql, section: Section, m: Migration): Promise<void> {
+  for (const st of statements(section.sql)) {
+    if (ctx.interrupt.interrupted) throw interrupted(`while running ${m.file}; it was rolled back`);
+    try {
+      if (st.copyData === undefined) await ctx.interrupt.track(tx.unsafe(st.text));
+      else await copyIn(tx, st.text, st.copyData);
+    } catch (e) {
+      // The server's error position is within the statement: make it one within the section.
+      const err = e as { position?: string };
+      if (err && typeof err === "object" && err.position) err.position = String(st.offset + Number(err.position));
+      throw e;
+    }
+  }
 }
 
 const CONCURRENT_INDEX = /create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[A-Za-z_][\w$]*))?)/gi;
@@ -157,17 +189,25 @@ async function dropInvalidIndexes(ctx: ApplyContext, section: Section): Promise<
   }
 }
 
-async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: Section, kind: "up" | "down", resume: boolean): Promise<void> {
+async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: Section, kind: "up" | "down", resume: boolean, acceptedChange?: string): Promise<void> {
   const t0 = performance.now();
-  if (kind === "up") {
+  if (kind === "up" && acceptedChange) {
+    // The row takes the new checksum and the run's history entry says so, in one transaction.
+    await withTransaction(ctx.sql, async (tx) => {
+      await upsertRow(tx, ctx.schema, rowFor(ctx, m, "migration", null), "running");
+      await recordAcceptedChange(ctx, tx, m, acceptedChange);
+    });
+  } else if (kind === "up") {
     await upsertRow(ctx.sql, ctx.schema, rowFor(ctx, m, "migration", null), "running");
+  }
+  if (kind === "up") {
     if (resume) await dropInvalidIndexes(ctx, section);
   }
-  const statements = splitStatements(section.sql);
   await setTimeouts(ctx.sql, section, false);
   try {
-    for (const st of statements) {
-      ctx.interrupt.check();
+    // One statement at a time, as they are split: the list of them is never built.
+    for (const st of statements(section.sql)) {
+      ctx.interrupt.check(`while running ${m.file}; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`);
       for (let attempt = 1; ; attempt++) {
         try {
           if (st.copyData === undefined) await ctx.interrupt.track(ctx.sql.unsafe(st.text));
@@ -242,5 +282,3 @@ export function describeStep(label: StepLabel, durationMs?: number): string {
   const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
   return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
 }
-
-export { quoteIdent };

@@ -2,6 +2,7 @@
 // the work fails or is interrupted).
 
 import { runSection } from "./run-sql.ts";
+import { quoteIdent, quoteLiteral } from "../core/format.ts";
 import { randomBytes } from "node:crypto";
 import { brand } from "../brand.ts";
 import { PgshipError } from "../core/errors.ts";
@@ -10,8 +11,7 @@ import type { ConnectionTarget } from "../core/config.ts";
 import type { Migration } from "../core/migration-file.ts";
 import { connect, safeMessage, type Db } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
-import { quoteIdent } from "./tracking.ts";
-import { quoteLiteral, SCRATCH_PREFIX, scratchComment } from "../backup/restore-plan.ts";
+import { SCRATCH_PREFIX, scratchComment } from "../backup/restore-plan.ts";
 
 /**
  * `purpose` (the command) goes into the database's COMMENT with the database it

@@ -8,7 +8,7 @@ import type { Sql } from "./connect.ts";
 import { detectForeign, qualified, type SourceTable } from "./adopt.ts";
 import type { AdoptTool } from "../core/adopt-map.ts";
 
-export const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+import { quoteIdent } from "../core/format.ts";
 
 export function trackingDdl(schema: string): string {
   const s = quoteIdent(schema);
@@ -64,6 +64,13 @@ export async function ensureTracking(sql: Sql, schema: string): Promise<void> {
 export async function trackingExists(sql: Sql, schema: string): Promise<boolean> {
   const [row] = await sql.unsafe<{ ok: boolean }[]>(`select to_regclass($1) is not null as ok`, [`${quoteIdent(schema)}.migrations`]);
   return row!.ok;
+}
+
+/** The newest applied migration, or null (no tracking schema, nothing applied). */
+export async function appliedVersion(sql: Sql, schema: string): Promise<string | null> {
+  if (!(await trackingExists(sql, schema))) return null;
+  const [row] = await sql.unsafe<{ v: string | null }[]>(`select max(version) as v from ${quoteIdent(schema)}.migrations where state = 'applied'`);
+  return row?.v ?? null;
 }
 
 const SYSTEM_SCHEMAS = `n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg\\_toast%' and n.nspname not like 'pg\\_temp%'`;
@@ -190,6 +197,11 @@ export async function startHistory(sql: Sql, schema: string, command: string, ar
     [command, args, toolVersion, user, hostname(), pid(), fromVersion],
   );
   return Number(row!.id);
+}
+
+/** Appends a note to a run's recorded arguments, e.g. a change accepted with --accept-changed. */
+export async function noteHistory(sql: Sql, schema: string, id: number, note: string): Promise<void> {
+  await sql.unsafe(`update ${quoteIdent(schema)}.history set args = concat_ws(' ', nullif(args, ''), $2::text) where id = $1`, [id, `[${note}]`]);
 }
 
 export async function finishHistory(sql: Sql, schema: string, id: number, result: "ok" | "error", error: string | null, toVersion: string | null): Promise<void> {

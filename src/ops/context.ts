@@ -29,8 +29,9 @@ export interface OpContext {
   /**
    * Asks the person running the operation. The CLI answers from --yes or a
    * terminal prompt (and fails naming --yes without one); the wizard asks on its screen.
+   * `what`: what needs the answer, for that failure ("restore replaces database \"app\"").
    */
-  confirm(question: string): Promise<boolean>;
+  confirm(question: string, what?: string): Promise<boolean>;
   /** The command line as recorded in the history (secrets replaced). */
   invocation: string;
 }

@@ -2,6 +2,7 @@
 // it. The exit code reflects the worst finding. Used by the doctor command and
 // the wizard's health check.
 
+import { plural } from "../core/format.ts";
 import { describeTarget } from "../core/config.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
 import { computeStatus } from "../core/plan.ts";
@@ -54,9 +55,10 @@ export async function runDoctor(ctx: OpContext, pgBin?: string): Promise<{ check
   const target = ctx.target();
   let db: Db | undefined;
   try {
-    db = await connect(target, { applicationName: `${brand.binary} doctor`, waitMs: ctx.waitMs });
+    db = await connect(target, { applicationName: `${brand.binary} doctor`, waitMs: ctx.waitMs, interrupt: ctx.interrupt });
     add({ name: "connection", status: "ok", detail: `${describeTarget(target)}, PostgreSQL ${db.serverVersion}` });
   } catch (e) {
+    if (ctx.interrupt.interrupted) throw e;
     add({ name: "connection", status: "fail", detail: isPgshipError(e) ? e.message : String(e), fix: isPgshipError(e) ? e.hint : undefined, exitCode: ExitCode.error });
   }
   const major = db ? Math.floor(db.serverVersionNum / 10000) : 0;
@@ -149,7 +151,7 @@ async function diagnose(ctx: OpContext, db: Db, add: (c: Omit<Check, "exitCode">
   try {
     // Against the exact schema of the database's version: pending migrations are not drift.
     const v = await verifyDatabase(db, set, ctx.schema, () => undefined);
-    const update = `pgship up first (${v.pending.length} migration${v.pending.length === 1 ? "" : "s"} pending), then pgship verify`;
+    const update = `pgship up first (${plural(v.pending.length, "migration")} pending), then pgship verify`;
     add(v.findings.length
       ? { name: "drift", status: "fail", detail: `${v.findings.length} difference(s) from the schema of ${v.version} (${v.expected.note})`, fix: v.pending.length ? update : "pgship verify (then pgship verify --fix)", exitCode: ExitCode.drift }
       : { name: "drift", status: "ok", detail: `schema matches ${v.version}` });

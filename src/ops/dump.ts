@@ -3,13 +3,14 @@
 // in. The model file records the catalog model after every migration (each as a
 // delta against the one before), so `verify` has the exact schema of any version.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 import { relative } from "node:path";
 import { modelPathFor, diskPaths } from "../source.ts";
 import { introspect } from "../catalog/introspect.ts";
 import { buildHistory, serializeHistory } from "../catalog/model-history.ts";
 import type { Model } from "../catalog/model.ts";
 import { PgshipError } from "../core/errors.ts";
+import { readRegularFile } from "../core/files.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
 import { dumpSnapshot } from "../db/snapshot-dump.ts";
@@ -78,8 +79,8 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
   }
   const shown = relative(cwd(), out);
   const shownModel = relative(cwd(), modelOut);
-  const current = existsSync(out) ? readFileSync(out, "utf8") : null;
-  const currentModel = existsSync(modelOut) ? readFileSync(modelOut, "utf8") : null;
+  const current = readRegularFile(out, "schema snapshot", shown);
+  const currentModel = readRegularFile(modelOut, "schema model", shownModel);
   // The major the model was read on is informational (check ignores it too): a model
   // dumped on another major is current when everything else is the same.
   const anyMajor = (t: string | null) => t?.replace(/^( *)"serverMajor": \d+,$/m, '$1"serverMajor": 0,');

@@ -27,6 +27,11 @@ export interface MigrateOptions {
   verify?: boolean;
   /** up --adopt: a database another tool migrated is adopted first (see baseline --from). */
   adopt?: boolean;
+  /**
+   * Versions of interrupted transaction:false migrations whose edited file may be resumed
+   * (--accept-changed); without it such a migration stops the run (changed_since_interrupted).
+   */
+  acceptChanged?: string[];
   /** Runs under the lock once there is something to apply, before the first step (up --backup). */
   beforeSteps?: (db: Db, managed: boolean) => Promise<void>;
 }
@@ -81,7 +86,7 @@ export async function migrate(ctx: OpContext, opts: MigrateOptions): Promise<Mig
       adopted = await adopt(ctx, s, state.foreign.tool, false);
       state = await readState(s.db.sql, ctx.schema);
     }
-    const plan = planUp(s.set, state, { mode: opts.mode, to: opts.to });
+    const plan = planUp(s.set, state, upOptions(ctx, opts));
     // Every run against an installed database is recorded, no-ops included, when the role may
     // write the history. Nothing to do needs only read access (a least-privilege runtime role).
     if (plan.action === "none") {
@@ -118,13 +123,19 @@ export async function down(ctx: OpContext, opts: DownOptions): Promise<MigrateOu
   return outcome(plan, steps, 0, t0);
 }
 
+/** The command that accepts an edited interrupted migration: the one that was run, plus the flag. */
+function upOptions(ctx: OpContext, opts: { mode: MigrateMode; to?: string; acceptChanged?: string[] }) {
+  const ran = ctx.invocation.split(" ")[0] === opts.mode ? ctx.invocation.replace(/\s--accept-changed(=|\s+)\S+/g, "") : opts.mode;
+  return { mode: opts.mode, to: opts.to, acceptChanged: opts.acceptChanged, acceptCommand: (v: string) => `${brand.binary} ${ran} --accept-changed ${v}` };
+}
+
 /** What up / install / update / down would do, with every step's SQL; changes nothing. */
-export async function planMigration(ctx: OpContext, opts: { mode: MigrateMode; to?: string } | { mode: "down"; down: DownOptions }): Promise<PlanOutcome> {
+export async function planMigration(ctx: OpContext, opts: { mode: MigrateMode; to?: string; acceptChanged?: string[] } | { mode: "down"; down: DownOptions }): Promise<PlanOutcome> {
   const set = await ctx.migrations();
   const db = await ctx.connect(`${opts.mode} --dry-run`);
   try {
     const { value: state } = await checked(db.sql, ctx.schema, ["read"], () => readState(db.sql, ctx.schema));
-    const plan = opts.mode === "down" ? planDown(set, state, opts.down) : planUp(set, state, { mode: opts.mode, to: opts.to });
+    const plan = opts.mode === "down" ? planDown(set, state, opts.down) : planUp(set, state, upOptions(ctx, opts));
     return {
       ok: true,
       dryRun: true,

@@ -1,38 +1,86 @@
-// The wizard's actions. Each shows its plan, asks, then runs the same code as
-// the flag commands (migrate(), the backup / restore / verify commands) and
-// summarises the result with the next step.
+// The wizard's actions. Each shows its plan, asks, then runs the same
+// operations as the flag commands (src/ops: migrate, backup, restore, verify, ...)
+// with typed options, draws their events inside the frame and summarises their
+// typed outcome with the next step.
 
 import { existsSync, readdirSync } from "node:fs";
+import { basename, resolve } from "node:path";
 import { confirm, note, select, text } from "@clack/prompts";
 import { describeTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Emit } from "../core/events.ts";
-import type { StatusReport } from "../core/plan.ts";
+import type { DatabaseState, StatusReport } from "../core/plan.ts";
 import type { Context } from "../cli/context.ts";
-import type { Args } from "../cli/flags.ts";
+import { ExitCode, isPgshipError } from "../core/errors.ts";
+import { formatBytes } from "../core/format.ts";
+import { backup, type BackupWritten } from "../ops/backup.ts";
+import { listBackups, type ListedBackup } from "../ops/backups.ts";
 import { migrate } from "../ops/migrate.ts";
+import { previewRestore, restore, type RestoreOptions, type RestoreOutcome } from "../ops/restore.ts";
+import { cwd, execPath } from "../runtime.ts";
 import { answer, Cancelled, dim, ProgressLine, say, yellow, type WizardIO } from "./ui.ts";
 
 export interface Session {
   io: WizardIO;
   /** Builds a context for one action; `onResult` captures what the command would print. */
-  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit; progress?: (label: string, bytes: number, rate: number) => void }): Context;
+  context(opts?: { onResult?: (v: unknown) => void; emit?: Emit }): Context;
   binary: string;
   /** What this session changed so far, for the goodbye message. */
   changes: string[];
+  /** The file the settings are in (./.env or --env-file), absolute; null when they are only in the environment or were typed. */
+  envFile: string | null;
+}
+
+/** The binary's absolute path when running compiled, else its name. */
+function selfPath(s: Session): string {
+  const exe = execPath();
+  return /^(bun|deno|node)(\.exe)?$/.test(basename(exe)) ? s.binary : exe;
+}
+
+/**
+ * A crontab line that backs up nightly. Cron starts commands in the home
+ * directory with an almost empty environment: the line names the binary, the
+ * settings file and the backup directory by absolute path.
+ */
+export function cronAdvice(s: Session, backupDir = "backups"): string {
+  const dir = resolve(cwd(), backupDir);
+  const line = `0 3 * * * ${selfPath(s)} backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
+  return s.envFile
+    ? `Back up nightly from cron (crontab -e):\n  ${line}`
+    : `Back up nightly from cron (crontab -e). The settings are not in a file,\nso set DATABASE_URL at the top of the crontab:\n  DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB\n  ${line}`;
 }
 
 const out = (s: Session) => s.io.output ?? process.stdout;
 
 /** Draws migration progress: a live line per step, settled with its duration. */
-export function progressEmit(s: Session): Emit {
-  const line = new ProgressLine(out(s));
+export function progressEmit(s: Session, line = new ProgressLine(out(s))): Emit {
   return (e) => {
     if (e.type === "step-start") line.start(`${e.step.kind === "snapshot" ? "loading the schema snapshot" : `${e.step.kind === "down" ? "rolling back" : "applying"} ${e.step.version}_${e.step.name}`}`);
     else if (e.type === "step-done") line.done(e.step.kind === "snapshot" ? `schema snapshot ${e.step.version} loaded` : `${e.step.resume ? "resumed" : "applied"} ${e.step.version}_${e.step.name}`, true, e.durationMs);
     else if (e.type === "warn") say.warn(s.io, e.message);
     else if (e.type === "lock-wait") say.info(s.io, "waiting for another run to finish (it holds the migration lock)");
   };
+}
+
+export async function adoptAction(s: Session, report: StatusReport, foreign: NonNullable<DatabaseState["foreign"]>): Promise<void> {
+  const pending = report.entries.filter((e) => e.version > foreign.version).length;
+  note(
+    [
+      `${foreign.tool} recorded this database at ${foreign.version}. Adopting it:`,
+      `1. compares the live schema with what ${foreign.version} should be (nothing is recorded if they differ),`,
+      `2. records the migrations up to ${foreign.version} as applied (by ${foreign.tool}),`,
+      `3. applies the ${pending} newer migration${pending === 1 ? "" : "s"}, each in its own transaction.`,
+      `${foreign.tool}'s own table is kept, so ${foreign.tool} still works if you go back.`,
+    ].join("\n"),
+    "Plan: adopt",
+    s.io,
+  );
+  if (!(await answer(confirm({ ...s.io, message: "Adopt and update now?", initialValue: true })))) return;
+  const ctx = s.context({ emit: progressEmit(s) });
+  const r = await migrate(ctx, { mode: "up", adopt: true });
+  if (r.adopted) s.changes.push(`adopted the ${r.adopted.tool} install at ${r.adopted.version}`);
+  if (r.steps.length) s.changes.push(`updated to ${r.to}`);
+  say.success(s.io, `Adopted from ${foreign.tool}${r.adopted ? ` at ${r.adopted.version}` : ""}; the database is at ${r.to}${r.steps.length ? ` after ${r.steps.length} migration${r.steps.length === 1 ? "" : "s"}` : ""}.`);
 }
 
 export async function installAction(s: Session, report: StatusReport): Promise<void> {
@@ -42,27 +90,57 @@ export async function installAction(s: Session, report: StatusReport): Promise<v
   const r = await migrate(ctx, { mode: "install" });
   s.changes.push(`installed ${r.to}`);
   say.success(s.io, `Installed: the database is at ${r.to} (${formatDuration(r.durationMs)}).`);
-  note(`Back up regularly, e.g. from cron:\n  ${s.binary} backup --dir /var/backups/app --keep-daily 7`, "Next", s.io);
+  note(cronAdvice(s), "Next", s.io);
 }
 
 export async function updateAction(s: Session, report: StatusReport): Promise<void> {
   const pending = report.entries.filter((e) => e.status === "pending" || e.status === "running");
   note(pending.map((e) => `${e.version}  ${e.name}${e.status === "running" ? "  (interrupted earlier: resumed)" : ""}`).join("\n"), `Plan: ${pending.length} migration${pending.length === 1 ? "" : "s"}, each in its own transaction`, s.io);
+  // An interrupted migration whose file was edited since: resumed with the new text only when asked.
+  const acceptChanged: string[] = [];
+  for (const e of pending.filter((x) => x.status === "running" && x.expectedChecksum)) {
+    say.warn(s.io, `${e.version}_${e.name} was interrupted, and its file changed since that run started: what the old text did stays; resuming runs the new text from its first statement.`);
+    if (!(await answer(confirm({ ...s.io, message: `Resume ${e.version} with the changed file? (recorded in the history)`, initialValue: false })))) return;
+    acceptChanged.push(e.version);
+  }
+  // Asked first, taken only once the update is confirmed: answering No leaves nothing behind.
+  const backupDir = (await answer(confirm({ ...s.io, message: "Take a backup first? (recommended)", initialValue: true }))) ? (await askBackupDir(s)) || "./backups" : null;
+  if (!(await answer(confirm({ ...s.io, message: `Apply ${pending.length} migration${pending.length === 1 ? "" : "s"} now?`, initialValue: true })))) {
+    say.info(s.io, "Not updated: nothing was changed.");
+    return;
+  }
   let restoreHint = "";
-  if (await answer(confirm({ ...s.io, message: "Take a backup first? (recommended)", initialValue: true }))) {
-    const file = await backupAction(s, { quiet: true });
+  if (backupDir) {
+    const file = await backupAction(s, { quiet: true, dir: backupDir });
     if (!file) return;
     restoreHint = `${s.binary} restore ${file} --yes`;
   }
-  if (!(await answer(confirm({ ...s.io, message: `Apply ${pending.length} migration${pending.length === 1 ? "" : "s"} now?`, initialValue: true })))) return;
-  const ctx = s.context({ emit: progressEmit(s) });
+  let applied = 0;
+  let at = report.version;
+  const line = new ProgressLine(out(s));
+  const draw = progressEmit(s, line);
+  const ctx = s.context({
+    emit: (e) => {
+      if (e.type === "step-done" && e.step.kind !== "down") (applied++, (at = e.step.version));
+      draw(e);
+    },
+  });
   try {
-    const r = await migrate(ctx, { mode: "update" });
+    const r = await migrate(ctx, { mode: "update", acceptChanged });
     s.changes.push(`updated to ${r.to}`);
     say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
-    if (restoreHint) say.error(s.io, `The update failed. The backup taken just before is intact; to go back to it:\n  ${restoreHint}`);
+    if (applied) s.changes.push(`updated to ${at}`);
+    const interrupted = isPgshipError(e) && e.exitCode === ExitCode.interrupted;
+    line.abandon(interrupted ? "interrupted" : "failed");
+    if (interrupted) {
+      // Each migration runs in its own transaction: the interrupted one was rolled back, no data was lost.
+      // Restoring the backup now would only throw away writes made since it was taken.
+      say.info(s.io, applied ? `Stopped after ${applied} of ${pending.length}: the database is at ${at}; the interrupted migration was rolled back.` : `Nothing changed: the database is still at ${at}.`);
+    } else if (restoreHint) {
+      say.error(s.io, `The update failed${applied ? ` after ${applied} of ${pending.length} migrations (the database is at ${at})` : "; nothing changed"}. The backup taken just before is intact; to go back to it (writes since then are lost):\n  ${restoreHint}`);
+    }
     throw e;
   }
 }
@@ -71,41 +149,64 @@ export async function askBackupDir(s: Session, message = "Backup directory"): Pr
   return answer(text({ ...s.io, message, placeholder: "./backups", defaultValue: "./backups" }));
 }
 
+/**
+ * What a backup or restore reports while the progress line runs: bytes and the
+ * rate on the line; warnings and notes drawn above it, inside the frame.
+ */
+function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
+  return (e) => {
+    if (e.type === "bytes") line.update(`${verb}: ${formatBytes(e.bytes)} at ${formatBytes(e.bytesPerSecond)}/s`);
+    else if (e.type === "warn") line.interject(() => say.warn(s.io, e.message));
+    else if (e.type === "info") line.interject(() => say.info(s.io, e.message));
+    else if (e.type === "lock-wait") line.interject(() => say.info(s.io, "waiting for another run to finish (it holds the migration lock)"));
+  };
+}
+
 /** Returns the backup file written, or null. */
-export async function backupAction(s: Session, opts: { quiet?: boolean } = {}): Promise<string | null> {
-  const dir = (await askBackupDir(s)) || "./backups";
-  let result: { file?: string; archive?: string; sizeBytes?: number; bytes?: number } | undefined;
+export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string } = {}): Promise<string | null> {
+  const dir = opts.dir ?? ((await askBackupDir(s)) || "./backups");
   const line = new ProgressLine(out(s));
-  const ctx = s.context({ onResult: (v) => (result = v as typeof result), progress: bytesProgress(line, "Backing up") });
+  const ctx = s.context({ emit: opEmit(s, line, "Backing up") });
   line.start(`Backing up ${describeTarget(ctx.target())} to ${dir}`);
-  const { run } = await import("../commands/backup.ts");
+  let written: BackupWritten;
   try {
-    await run(ctx, { _: [], dir } as Args);
+    written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {} });
   } catch (e) {
     line.done("Backup failed", false);
     throw e;
   }
-  const file = result?.file ?? result?.archive ?? null;
-  line.done(`Backup written and verified: ${file ?? dir}`);
-  s.changes.push(`backup ${file ?? ""}`.trim());
-  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes`, "Next", s.io);
+  const file = written.file;
+  line.done(`Backup written and verified: ${file}`);
+  s.changes.push(`backup ${file}`);
+  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s, dir)}`, "Next", s.io);
   return file;
 }
 
-interface ListedBackup {
-  file: string;
-  createdAt?: string;
-  bytes?: number;
-  schemaVersion?: string | null;
-  encrypted?: boolean;
-}
+/** A restore of `file` as the wizard does it: swap (or in place without CREATEDB), with a way back. */
+const restoreOptions = (file: string): RestoreOptions & { file: string } => ({
+  file,
+  undo: false,
+  into: null,
+  inPlace: false,
+  dropOld: false,
+  keepOwner: false,
+  keepAcl: false,
+  update: false,
+  dryRun: false,
+  requireManifest: true,
+  otherApp: false,
+  safetyDir: null,
+  safetyBackup: true,
+  keys: { identities: [], passphrases: [] },
+  tools: {},
+});
 
 export async function restoreAction(s: Session): Promise<void> {
   const dir = (await askBackupDir(s, "Where are the backups?")) || "./backups";
-  let listing: { backups?: ListedBackup[] } | undefined;
-  const { run: list } = await import("../commands/backups.ts");
-  await list(s.context({ onResult: (v) => (listing = v as typeof listing) }), { _: [], dir } as Args);
-  const backups = listing?.backups ?? [];
+  // Listing and planning draw nothing but warnings, inside the frame.
+  const ctx = s.context({ emit: (e) => e.type === "warn" && say.warn(s.io, e.message) });
+  const listing = await listBackups(ctx, { dir });
+  const backups = listing.backups.filter((b): b is ListedBackup & { file: string } => b.file !== null);
   if (backups.length === 0) {
     say.warn(s.io, `No backups in ${dir}.`);
     return;
@@ -117,29 +218,51 @@ export async function restoreAction(s: Session): Promise<void> {
       options: backups.map((b) => ({
         value: b.file,
         label: `${(b.createdAt ?? "").slice(0, 16).replace("T", " ")}  ${b.schemaVersion ?? "?"}`,
-        hint: `${formatSize(b.bytes ?? 0)}${b.encrypted ? ", encrypted" : ""}`,
+        hint: `${formatBytes(b.bytes ?? 0)}${b.encrypted ? ", encrypted" : ""}`,
       })),
     }),
   );
-  const ctx = s.context();
   const name = ctx.target().database;
-  say.warn(s.io, yellow(`Restoring replaces the contents of "${name}" with the backup. The current database is kept under a dated name until you drop it.`));
+  const opts = restoreOptions(file);
+  // The way back, as the restore will decide it (swap or in place), said before the user confirms.
+  const { plan } = await previewRestore(ctx, opts);
+  const back =
+    plan.mode === "swap"
+      ? `The current database is kept under a dated name until you drop it (${s.binary} restore --undo swaps it back).`
+      : plan.mode === "in-place"
+        ? plan.safetyBackup
+          ? `This role cannot create databases, so it is replaced in place; a safety backup of it is written to ${plan.safetyBackup} first (${s.binary} restore --undo restores it).`
+          : "It is replaced in place, and no copy of it is kept."
+        : `"${name}" does not exist yet: it is created from the backup.`;
+  say.warn(s.io, yellow(`Restoring replaces the contents of "${name}" with the backup. ${back}`));
   const typed = await answer(text({ ...s.io, message: `Type the database name (${name}) to confirm`, validate: (v) => (v === name ? undefined : `type ${name} exactly`) }));
   if (typed !== name) throw new Cancelled();
+  const shown = basename(file);
   const line = new ProgressLine(out(s));
-  line.start(`Restoring ${file}`);
-  let result: Record<string, unknown> | undefined;
-  const { run } = await import("../commands/restore.ts");
+  line.start(`Restoring ${shown}`);
+  let result: RestoreOutcome;
   try {
-    await run(s.context({ onResult: (v) => (result = v as Record<string, unknown>), progress: bytesProgress(line, "Restoring") }), { _: [], file: String(file).includes("/") ? file : `${dir}/${file}`, yes: true } as unknown as Args);
+    // Confirmed above, by typing the name.
+    result = await restore({ ...s.context({ emit: opEmit(s, line, "Restoring") }), confirm: async () => true }, opts);
   } catch (e) {
     line.done("Restore failed: the live database was not changed", false);
     throw e;
   }
-  line.done(`Restored ${file}`);
-  s.changes.push(`restored ${file}`);
-  const old = (result?.oldDatabase ?? result?.keptAs) as string | undefined;
-  note([old ? `The previous database is kept as "${old}"; drop it when you are sure.` : "", `Check it: ${s.binary} status`].filter(Boolean).join("\n"), "Next", s.io);
+  line.done(`Restored ${shown}`);
+  s.changes.push(`restored ${shown}`);
+  const old = "kept" in result ? result.kept : null;
+  const safety = "safetyBackup" in result ? result.safetyBackup : null;
+  note(
+    [
+      old ? `The previous database is kept as "${old}": ${s.binary} restore --undo goes back to it; drop it when you are sure (${s.binary} restore --drop-old).` : "",
+      safety ? `A safety backup of the previous contents: ${safety} (${s.binary} restore --undo restores it).` : "",
+      `Check it: ${s.binary} status`,
+    ]
+      .filter(Boolean)
+      .join("\n"),
+    "Next",
+    s.io,
+  );
 }
 
 export async function healthAction(s: Session): Promise<void> {
@@ -178,18 +301,6 @@ export async function healthAction(s: Session): Promise<void> {
   if (applied.join("\n") !== repairs.join("\n")) note(applied.join("\n") || "nothing", "The schema changed meanwhile: applied instead", s.io);
   if (result.ok) say.success(s.io, "Repaired; verified again: no drift.");
   else say.warn(s.io, `Repaired what could be repaired; ${result.remaining?.length ?? "some"} difference(s) remain for you to review.`);
-}
-
-/** Bytes done and the rate, on the running progress line. */
-const bytesProgress = (line: ProgressLine, verb: string) => (_label: string, bytes: number, rate: number) => line.update(`${verb}: ${formatSize(bytes)} at ${formatSize(rate)}/s`);
-
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 export function countBackups(dir: string): number {

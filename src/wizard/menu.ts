@@ -1,9 +1,9 @@
 // Pure: which actions the wizard offers for a database in a given state, the
 // recommended one first.
 
-import type { StatusReport } from "../core/plan.ts";
+import type { DatabaseState, StatusReport } from "../core/plan.ts";
 
-export type Action = "install" | "update" | "backup" | "restore" | "health" | "quit";
+export type Action = "install" | "adopt" | "update" | "backup" | "restore" | "health" | "quit";
 
 export interface MenuOption {
   value: Action;
@@ -11,7 +11,7 @@ export interface MenuOption {
   hint?: string;
 }
 
-export function buildMenu(report: StatusReport, backups: number): MenuOption[] {
+export function buildMenu(report: StatusReport, backups: number, foreign: DatabaseState["foreign"] = null): MenuOption[] {
   const pending = report.entries.filter((e) => e.status === "pending" || e.status === "running");
   const problems = report.counts.changed + report.counts.unknown;
   const options: MenuOption[] = [];
@@ -29,6 +29,10 @@ export function buildMenu(report: StatusReport, backups: number): MenuOption[] {
     // Nothing to install or update: the health check is what to do first.
     const health = options.splice(options.findIndex((o) => o.value === "health"), 1)[0]!;
     options.unshift({ ...health, hint: problems ? "recommended: the database and this binary disagree" : health.hint });
+  }
+  if (foreign && report.version === null) {
+    // Installed by another tool: adopting it is the way in (checked against that version's schema first).
+    options.unshift({ value: "adopt", label: `Adopt the ${foreign.tool} install (at ${foreign.version})`, hint: "recommended: checks the schema, records the history, then applies what is pending" });
   }
   options.push({ value: "quit", label: "Quit" });
   return options;

@@ -1,20 +1,24 @@
-// "Create the database and user for me": with the admin's credentials, create
-// (or re-key) the app's role with a generated password, create its database,
-// and record DATABASE_URL in .env (0600, other lines kept).
+// Creating what is missing with the admin's credentials, and nothing more:
+// - "database": the user logs in, its database is missing: create it, owned by
+//   the user; no password changes.
+// - "user": create the user (with a generated password) and its database if
+//   missing; a user that exists is left alone (its password was just wrong).
+// - "password": set a new generated password (the person chose this knowing
+//   what else breaks); create the user or database if missing.
+// The caller saves a new password to ./.env.
 
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { confirm, password, text } from "@clack/prompts";
-import { describeTarget, type ConnectionTarget } from "../core/config.ts";
+import { password, text } from "@clack/prompts";
+import type { ConnectionTarget } from "../core/config.ts";
 import type { Db } from "../db/connect.ts";
-import { databaseUrl, generatePassword, scramVerifier, upsertDotenv } from "./provision.ts";
+import type { Provisioned, ProvisionMode } from "./connect.ts";
+import { generatePassword, scramVerifier } from "./provision.ts";
 import { answer, ProgressLine, say, type WizardIO } from "./ui.ts";
 
 export interface ProvisionDeps {
   connectAdmin(t: ConnectionTarget): Promise<Db>;
-  dotenvPath: string;
 }
 
-export async function provisionStep(io: WizardIO, t: ConnectionTarget, deps: ProvisionDeps): Promise<ConnectionTarget | null> {
+export async function provisionStep(io: WizardIO, t: ConnectionTarget, mode: ProvisionMode, deps: ProvisionDeps): Promise<Provisioned | null> {
   const out = io.output ?? process.stdout;
   const adminUser = await answer(text({ ...io, message: "PostgreSQL admin user", placeholder: "postgres", defaultValue: "postgres" }));
   const adminPassword = await answer(password({ ...io, message: `Password for ${adminUser || "postgres"}`, mask: "*" }));
@@ -30,25 +34,35 @@ export async function provisionStep(io: WizardIO, t: ConnectionTarget, deps: Pro
     return null;
   }
   try {
-    const [role] = await db.sql.unsafe(`select 1 from pg_roles where rolname = $1`, [t.user]);
-    if (role && !(await answer(confirm({ ...io, message: `User "${t.user}" exists. Give it a new generated password?`, initialValue: true })))) return null;
-    const pw = generatePassword();
-    // The server gets a SCRAM verifier, never the password: statement logs stay clean.
-    const verb = role ? "alter" : "create";
-    const [q] = await db.sql.unsafe<{ q: string }[]>(`select format('${verb} role %I with login password %L', $1::text, $2::text) as q`, [t.user, scramVerifier(pw)]);
-    await db.sql.unsafe(q!.q);
-    const [exists] = await db.sql.unsafe(`select 1 from pg_database where datname = $1`, [t.database]);
-    if (!exists) {
-      const [c] = await db.sql.unsafe<{ q: string }[]>(`select format('create database %I owner %I', $1::text, $2::text) as q`, [t.database, t.user]);
-      await db.sql.unsafe(c!.q);
+    const format = async (template: string, ...args: string[]) => (await db.sql.unsafe<{ q: string }[]>(`select format('${template}', ${args.map((_, i) => `$${i + 1}::text`).join(", ")}) as q`, args))[0]!.q;
+    const roleExists = (await db.sql.unsafe(`select 1 from pg_roles where rolname = $1`, [t.user])).length > 0;
+    const dbExists = (await db.sql.unsafe(`select 1 from pg_database where datname = $1`, [t.database])).length > 0;
+    if (mode === "user" && roleExists) {
+      say.warn(io, `User "${t.user}" exists: it was its password that was not accepted. Nothing was changed; type the password again, or set a new one.`);
+      return null;
     }
-    const next: ConnectionTarget = { ...t, password: pw, source: "dotenv" };
-    const before = existsSync(deps.dotenvPath) ? readFileSync(deps.dotenvPath, "utf8") : "";
-    writeFileSync(deps.dotenvPath, upsertDotenv(before, "DATABASE_URL", databaseUrl(next)), { mode: 0o600 });
-    chmodSync(deps.dotenvPath, 0o600);
-    say.success(io, `${role ? "New password set for" : "Created"} user "${t.user}"${exists ? "" : ` and database "${t.database}"`}; DATABASE_URL saved in ${deps.dotenvPath} (mode 0600)`);
-    say.info(io, `Connecting as ${describeTarget(next)}`);
-    return next;
+    const changes: string[] = [];
+    let next = t;
+    try {
+      if (mode !== "database" || !roleExists) {
+        const pw = generatePassword();
+        // The server gets a SCRAM verifier, never the password: statement logs stay clean.
+        await db.sql.unsafe(await format(`${roleExists ? "alter" : "create"} role %I with login password %L`, t.user, scramVerifier(pw)));
+        changes.push(roleExists ? `set a new password for ${t.user}` : `created user ${t.user}`);
+        next = { ...t, password: pw, source: "dotenv" };
+      }
+      if (!dbExists) {
+        await db.sql.unsafe(await format("create database %I owner %I", t.database, t.user));
+        changes.push(`created database ${t.database}`);
+      }
+    } catch (e) {
+      // E.g. an admin without CREATEROLE or CREATEDB: say so; what was done is still reported (and a new password saved).
+      say.error(io, `As ${admin.user}: ${(e as Error).message.split("\n")[0]}${changes.length ? ` (done before that: ${changes.join("; ")})` : ""}`);
+      return changes.length ? { target: next, changes, newPassword: next !== t } : null;
+    }
+    if (changes.length === 0) say.info(io, `User "${t.user}" and database "${t.database}" both exist: nothing to create.`);
+    else say.success(io, `${changes.map((c) => c[0]!.toUpperCase() + c.slice(1)).join("; ")}.`);
+    return { target: next, changes, newPassword: next !== t };
   } finally {
     await db.close();
   }

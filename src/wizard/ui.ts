@@ -75,6 +75,10 @@ export class ProgressLine {
     this.stop();
     this.text = text;
     this.started = performance.now();
+    this.run();
+  }
+
+  private run(): void {
     if (!this.tty) return;
     const frames = unicode() ? ["◒", "◐", "◓", "◑"] : ["-", "\\", "|", "/"];
     const draw = () => {
@@ -85,6 +89,17 @@ export class ProgressLine {
     };
     draw();
     this.timer = setInterval(draw, 120);
+  }
+
+  /** Draws something (a warning, a note) above the running line, which then goes on where it was. */
+  interject(draw: () => void): void {
+    const running = this.timer !== null;
+    if (running) {
+      this.stop();
+      this.out.write("\r\u001b[2K");
+    }
+    draw();
+    if (running) this.run();
   }
 
   /** Changes the text of the running line (e.g. bytes done and the rate). */
@@ -99,6 +114,11 @@ export class ProgressLine {
     const mark = ok ? green(glyph("ok")) : red(glyph("fail"));
     const body = wrap(`${redactor.scrub(text)}${ok ? ` (${formatDuration(took)})` : ""}`, this.columns - 3).join("\n   ");
     this.out.write(`${this.tty ? "\r\u001b[2K" : ""}${mark}  ${body}\n`);
+  }
+
+  /** Settles a line still running (work that was interrupted or failed) with its text and why. */
+  abandon(why: string): void {
+    if (this.timer) this.done(`${this.text}: ${why}`, false);
   }
 
   stop(): void {
@@ -121,6 +141,7 @@ export const say = {
   success: (io: WizardIO, m: string) => (unicode() ? log.success(fit(io, m), io) : log.message(fit(io, m), { ...io, symbol: "+" })),
   warn: (io: WizardIO, m: string) => (unicode() ? log.warn(fit(io, m), io) : log.message(fit(io, m), { ...io, symbol: "!" })),
   error: (io: WizardIO, m: string) => (unicode() ? log.error(fit(io, m), io) : log.message(fit(io, m), { ...io, symbol: "x" })),
-  end: (io: WizardIO, m: string) => (unicode() ? outro(fit(io, m), io) : (io.output ?? process.stdout).write(`|\n'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
-  cancel: (io: WizardIO, m: string) => (unicode() ? cancel(fit(io, m), io) : (io.output ?? process.stdout).write(`'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
+  // The closing lines: continuation lines are indented under the text, inside the frame.
+  end: (io: WizardIO, m: string) => (unicode() ? outro(fit(io, m).replace(/\n/g, "\n   "), io) : (io.output ?? process.stdout).write(`|\n'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
+  cancel: (io: WizardIO, m: string) => (unicode() ? cancel(fit(io, m).replace(/\n/g, "\n   "), io) : (io.output ?? process.stdout).write(`'  ${fit(io, m).replace(/\n/g, "\n   ")}\n\n`)),
 };

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
+import { missing } from "../harness/tools.ts";
 import { cleanEnv, clientTool, cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb, describeWithPgDump, PG_DUMP_USABLE } from "../harness/env.ts";
 import { addBulk, childrenNamed, dumpingChild, filesIn, seed, sha256 } from "../harness/backup.ts";
 
@@ -165,7 +166,7 @@ describeWithPgDump("a failed backup leaves nothing that looks like a backup", ()
     await scratch.sql.end();
   });
 
-  test("on a terminal a progress line shows bytes and rate; without one, only the result", async () => {
+  test.skipIf(missing("script"))("on a terminal a progress line shows bytes and rate; without one, only the result", async () => {
     const { spawnSync } = await import("node:child_process");
     const bin = ensureBinary();
     const progressDir = tempDir();

@@ -161,9 +161,10 @@ describeWithPgDump("restore refuses, and the live database is untouched", () => 
     expect([old[5], old[6]]).toEqual([1, 14]);
     const b = Buffer.concat([old.subarray(0, 11), Buffer.from([1]), old.subarray(16)]);
     b[6] = 16;
-    const text = b.toString("latin1");
-    // The header's second version string is pg_dump's (the first is the server's; either may lack a " (Debian ...)" suffix).
-    const dumpVersion = [...text.slice(0, 200).matchAll(/\d+\.\d+/g)][1]!;
+    // The header ends with the server's version, then pg_dump's ("15.14" or "15.14 (Debian ...)"):
+    // the last version number in it is pg_dump's.
+    const header = b.subarray(0, 512).toString("latin1");
+    const dumpVersion = [...header.matchAll(/(?<![\d.])1\d\.\d+(?![\d.-])/g)].at(-1)!;
     b.write("17", dumpVersion.index!, "latin1");
     writeFileSync(f, b);
     resign(f);

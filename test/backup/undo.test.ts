@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import postgres from "postgres";
 import { cluster, createDb, pgship, tempDir, type TestDb, describeWithPgDump } from "../harness/env.ts";
-import { APP_DATA, databaseNames, fingerprint, manifestOf, seed } from "../harness/backup.ts";
+import { ageKeyPair, APP_DATA, databaseNames, fingerprint, manifestOf, seed } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];
 afterAll(async () => {
@@ -76,7 +76,7 @@ describeWithPgDump("restore --undo", () => {
     expect(noneText.stderr).toContain("nothing to undo");
     expect(noneText.stderr).toContain("is gone");
     expect(await fingerprint(d.url, APP_DATA)).toEqual(atBackup);
-  });
+  }, 90_000);
 
   test("in place (no CREATEDB): a verified safety backup is taken first, named, and --undo restores it", async () => {
     const c = await cluster();
@@ -132,7 +132,29 @@ describeWithPgDump("restore --undo", () => {
     expect(none.code).toBe(1);
     expect(json(none.stdout).error).toMatchObject({ code: "nothing_to_undo" });
     expect(json(none.stdout).error.message).toContain("kept no way back");
-  });
+  }, 90_000);
+
+  test("restoring an encrypted backup in place: the safety backup is encrypted the same way, and --undo needs the key", async () => {
+    const d = await createDb("undo");
+    dbs.push(d);
+    await seed(d, 15);
+    const env = { DATABASE_URL: d.url };
+    const keys = await ageKeyPair();
+    const b = json((await pgship(["backup", "--dir", tempDir(), "--encrypt-to", keys.recipient, "--json"], { env })).stdout);
+    await d.sql`delete from api_keys`;
+    const beforeRestore = await fingerprint(d.url, APP_DATA);
+    const r = await pgship(["restore", b.file, "--in-place", "--yes", "--identity", keys.identityFile, "--json"], { env });
+    expect(r.code).toBe(0);
+    const safety = json(r.stdout).safetyBackup as string;
+    expect(safety).toEndWith(".dump.age");
+    expect(manifestOf(safety).encryption).toMatchObject({ mode: "recipients", recipients: [keys.recipient] });
+    const noKey = await pgship(["restore", "--undo", "--yes"], { env });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("--identity");
+    const u = await pgship(["restore", "--undo", "--yes", "--identity", keys.identityFile], { env });
+    expect(u.code).toBe(0);
+    expect(await fingerprint(d.url, APP_DATA)).toEqual(beforeRestore);
+  }, 90_000);
 
   test("a database never restored: nothing to undo, exit 1, one clear message", async () => {
     const d = await createDb("undo");
@@ -148,5 +170,5 @@ describeWithPgDump("restore --undo", () => {
     expect(json(j.stdout).error.code).toBe("nothing_to_undo");
     const usage = await pgship(["restore", "x.dump", "--undo"], { env });
     expect(usage.code).toBe(2);
-  });
+  }, 30_000);
 });

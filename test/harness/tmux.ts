@@ -71,10 +71,28 @@ export class Terminal {
     this.tmux("send-keys", "-t", this.name, "-l", text);
   }
 
+  /** The pid of the pane's shell (the binary is its child). */
+  shellPid(): number {
+    return Number(this.tmux("display-message", "-p", "-t", this.name, "#{pane_pid}").trim());
+  }
+
   /** The binary's exit status once it has exited. */
   async exitCode(timeoutMs = 20_000): Promise<number> {
     await this.waitFor("EXIT=", timeoutMs);
     return Number(/EXIT=(\d+)/.exec(this.screen())![1]);
+  }
+
+  /**
+   * Lines printed outside the wizard's frame: every line the wizard draws starts
+   * with a frame glyph (bar, step, log or progress mark), is blank, or continues
+   * a wrapped line (indented). A raw log line ("warning: ...", "error: ...") or a
+   * stack trace does not.
+   */
+  strays(): string[] {
+    return this.screen()
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !/^(EXIT=\d+|Pane is dead .*)$/.test(l) && !/^ {2,}(?!at )\S/.test(l))
+      .filter((l) => !/^([│┌└◇◆●▲■✔✖◒◐◓◑|'o*+!x\-\\/]( |$)|[├+][─-])/.test(l));
   }
 
   close(): void {

@@ -43,6 +43,13 @@ describe("leftovers of killed runs", () => {
       // The orphaned pg_restore reads the end of its input and goes; then nobody is connected.
       await until(async () => (await sql`select 1 from pg_stat_activity where datname = ${name}`).length === 0, 30_000, "the orphaned pg_restore to finish");
       expect(await databaseNames()).toContain(name);
+      const c0 = await cluster();
+      // While a restore of this database runs (its session on the live database), its work database is never a leftover.
+      const running = postgres(c0.url(d.name), { max: 1, onnotice: () => {}, connection: { application_name: "pgship restore" } });
+      await running`select 1`;
+      const during = json((await pgship(["doctor", "--json"], { env })).stdout).checks.find((x: { name: string }) => x.name === "leftovers");
+      await running.end();
+      expect(during.detail).not.toContain(name);
 
       // A database of the same shape for another database is not this one's leftover.
       const other = `${d.name}x_restoring_20250101t000000z`;
@@ -91,6 +98,8 @@ describe("leftovers of killed runs", () => {
       }
     } finally {
       await sql.end();
+      // Leave the shared test cluster small (its data directory is removed when the tests end).
+      await d.sql`drop table if exists bulk`;
     }
   }, 120_000);
 });

@@ -7,15 +7,22 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
-import { databaseNames, seed } from "../harness/backup.ts";
+import { childrenNamed, databaseNames, seed } from "../harness/backup.ts";
 import { freePort } from "../harness/cluster.ts";
-import { cluster, createDb, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb, testWithPgDump } from "../harness/env.ts";
+import { cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb, describeWithPgDump } from "../harness/env.ts";
+import { missing } from "../harness/tools.ts";
+import { Terminal } from "../harness/tmux.ts";
 import { lockKeys } from "../../src/db/lock.ts";
 
 const dbs: TestDb[] = [];
+// The databases here are big (a restore and an index build must take a while): dropped here, so the
+// cluster's removal at the end of the run stays quick.
 afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
+  const admin = postgres((await cluster()).url("postgres"), { max: 1, onnotice: () => {} });
+  for (const d of dbs) await admin.unsafe(`drop database if exists "${d.name}" with (force)`).catch(() => undefined);
+  await admin.end();
+}, 60_000);
 async function db(): Promise<TestDb> {
   const d = await createDb("sig");
   dbs.push(d);
@@ -107,38 +114,48 @@ test("up waiting for the migration lock held by another session: one SIGTERM exi
   }
 }, 40_000);
 
-describe("backups verify", () => {
-  testWithPgDump("SIGTERM mid-restore: 130, 'not judged' (not 'failed'), and the commented scratch database is dropped", async () => {
-    const d = await db();
+describeWithPgDump("backups verify", () => {
+  let d: TestDb;
+  let file = "";
+  beforeAll(async () => {
+    d = await db();
     await seed(d, 50);
     await d.sql.unsafe(`create table bulk as select g as id, md5(g::text) as a, md5((g * 7)::text) as b from generate_series(1, 600000) g;
                         create index on bulk (a); create index on bulk (b);`);
     const dir = tempDir();
     const made = await pgship(["backup", "--dir", dir], { env: { DATABASE_URL: d.url } });
     expect(made.code).toBe(0);
-    const file = join(dir, readdirSync(dir).find((f) => f.endsWith(".dump"))!);
+    file = join(dir, readdirSync(dir).find((f) => f.endsWith(".dump"))!);
+  }, 120_000);
+
+  const scratchNames = async () => (await databaseNames()).filter((n) => n.startsWith("pgship_scratch_"));
+  // What made it, for which database, and when: a leftover one (kill -9) can be recognised.
+  const COMMENT = /^pgship: scratch database for \S+ since \d{4}-\d\d-\d\dT[^,]*, made by 'pgship backups verify' \(pid \d+\)/;
+
+  /** Resolves once pg_restore is writing into a scratch database; returns that database's comment. */
+  async function restoring(admin: postgres.Sql): Promise<string> {
+    const row = await until(async () => {
+      const [r] = await admin<{ datname: string; comment: string | null }[]>`
+        select d.datname, shobj_description(d.oid, 'pg_database') as comment from pg_database d
+          join pg_stat_activity a on a.datname = d.datname
+         where d.datname like 'pgship_scratch_%' and a.application_name = 'pgship restore' and a.state = 'active'`;
+      return r;
+    }, 30_000, "pg_restore to be restoring into the scratch database");
+    return row.comment ?? "";
+  }
+
+  test("SIGTERM mid-restore: 130, 'not judged' (not 'failed'), and the commented scratch database is dropped", async () => {
     const c = await cluster();
     const admin = postgres(c.url("postgres"), { max: 1, onnotice: () => {} });
     let comment = "";
     try {
-      const restoring = () =>
-        until(async () => {
-          const [row] = await admin<{ datname: string; comment: string | null }[]>`
-            select d.datname, shobj_description(d.oid, 'pg_database') as comment from pg_database d
-              join pg_stat_activity a on a.datname = d.datname
-             where d.datname like 'pgship_scratch_%' and a.application_name = 'pgship restore' and a.state = 'active'`;
-          if (!row) return false;
-          comment = row.comment ?? "";
-          return true;
-        }, 30_000, "pg_restore to be restoring into the scratch database");
-      const r = await interrupt(["backups", "verify", file], { env: { DATABASE_URL: d.url }, ready: async () => (await restoring(), sleep(300)) });
+      const r = await interrupt(["backups", "verify", file], { env: { DATABASE_URL: d.url }, ready: async () => ((comment = await restoring(admin)), sleep(300)) });
       interruptedFast(r);
       expect(r.stderr).toContain("the backup was not judged");
       expect(r.stderr).not.toContain("failed");
       expect(r.stdout).not.toContain("OK");
-      // What made it, and when: a leftover one (kill -9) can be recognised.
-      expect(comment).toMatch(/^pgship: scratch database for \S+ since \d{4}-\d\d-\d\dT[^,]*, made by 'pgship backups verify' \(pid \d+\)/);
-      expect((await databaseNames()).filter((n) => n.startsWith("pgship_scratch_"))).toEqual([]);
+      expect(comment).toMatch(COMMENT);
+      expect(await scratchNames()).toEqual([]);
     } finally {
       await admin.end();
     }
@@ -146,6 +163,32 @@ describe("backups verify", () => {
     const ok = await pgship(["backups", "verify", file], { env: { DATABASE_URL: d.url } });
     expect(ok.code).toBe(0);
   }, 180_000);
+
+  test("kill -9 mid-restore leaves a scratch database whose comment says what made it; doctor reports it", async () => {
+    const c = await cluster();
+    const admin = postgres(c.url("postgres"), { max: 1, onnotice: () => {} });
+    try {
+      const child = spawnPgship(["backups", "verify", file], { env: { DATABASE_URL: d.url } });
+      const gone = new Promise((r) => child.on("close", r));
+      const comment = await restoring(admin);
+      child.kill("SIGKILL");
+      await gone;
+      const [left] = await scratchNames();
+      expect(left).toBeDefined();
+      const [row] = await admin`select shobj_description(oid, 'pg_database') as comment from pg_database where datname = ${left!}`;
+      expect(row!.comment).toBe(comment);
+      expect(comment).toMatch(COMMENT);
+      // Once the orphaned pg_restore has noticed its input is gone.
+      await until(async () => (await admin`select 1 from pg_stat_activity where datname = ${left!}`).length === 0, 30_000, "the scratch database's sessions to end");
+      const r = await pgship(["doctor", "--json"], { env: { DATABASE_URL: d.url } });
+      const check = (JSON.parse(r.stdout).checks as { name: string; status: string; detail: string; fix?: string }[]).find((x) => x.name === "leftovers");
+      expect(check).toMatchObject({ status: "warn" });
+      expect(check!.detail).toContain(left!);
+      await admin.unsafe(`drop database "${left}"`);
+    } finally {
+      await admin.end();
+    }
+  }, 120_000);
 });
 
 describe("verify --fix --yes", () => {
@@ -178,4 +221,35 @@ describe("verify --fix --yes", () => {
     }
     console.log(seen.join("\n"));
   }, 180_000);
+});
+
+describe.skipIf(missing("tmux"))("the confirmation prompt of verify --fix", () => {
+  for (const how of ["Ctrl-C", "SIGTERM"] as const) {
+    test(`${how} at the prompt exits 130 at once and repairs nothing`, async () => {
+      const d = await db();
+      expect((await pgship(["up"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+      await d.sql.unsafe("drop index instances_user_id_idx");
+      const dir = tempDir();
+      const term = new Terminal([ensureBinary(), "verify", "--fix"], {
+        cwd: dir,
+        env: { PATH: process.env.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", DATABASE_URL: d.url },
+      });
+      try {
+        await term.waitFor("[y/N]");
+        const t0 = performance.now();
+        if (how === "Ctrl-C") term.send("C-c");
+        else {
+          const [binary] = childrenNamed(term.shellPid(), "pgship");
+          expect(binary).toBeGreaterThan(0);
+          process.kill(binary!, "SIGTERM");
+        }
+        expect(await term.exitCode(10_000)).toBe(130);
+        expect(performance.now() - t0).toBeLessThan(3000);
+        expect(term.screen()).toContain("interrupted at the confirmation prompt: nothing was changed");
+        expect(await d.sql`select 1 from pg_indexes where indexname = 'instances_user_id_idx'`).toHaveLength(0);
+      } finally {
+        term.close();
+      }
+    }, 60_000);
+  }
 });

@@ -142,3 +142,42 @@ describe("computeStatus", () => {
     expect(r.version).toBe("20990101000000");
   });
 });
+
+describe("planUp: an interrupted transaction:false migration whose file changed", () => {
+  const s = set(undefined, [file("20250501000000", "idx", "transaction:false")]);
+  const applied = [V[0], V[1], V[2], V[3]].map((v) => row(s, v!));
+  const running = (checksum: string) => db([...applied, row(s, "20250501000000", { state: "running", checksum, appliedAt: null })]);
+
+  test("the same text resumes", () => {
+    const m = s.migrations.at(-1)!;
+    const p = planUp(s, running(m.checksum), { mode: "up" });
+    expect(p.steps).toEqual([{ kind: "up", migration: m, resume: true }]);
+  });
+
+  test("an edited text is refused with both checksums and the accepting command (exit 4)", () => {
+    const st = running("0".repeat(64));
+    expect(code(() => planUp(s, st, { mode: "update" }))).toBe("changed_since_interrupted/4");
+    let err: PgshipError | undefined;
+    try {
+      planUp(s, st, { mode: "update", acceptCommand: (v) => `app-db update --accept-changed ${v}` });
+    } catch (e) {
+      err = e as PgshipError;
+    }
+    expect(err?.message).toContain("0".repeat(64));
+    expect(err?.message).toContain(s.migrations.at(-1)!.checksum);
+    expect(err?.hint).toContain("app-db update --accept-changed 20250501000000");
+    // Accepting another version does not accept this one.
+    expect(code(() => planUp(s, st, { mode: "up", acceptChanged: [V[0]!] }))).toBe("changed_since_interrupted/4");
+  });
+
+  test("--accept-changed resumes it and carries the checksum the run started with", () => {
+    const p = planUp(s, running("0".repeat(64)), { mode: "up", acceptChanged: ["20250501000000"] });
+    expect(p.steps).toEqual([{ kind: "up", migration: s.migrations.at(-1)!, resume: true, acceptedChange: "0".repeat(64) }]);
+    expect(code(() => planUp(s, running("0".repeat(64)), { mode: "up", acceptChanged: ["20990101000000"] }))).toBe("unknown_version/2");
+  });
+
+  test("status shows both checksums for it", () => {
+    const e = computeStatus(s, running("0".repeat(64))).entries.at(-1)!;
+    expect(e).toMatchObject({ status: "running", expectedChecksum: "0".repeat(64), actualChecksum: s.migrations.at(-1)!.checksum });
+  });
+});

@@ -2,16 +2,16 @@
 // PostgreSQL (connections, role creation) but no terminal.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { parseDatabaseUrl, parseDotenv, type ConnectionTarget } from "../../src/core/config.ts";
 import type { StatusReport } from "../../src/core/plan.ts";
 import { connect } from "../../src/db/connect.ts";
-import { connectStep, explain } from "../../src/wizard/connect.ts";
+import { connectStep, explain, saveTarget } from "../../src/wizard/connect.ts";
 import { buildMenu } from "../../src/wizard/menu.ts";
-import { databaseUrl, generatePassword, scramVerifier, upsertDotenv } from "../../src/wizard/provision.ts";
+import { databaseUrl, generatePassword, saveDotenv, scramVerifier, upsertDotenv } from "../../src/wizard/provision.ts";
 import { provisionStep } from "../../src/wizard/provision-db.ts";
 import { Cancelled } from "../../src/wizard/ui.ts";
 import { cluster, createDb, type TestDb } from "../harness/env.ts";
@@ -54,6 +54,21 @@ describe("provisioning helpers", () => {
     expect(upsertDotenv("A=1", "DATABASE_URL", 'we"ird $x')).toBe('A=1\nDATABASE_URL="we\\"ird \\$x"\n');
     expect(parseDotenv(upsertDotenv("", "DATABASE_URL", "postgres://u:p@h/d")).DATABASE_URL).toBe("postgres://u:p@h/d");
   });
+  test("saveDotenv replaces a 0644 .env by a 0600 one through a temporary file, keeping other lines and leaving nothing behind", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wz-"));
+    const path = join(dir, ".env");
+    writeFileSync(path, "# app\nSECRET_KEY=keep\nDATABASE_URL=postgres://old@h/d\n", { mode: 0o644 });
+    const before = statSync(path).ino;
+    saveDotenv(path, "DATABASE_URL", "postgres://u:secret@h:5432/d");
+    expect(readFileSync(path, "utf8")).toBe("# app\nSECRET_KEY=keep\nDATABASE_URL=postgres://u:secret@h:5432/d\n");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(path).ino).not.toBe(before); // renamed into place, never rewritten in place
+    expect(readdirSync(dir)).toEqual([".env"]);
+    saveDotenv(join(dir, "new.env"), "DATABASE_URL", "postgres://u@h/d");
+    expect(statSync(join(dir, "new.env")).mode & 0o777).toBe(0o600);
+    expect(() => saveDotenv(join(dir, "missing", ".env"), "DATABASE_URL", "x")).toThrow();
+    expect(readdirSync(dir).sort()).toEqual([".env", "new.env"]);
+  });
   test("the URL written round-trips through the parser", () => {
     const t = { user: "app", password: "p@ss/word", host: "db.local", port: 5433, database: "my app" };
     expect(parseDatabaseUrl(databaseUrl(t), "dotenv")).toMatchObject(t);
@@ -78,30 +93,38 @@ describe("connect step", () => {
     const c = await cluster();
     const t = parseDatabaseUrl(c.url("nope_db"), "flag");
     const e = await tryConnect(t).catch((x) => x);
-    expect(explain(e, t)).toEqual({ words: 'The database "nope_db" does not exist yet.', canCreate: true });
+    expect(explain(e, t)).toEqual({ words: 'The database "nope_db" does not exist yet (user "postgres" logged in).', offer: "database" });
     const bad = parseDatabaseUrl(c.url("postgres", "postgres", "wrong"), "flag");
-    expect(explain(await tryConnect(bad).catch((x) => x), bad).words).toBe('The password for user "postgres" was not accepted.');
+    expect(explain(await tryConnect(bad).catch((x) => x), bad).words).toBe('The password for user "postgres" was not accepted, or there is no user "postgres".');
     const closed = parseDatabaseUrl("postgres://u@127.0.0.1:1/x", "flag");
     expect(explain(await tryConnect(closed).catch((x) => x), closed).words).toBe("Nothing is listening at 127.0.0.1:1. Is PostgreSQL running, and on that port?");
   });
 
-  test("a wrong password: says so, then 'change settings' and typed answers connect", async () => {
+  test("a wrong password: says so, the default is to type it again, then 'change settings' and typed answers connect", async () => {
     const d = await createDb("wz");
     dbs.push(d);
     const c = await cluster();
     const wrong = parseDatabaseUrl(c.url(d.name, "postgres", "not-it"), "env");
     const io = scriptedIO([
-      ["What now?", `${KEY.down}${KEY.enter}`], // "Try again" is second when "create" is offered: go to "Change"
-      ["What now?", `${KEY.down}${KEY.down}${KEY.enter}`],
+      ["What now?", KEY.enter], // the default: type the password again
+      ["Password for postgres", `still-not-it${KEY.enter}`],
+      ["What now?", `${KEY.down}${KEY.down}${KEY.down}${KEY.enter}`], // type again, create user, new password, change
       ["PostgreSQL host", KEY.enter],
       ["Port", KEY.enter],
       ["Database name", KEY.enter],
       ["User", KEY.enter],
       ["Password for", `${c.password}${KEY.enter}`],
+      ["Save these settings", `${KEY.down}${KEY.enter}`], // Don't save
     ]);
-    const { target, db } = await connectStep(io, { target: wrong, from: "DATABASE_URL" }, "app", { tryConnect, provision: async () => null });
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wz-"));
+    const { target, db, file, changes } = await connectStep(io, { target: wrong, from: "from the environment (DATABASE_URL)" }, "app", { tryConnect, provision: async () => null, dotenvPath: join(dir, ".env") });
     await db.close();
-    expect(io.screen()).toContain('The password for user "postgres" was not accepted.');
+    expect(io.screen()).toContain('The password for user "postgres" was not accepted, or there is no user "postgres".');
+    expect(io.screen()).toContain("Set a new password for user \"postgres\" (anything else using the old one stops working)");
+    expect(io.screen()).toContain(", typed (PostgreSQL");
+    expect(file).toBeNull();
+    expect(changes).toEqual([]);
+    expect(existsSync(join(dir, ".env"))).toBe(false);
     expect(io.screen()).not.toContain(c.password);
     expect(target).toMatchObject({ database: d.name, user: "postgres", password: c.password });
     expect(io.pending()).toEqual([]);
@@ -110,12 +133,12 @@ describe("connect step", () => {
   test("Ctrl-C at a prompt is a Cancelled, not an exit", async () => {
     const io = scriptedIO([["What now?", KEY.ctrlC]]);
     const closed = parseDatabaseUrl("postgres://u@127.0.0.1:1/x", "flag");
-    await expect(connectStep(io, { target: closed, from: "--database-url" }, "app", { tryConnect, provision: async () => null })).rejects.toBeInstanceOf(Cancelled);
+    await expect(connectStep(io, { target: closed, from: "from --database-url" }, "app", { tryConnect, provision: async () => null, dotenvPath: "/nonexistent/.env" })).rejects.toBeInstanceOf(Cancelled);
   });
 });
 
 describe("provision step", () => {
-  test("creates the role and database with a generated password and writes .env 0600, keeping other keys", async () => {
+  test("creates the role and database with a generated password; saveTarget writes .env 0600, keeping other keys", async () => {
     const c = await cluster();
     const dir = mkdtempSync(join(tmpdir(), "pgship-wz-"));
     const dotenvPath = join(dir, ".env");
@@ -126,8 +149,10 @@ describe("provision step", () => {
       ["PostgreSQL admin user", KEY.enter],
       ["Password for postgres", `${c.password}${KEY.enter}`],
     ]);
-    const next = await provisionStep(io, wanted, { dotenvPath, connectAdmin: (t) => connect(t, { applicationName: "test" }) });
-    expect(next).not.toBeNull();
+    const done = await provisionStep(io, wanted, "user", { connectAdmin: (t) => connect(t, { applicationName: "test" }) });
+    expect(done).toMatchObject({ changes: [`created user ${name}`, `created database ${name}`], newPassword: true });
+    const next = done!.target;
+    expect(saveTarget(io, next, { dotenvPath })).toBe("wrote DATABASE_URL to ./.env");
     expect(statSync(dotenvPath).mode & 0o777).toBe(0o600);
     const env = parseDotenv(readFileSync(dotenvPath, "utf8"));
     expect(env.SECRET_KEY).toBe("keep-me");
@@ -145,25 +170,29 @@ describe("provision step", () => {
 });
 
 describe("byte progress for the wizard", () => {
-  test("a backup run from the wizard reports bytes and a rate to its progress line", async () => {
+  test("a backup run from the wizard reports bytes and a rate as events, then that it is done", async () => {
     const { createContext } = await import("../../src/cli/context.ts");
     const { Interrupt } = await import("../../src/core/cancel.ts");
-    const { run } = await import("../../src/commands/backup.ts");
+    const { backup } = await import("../../src/ops/backup.ts");
     const d = await createDb("wz");
     dbs.push(d);
     await d.sql`create table t as select g as id, md5(g::text) as v from generate_series(1, 20000) g`;
     const seen: [number, number][] = [];
-    let result: { file?: string } | undefined;
+    const types: string[] = [];
     const ctx = createContext({ _: [], quiet: true } as never, new Interrupt(), {
       target: parseDatabaseUrl(d.url, "flag"),
-      progress: (_label, bytes, rate) => seen.push([bytes, rate]),
-      onResult: (v) => (result = v as typeof result),
+      emit: (e) => {
+        types.push(e.type);
+        if (e.type === "bytes") seen.push([e.bytes, e.bytesPerSecond]);
+      },
     });
     const dir = mkdtempSync(join(tmpdir(), "pgship-wz-backup-"));
-    expect(await run(ctx, { _: [], dir } as never)).toBe(0);
-    expect(result?.file).toContain(dir);
+    const written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {} });
+    expect(written.file).toContain(dir);
     expect(seen.length).toBeGreaterThan(0);
-    expect(seen.at(-1)![0]).toBeGreaterThan(10_000);
+    // The last count is the archive's size, even when it came sooner than the next redraw.
+    expect(seen.at(-1)![0]).toBe(written.bytes);
     expect(seen.every(([, rate]) => rate > 0)).toBe(true);
+    expect(types.at(-1)).toBe("bytes-done");
   });
 });

@@ -4,10 +4,11 @@
 // the database, not only the screen.
 
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, type TestDb } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, until, type TestDb } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal } from "../harness/tmux.ts";
 
@@ -17,7 +18,7 @@ afterEach(() => {
   for (const t of terminals.splice(0)) t.close();
 });
 afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
+  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
 });
 
 /** A directory like a self-hoster's: .env with DATABASE_URL, and the binary started there. */
@@ -40,7 +41,7 @@ const applied = async (d: TestDb) => (await d.sql`select count(*)::int as n from
 describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
   test("fresh install", async () => {
     const { d, term } = await setup();
-    await term.waitFor("Using DATABASE_URL in ");
+    await term.waitFor(", from ./.env (PostgreSQL ");
     await term.waitFor("Install (fresh install");
     term.send("Enter");
     await term.waitFor("Install into the empty database now?");
@@ -62,9 +63,9 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Enter");
     await term.waitFor("Backup directory");
     term.send("Enter");
-    await term.waitFor("Backup written and verified");
     await term.waitFor("Apply 3 migrations now?");
     term.send("Enter");
+    await term.waitFor("Backup written and verified");
     await term.waitFor("Updated: the database is at 20250415120000");
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
@@ -105,10 +106,13 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     again.send("Enter");
     await again.waitFor("Which backup?");
     again.send("Enter");
+    // The way back, as the restore decides it, is said before the confirmation.
+    await again.waitFor("--undo swaps it back");
     await again.waitFor("Type the database name");
     again.type(d.name);
     again.send("Enter");
     await again.waitFor("Restored", 60_000);
+    await again.waitFor("The previous database is kept as");
     await again.waitFor("What would you like to do?");
     again.send("Up", "Enter");
     expect(await again.exitCode()).toBe(0);
@@ -149,26 +153,114 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     expect(await d.sql`select 1 from pg_namespace where nspname = 'pgship'`).toHaveLength(0);
   }, 60_000);
 
-  test("Ctrl-C during a migration: rolled back, lock released, exit 130", async () => {
+  test("Ctrl-C during a migration after a backup: rolled back, 'nothing changed', no restore advised, lock released, exit 130", async () => {
     const dir = migrationsDir({
       "20250101000000_a.sql": "-- migrate:up\ncreate table a (id int);\n-- migrate:down\ndrop table a;\n",
       "20250102000000_slow.sql": "-- migrate:up\ncreate table slow (id int);\nselect pg_sleep(30);\n-- migrate:down\ndrop table slow;\n",
     });
-    const { d, term } = await setup({ installTo: "20250101000000", migrations: dir });
+    const { d, dir: appDir, term } = await setup({ installTo: "20250101000000", migrations: dir });
     await term.waitFor("Update (1 pending)");
     term.send("Enter");
     await term.waitFor("Take a backup first?");
-    term.send("Right", "Enter"); // No
+    term.send("Enter"); // Yes
+    await term.waitFor("Backup directory");
+    term.send("Enter");
     await term.waitFor("Apply 1 migration now?");
     term.send("Enter");
-    await term.waitFor("applying 20250102000000_slow");
-    await new Promise((r) => setTimeout(r, 500));
+    await term.waitFor("Backup written and verified");
+    await term.waitFor("applying 20250102000000_slow", 60_000);
+    // Interrupt once the migration's statement is running on the server.
+    await until(async () => (await d.sql`select 1 from pg_stat_activity where query like '%pg_sleep(30)%' and state = 'active' and pid <> pg_backend_pid()`).length > 0, 30_000, "the slow migration to run");
     term.send("C-c");
     await term.waitFor("Cancelled");
     expect(await term.exitCode()).toBe(130);
-    expect(term.screen()).toContain("rolled back");
+    const screen = term.screen();
+    expect(screen).toContain("rolled back");
+    expect(screen).toContain("Nothing changed: the database is still at 20250101000000.");
+    expect(screen).not.toMatch(/restore \S+\.dump/);
+    expect(screen).not.toContain("to go back to it");
+    expect(term.strays()).toEqual([]);
+    expect(readdirSync(join(appDir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
     expect(await d.sql`select 1 from pg_tables where tablename = 'slow'`).toHaveLength(0);
+    expect(await applied(d)).toBe(1);
     expect((await pgship(["up", "--lock-timeout", "0s", "--migrations-dir", dir, "--schema-file", "/nonexistent.sql"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
     expect(existsSync(dir)).toBe(true);
+  }, 90_000);
+
+  test("update answered No at 'Apply N migrations now?': no backup is left behind, nothing changed", async () => {
+    const { d, dir, term } = await setup({ installTo: "20250305093000" });
+    const before = await applied(d);
+    await term.waitFor("Update (3 pending)");
+    term.send("Enter");
+    await term.waitFor("Take a backup first?");
+    term.send("Enter"); // Yes
+    await term.waitFor("Backup directory");
+    term.send("Enter");
+    await term.waitFor("Apply 3 migrations now?");
+    term.send("Right", "Enter"); // No
+    await term.waitFor("Not updated: nothing was changed.");
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(term.screen()).toContain("Nothing was changed. Bye.");
+    expect(term.strays()).toEqual([]);
+    expect(existsSync(join(dir, "backups")) ? readdirSync(join(dir, "backups")) : []).toEqual([]);
+    expect(await applied(d)).toBe(before);
+  }, 60_000);
+
+  test("the cron line shown after an install makes a backup when run by cron: another directory, an empty environment", async () => {
+    const d = await createDb("wizc");
+    dbs.push(d);
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+    writeFileSync(join(dir, ".env"), `DATABASE_URL=${d.url}\n`, { mode: 0o600 });
+    const term = new Terminal([ensureBinary()], { cwd: dir, width: 250, env: { PATH: process.env.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" } });
+    terminals.push(term);
+    await term.waitFor("Install (fresh install");
+    term.send("Enter");
+    await term.waitFor("Install into the empty database now?");
+    term.send("Enter");
+    await term.waitFor("Back up nightly from cron", 60_000);
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
+    const line = /0 3 \* \* \* (\S.*?--keep-daily 7)/.exec(term.screen())?.[1];
+    expect(line).toBe(`${ensureBinary()} backup --env-file ${join(dir, ".env")} --dir ${join(dir, "backups")} --keep-daily 7`);
+    const elsewhere = mkdtempSync(join(tmpdir(), "pgship-cron-"));
+    const r = spawnSync("env", ["-i", "sh", "-c", line!], { cwd: elsewhere, encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  }, 90_000);
+
+  test("settings only in the environment: the cron advice says to set DATABASE_URL in the crontab, and the line then works", async () => {
+    const d = await createDb("wizc");
+    dbs.push(d);
+    expect((await pgship(["install"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+    const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
+    const term = new Terminal([ensureBinary()], { cwd: dir, width: 250, env: { PATH: process.env.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", DATABASE_URL: d.url } });
+    terminals.push(term);
+    await term.waitFor("Back up now");
+    term.send("Down", "Enter"); // Health check is first when up to date
+    await term.waitFor("Backup directory");
+    term.send("Enter");
+    await term.waitFor("Back up nightly from cron", 60_000);
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
+    const screen = term.screen();
+    expect(screen).toContain("set DATABASE_URL at the top of the crontab");
+    const line = /0 3 \* \* \* (\S.*?--keep-daily 7)/.exec(screen)?.[1];
+    expect(line).toBe(`${ensureBinary()} backup --dir ${join(dir, "backups")} --keep-daily 7`);
+    const dumps = () => readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"));
+    const before = dumps();
+    expect(before).toHaveLength(1);
+    const r = spawnSync("env", ["-i", `DATABASE_URL=${d.url}`, "sh", "-c", line!], { cwd: tmpdir(), encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    // A new backup; --keep-daily 7 keeps one a day, so the wizard's of a moment ago may be pruned.
+    expect(dumps().filter((f) => !before.includes(f))).toHaveLength(1);
   }, 90_000);
 });

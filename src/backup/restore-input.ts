@@ -2,14 +2,14 @@
 // that it has a sound manifest of this app (or the user said it need not),
 // and that the keys given fit how it is encrypted.
 
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { PgshipError, UsageError } from "../core/errors.ts";
-import { ageStanzaTypes, type DecryptKeys } from "../backup/age-stream.ts";
-import { isAgeFile } from "../backup/archive-header.ts";
-import { hasDecryptKeys } from "../backup/keys.ts";
-import type { Manifest } from "../backup/manifest.ts";
-import type { StoredBackup } from "../backup/store.ts";
-import { brand } from "../cli/context.ts";
+import { ageStanzaTypes, type DecryptKeys } from "./age-stream.ts";
+import { isAgeFile } from "./archive-header.ts";
+import { hasDecryptKeys } from "./keys.ts";
+import type { Manifest } from "./manifest.ts";
+import type { StoredBackup } from "./store.ts";
+import { brand } from "../brand.ts";
 
 export function checkedBackup(b: StoredBackup, file: string, opts: { requireManifest: boolean; otherApp: boolean }): StoredBackup {
   if (b.status === "broken") {
@@ -38,11 +38,13 @@ export function checkedBackup(b: StoredBackup, file: string, opts: { requireMani
 function firstBytes(path: string, n: number): Uint8Array {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // Never blocks: a FIFO or device given as a backup is refused below, not waited on.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     throw new PgshipError("backup_unreadable", `cannot read ${path}: ${(e as Error).message}`, { hint: "check the file's permissions (backups are created 0600, readable by their owner only)", cause: e });
   }
   try {
+    if (!fstatSync(fd).isFile()) throw new PgshipError("backup_unreadable", `${path}: not a regular file`, { hint: "pass the .dump (or .dump.age) file of a backup" });
     const buf = new Uint8Array(n);
     const got = readSync(fd, buf, 0, n, 0);
     return buf.subarray(0, got);

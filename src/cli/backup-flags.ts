@@ -1,16 +1,17 @@
 // Flags shared by backup, backups, restore and up/update --backup: where the
-// pg tools are, keys, and a few helpers (repeatable flags, a progress line on
-// a terminal, confirmations).
+// pg tools are, keys, retention, repeatable flags; and the command that
+// restores the backup `up --backup` took.
 
 import type { ArgsDef } from "citty";
-import { confirm, isCancel } from "@clack/prompts";
-import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
-import { looseSecretFile, type KeyFlags } from "../backup/keys.ts";
+import { PgshipError, UsageError } from "../core/errors.ts";
+import { encryptKeys, looseSecretFile, type KeyFlags } from "../backup/keys.ts";
+import type { TakenBackup } from "../backup/create.ts";
+import type { PreBackupOptions } from "../ops/backup.ts";
 import type { ToolLocation } from "../tools/pg-tools.ts";
-import { intFlag, type Args } from "../cli/flags.ts";
-import type { Context } from "../cli/context.ts";
+import { intFlag, type Args } from "./flags.ts";
+import { brand, type Context } from "./context.ts";
 import type { RetentionPolicy } from "../backup/retention.ts";
-import { argv, promptOutput, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
+import { argv } from "../runtime.ts";
 
 export const toolArgs = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump, pg_restore and psql", valueHint: "dir" },
@@ -79,54 +80,35 @@ export function retentionPolicy(a: Args): RetentionPolicy {
   };
 }
 
-export function formatBytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+export const preBackupArgs = {
+  backup: { type: "string", description: "Back up to this directory first (only when there is something to apply)", valueHint: "dir" },
+  ...encryptArgs,
+  ...toolArgs,
+} as const satisfies ArgsDef;
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`);
+
+/** Checks the flags before anything runs, so a typo fails before the lock and the plan. */
+export function preBackupFlags(ctx: Context, a: Args): PreBackupOptions | null {
+  if (!a.backup) return null;
+  return { dir: String(a.backup), keys: encryptKeys(keyFlags(ctx, a), ctx.secrets), tools: toolLocation(a) };
 }
 
-/** "12.3 MiB, 45.6 MiB/s" redrawn in place on a terminal, a few times a second; nothing otherwise (cron mail stays clean). */
-export function progressLine(ctx: Context, label: string): { update(bytes: number): void; done(): void } {
-  const t0 = performance.now();
-  const draw = ctx.progress;
-  if (draw) {
-    // The wizard draws progress itself.
-    return { update: (bytes) => draw(label, bytes, bytes / Math.max(0.001, (performance.now() - t0) / 1000)), done: () => undefined };
-  }
-  const enabled = stderrIsTTY() && !ctx.json && !ctx.args.quiet;
-  let last = 0;
-  let shown = false;
-  return {
-    update(bytes) {
-      if (!enabled) return;
-      const now = performance.now();
-      if (now - last < 250) return;
-      last = now;
-      const rate = bytes / Math.max(0.001, (now - t0) / 1000);
-      writeStderr(`\r\u001b[K${label}: ${formatBytes(bytes)}, ${formatBytes(rate)}/s`);
-      shown = true;
-    },
-    done() {
-      if (shown) writeStderr("\r\u001b[K");
-    },
-  };
+/** The command that puts the database back as it was backed up. */
+export function restoreCommand(out: TakenBackup, a: Args): string {
+  const parts = [brand.binary, "restore", shellQuote(out.archivePath)];
+  const enc = out.manifest.encryption;
+  if (enc?.mode === "passphrase" && a["passphrase-file"]) parts.push("--passphrase-file", shellQuote(String(a["passphrase-file"])));
+  if (enc?.mode === "recipients") parts.push("--identity", "<your age identity file>");
+  if (a["docker-container"]) parts.push("--docker-container", shellQuote(String(a["docker-container"])));
+  if (a["pg-bin"]) parts.push("--pg-bin", shellQuote(String(a["pg-bin"])));
+  parts.push("--yes");
+  return parts.join(" ");
 }
 
-/**
- * Asks before something that replaces data: --yes answers, a terminal asks, and
- * without a terminal it is a usage error naming --yes (never a silent yes).
- */
-export async function confirmOrFail(ctx: Context, o: { what: string; question: string; nothingChanged: string }): Promise<void> {
-  if (ctx.yes) return;
-  if (!stdinIsTTY()) throw new UsageError(`${o.what}: confirmation needed, and there is no terminal to ask on`, "pass --yes to confirm (see --dry-run for the plan)");
-  const question = o.question;
-  const nothingChanged = o.nothingChanged;
-  const answer = await confirm({ message: question, initialValue: false, output: promptOutput() as never, signal: ctx.interrupt.signal });
-  ctx.interrupt.check(`at the confirmation prompt, ${nothingChanged}`);
-  if (isCancel(answer) || !answer) throw new PgshipError("cancelled", `cancelled, ${nothingChanged}`, { exitCode: ExitCode.interrupted });
+/** A failed migration's error, with the way back appended to its hint. */
+export function withRestoreHint(e: unknown, out: TakenBackup, a: Args): unknown {
+  if (!(e instanceof PgshipError)) return e;
+  const back = `to return to the backup taken before this run: ${restoreCommand(out, a)}`;
+  return new PgshipError(e.code, e.message, { exitCode: e.exitCode, hint: e.hint ? `${e.hint}\n  ${back}` : back, cause: e.cause ?? e });
 }

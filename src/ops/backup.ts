@@ -1,0 +1,151 @@
+// backup: one verified pg_dump archive (+ manifest) in a directory, optionally
+// age-encrypted, then retention; or, as a dry run, what retention would delete.
+// Also the backup `up --backup` takes under the migration lock before migrating.
+
+import { resolve } from "node:path";
+import { brand } from "../brand.ts";
+import { PgshipError, UsageError } from "../core/errors.ts";
+import type { Emit } from "../core/events.ts";
+import { formatBytes } from "../core/format.ts";
+import type { EncryptKeys } from "../backup/age-stream.ts";
+import { applyRetention, type RetentionOutcome } from "../backup/apply-retention.ts";
+import type { CompressionChoice } from "../backup/compression.ts";
+import { takeBackup, type BackupLog, type TakenBackup } from "../backup/create.ts";
+import type { Encryption, Verification } from "../backup/manifest.ts";
+import { policyIsEmpty, type RetentionPolicy } from "../backup/retention.ts";
+import type { Db } from "../db/connect.ts";
+import type { ToolLocation } from "../tools/pg-tools.ts";
+import { bytesProgress } from "./bytes.ts";
+import type { OpContext } from "./context.ts";
+
+export interface BackupOptions {
+  /** Where the backup goes (created, mode 0700, if missing). */
+  dir: string;
+  compression: CompressionChoice;
+  /** Encrypt to these recipients / with this passphrase; null: not encrypted. */
+  keys: EncryptKeys | null;
+  retention: RetentionPolicy;
+  /** Take no backup, delete nothing: what `retention` would delete after a backup now. */
+  dryRun: boolean;
+  tools: ToolLocation;
+}
+
+/** A backup written and verified: the `backup --json` document. */
+export interface BackupWritten {
+  ok: true;
+  file: string;
+  manifest: string;
+  database: string;
+  schemaVersion: string | null;
+  bytes: number;
+  plainBytes: number | null;
+  databaseBytes: number | null;
+  sha256: string;
+  compression: string;
+  encryption: Encryption | null;
+  pgDump: string;
+  verified: Verification[];
+  durationMs: number;
+  retention: RetentionOutcome | null;
+}
+
+/** `backup --dry-run`: what retention would delete after a backup now. */
+export interface BackupDryRun {
+  ok: true;
+  dryRun: true;
+  dir: string;
+  database: string;
+  retention: RetentionOutcome;
+}
+
+export type BackupResult = BackupWritten | BackupDryRun;
+
+export async function backup(ctx: OpContext, opts: BackupOptions & { dryRun: false }): Promise<BackupWritten>;
+export async function backup(ctx: OpContext, opts: BackupOptions): Promise<BackupResult>;
+export async function backup(ctx: OpContext, opts: BackupOptions): Promise<BackupResult> {
+  if (opts.dryRun) return retentionDryRun(ctx, resolve(opts.dir), opts.retention);
+  const db = await ctx.connect("backup");
+  let out: TakenBackup;
+  try {
+    out = await backupWith(ctx, db, { ...opts, label: "backup" });
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+  const m = out.manifest;
+  return {
+    ok: true,
+    file: out.archivePath,
+    manifest: out.manifestPath,
+    database: m.database,
+    schemaVersion: m.schemaVersion,
+    bytes: m.archive.bytes,
+    plainBytes: m.archive.plainBytes,
+    databaseBytes: m.databaseBytes,
+    sha256: m.archive.sha256,
+    compression: m.archive.compression,
+    encryption: m.encryption,
+    pgDump: m.pgDump.version,
+    verified: m.verified,
+    durationMs: m.durationMs,
+    retention: out.retention,
+  };
+}
+
+async function retentionDryRun(ctx: OpContext, dir: string, policy: RetentionPolicy): Promise<BackupDryRun> {
+  if (policyIsEmpty(policy)) throw new UsageError("--dry-run shows what retention would delete: give --keep-last, --keep-daily, --keep-weekly or --keep-monthly");
+  const database = ctx.target().database;
+  const retention = (await applyRetention(dir, { app: brand.binary, database, createdAt: new Date().toISOString(), hypothetical: true }, policy, { dryRun: true }))!;
+  return { ok: true, dryRun: true, dir, database, retention };
+}
+
+/** The events of a backup's steps; `quiet`: its info lines are debug lines (a backup inside another operation). */
+const backupLog = (emit: Emit, quiet = false): BackupLog => ({
+  info: (message) => emit({ type: quiet ? "debug" : "info", message }),
+  warn: (message) => emit({ type: "warn", message }),
+  debug: (message) => emit({ type: "debug", message }),
+});
+
+/** A verified backup of `db`, progress and warnings as events. */
+export async function backupWith(
+  ctx: OpContext,
+  db: Db,
+  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; quiet?: boolean },
+): Promise<TakenBackup> {
+  const progress = bytesProgress(ctx.emit, o.label);
+  try {
+    return await takeBackup(db, ctx.target(), {
+      dir: o.dir,
+      schema: ctx.schema,
+      app: { name: brand.binary, version: brand.version },
+      tools: o.tools,
+      compression: o.compression,
+      keys: o.keys,
+      retention: o.retention,
+      interrupt: ctx.interrupt,
+      log: backupLog(ctx.emit, o.quiet),
+      onProgress: (n) => progress.update(n),
+    });
+  } finally {
+    progress.done();
+  }
+}
+
+/** `up` / `update --backup DIR`: where the backup before migrating goes, and how. */
+export interface PreBackupOptions {
+  dir: string;
+  keys: EncryptKeys | null;
+  tools: ToolLocation;
+}
+
+/** The verified backup taken under the migration lock right before the first migration runs. */
+export async function backupBeforeMigrating(ctx: OpContext, db: Db, o: PreBackupOptions): Promise<TakenBackup> {
+  ctx.emit({ type: "info", message: `backing up to ${o.dir} before migrating` });
+  try {
+    const out = await backupWith(ctx, db, { ...o, compression: { method: "auto" }, retention: {}, label: "backup" });
+    ctx.emit({ type: "info", message: `backup written: ${out.archivePath} (${formatBytes(out.manifest.archive.bytes)}, verified)` });
+    return out;
+  } catch (e) {
+    if (e instanceof PgshipError) throw new PgshipError(e.code, `the backup before migrating failed, so nothing was migrated: ${e.message}`, { exitCode: e.exitCode, hint: e.hint, cause: e });
+    throw e;
+  }
+}

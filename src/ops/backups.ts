@@ -1,0 +1,174 @@
+// backups: what is in a backup directory (cheap checks only), and verifying
+// one backup: sha256, decryption, and a test restore into a scratch database
+// that is dropped afterwards (or, without a database, a full read by pg_restore).
+
+import { resolve } from "node:path";
+import { interrupted } from "../core/cancel.ts";
+import { isPgshipError, PgshipError } from "../core/errors.ts";
+import type { DecryptKeys } from "../backup/age-stream.ts";
+import { lastVerification, type Encryption, type Verification } from "../backup/manifest.ts";
+import { listArchive } from "../backup/read.ts";
+import { checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
+import { restoreInto } from "../backup/restore-stream.ts";
+import { listBackups as listDir, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
+import type { Sql } from "../db/connect.ts";
+import { withScratchDatabase } from "../db/scratch.ts";
+import { appliedVersion } from "../db/tracking.ts";
+import { locatePgTool, type ToolLocation } from "../tools/pg-tools.ts";
+import type { RunningProc } from "../tools/proc.ts";
+import { bytesProgress } from "./bytes.ts";
+import type { OpContext } from "./context.ts";
+
+/** One backup in a listing: a row of `backups --json`. */
+export interface ListedBackup {
+  file: string | null;
+  manifest: string | null;
+  status: StoredBackup["status"];
+  problems: string[];
+  createdAt: string | null;
+  app: string | null;
+  database: string | null;
+  schemaVersion: string | null;
+  bytes: number | null;
+  encrypted: boolean;
+  encryption: Encryption | null;
+  /** The strongest check passed (readback when written, test-restore by verify). */
+  verified: Verification | null;
+}
+
+/** `backups --json`. */
+export interface BackupListing {
+  dir: string;
+  backups: ListedBackup[];
+  /** Temporary files left by interrupted backups. */
+  partials: string[];
+}
+
+export async function listBackups(_ctx: OpContext, opts: { dir: string }): Promise<BackupListing> {
+  const dir = resolve(opts.dir);
+  const { backups, partials } = listDir(dir);
+  return { dir, backups: backups.map(row), partials };
+}
+
+function row(b: StoredBackup): ListedBackup {
+  const m = b.manifest;
+  return {
+    file: b.archivePath ?? b.manifestPath,
+    manifest: b.manifestPath,
+    status: b.status,
+    problems: b.problems,
+    createdAt: m?.createdAt ?? null,
+    app: m?.app ?? null,
+    database: m?.database ?? null,
+    schemaVersion: m?.schemaVersion ?? null,
+    bytes: b.archiveBytes,
+    encrypted: m ? m.encryption !== null : Boolean(b.archivePath?.endsWith(".age")),
+    encryption: m?.encryption ?? null,
+    verified: m ? lastVerification(m) : null,
+  };
+}
+
+export interface VerifyBackupOptions {
+  /** The backup as the person named it (.dump, .dump.age or its .manifest.json). */
+  file: string;
+  keys: DecryptKeys;
+  /** Test-restore into a scratch database (false: checksum, decrypt and a full read only). */
+  restore: boolean;
+  /** Refuse a file without a manifest. */
+  requireManifest: boolean;
+  tools: ToolLocation;
+}
+
+/** `backups verify --json`: the backup was checked. */
+export interface VerifiedBackup {
+  ok: true;
+  file: string;
+  how: "readback" | "test-restore";
+  detail: string;
+  schemaVersion: string | null;
+  durationMs: number;
+}
+
+export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): Promise<VerifiedBackup> {
+  const { file } = opts;
+  const b = checkedBackup(resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: true });
+  const keys = keysFor(b, file, opts.keys);
+  const m = b.manifest;
+  const t0 = Date.now();
+  let active: RunningProc[] = [];
+  const track = (p: RunningProc[]) => (active = p);
+  const cancel = () => active.forEach((p) => p.stop());
+  let detail: string;
+  let restoredVersion: string | null | undefined;
+  if (!opts.restore) {
+    const pgRestore = await locatePgTool("pg_restore", 0, opts.tools);
+    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, true, true), { cancel })).catch((e: unknown) => {
+      throw notJudged(ctx, e, `while reading ${file}: the backup was not judged`);
+    });
+    matchManifest(m, checked.stored.hex(), checked.plain.hex(), file);
+    detail = `sha256 checked${keys ? ", decrypted" : ""}, read to the end by pg_restore ${pgRestore.version} (no test restore)`;
+  } else {
+    const admin = await ctx.connect("backups verify");
+    const progress = bytesProgress(ctx.emit, "test restore");
+    try {
+      const pgRestore = await locatePgTool("pg_restore", Math.floor(admin.serverVersionNum / 10000), opts.tools);
+      // One pass: the scratch database is thrown away, so restoring and checking the hashes together is safe.
+      const expected = m ? { sha256: m.archive.sha256, plainSha256: m.archive.plainSha256 } : null;
+      const summary = await withScratchDatabase(admin, "backups verify", async (scratch, target) => {
+        await ctx.interrupt.track(
+          Object.assign(
+            restoreInto(target.database, pgRestore, {
+              path: b.archivePath!,
+              file,
+              keys,
+              expected,
+              ownership: { keepOwner: false, keepAcl: false },
+              target,
+              track,
+              onBytes: (n) => progress.update(n),
+            }),
+            { cancel },
+          ),
+        );
+        return scratchSummary(scratch.sql, ctx.schema);
+      });
+      restoredVersion = summary.version;
+      if (m && summary.version !== m.schemaVersion) {
+        throw new PgshipError("backup_corrupt", `${file} restored, but its schema version is ${summary.version ?? "none"} where the manifest says ${m.schemaVersion ?? "none"}`);
+      }
+      detail = `test-restored into a scratch database on PostgreSQL ${admin.serverVersion} with pg_restore ${pgRestore.version}: ${summary.tables} tables, schema ${summary.version ?? "not managed"}`;
+    } catch (e) {
+      // pg_restore stopped by the signal fails the restore: that says nothing about the backup.
+      throw notJudged(ctx, e, `during the test restore of ${file}: the backup was not judged (its scratch database was dropped)`);
+    } finally {
+      progress.done();
+      await admin.close().catch(() => undefined);
+    }
+  }
+  const how = opts.restore ? "test-restore" : "readback";
+  if (m && b.manifestPath) {
+    try {
+      saveManifest(b.manifestPath, { ...m, verified: [...m.verified, { at: new Date().toISOString(), how, detail }] });
+    } catch (e) {
+      ctx.emit({ type: "warn", message: `verified, but could not record it in ${b.manifestPath}: ${(e as Error).message}` });
+    }
+  }
+  return { ok: true, file: b.archivePath!, how, detail, schemaVersion: restoredVersion ?? m?.schemaVersion ?? null, durationMs: Date.now() - t0 };
+}
+
+/**
+ * A tool stopped by the signal fails the check, which says nothing about the
+ * backup: reported as interrupted (130). A verdict reached before it stands.
+ */
+function notJudged(ctx: OpContext, e: unknown, what: string): unknown {
+  if (!ctx.interrupt.interrupted || (isPgshipError(e) && e.code === "backup_corrupt")) return e;
+  return interrupted(what);
+}
+
+async function scratchSummary(sql: Sql, schema: string): Promise<{ tables: number; version: string | null }> {
+  const [r] = await sql.unsafe<{ tables: string }[]>(
+    `select count(*) as tables from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and n.nspname !~ '^pg_' and n.nspname <> 'information_schema'`,
+  );
+  return { tables: Number(r!.tables), version: await appliedVersion(sql, schema) };
+}
