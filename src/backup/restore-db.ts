@@ -215,7 +215,9 @@ export async function readInPlaceTarget(sql: Sql): Promise<InPlaceTarget> {
   const schemas = await sql.unsafe<{ name: string }[]>(
     `select nspname as name from pg_namespace where nspname !~ '^pg_' and nspname <> 'information_schema' order by nspname`,
   );
-  const [pub] = await sql.unsafe<{ owner: string }[]>("select pg_get_userbyid(nspowner) as owner from pg_namespace where nspname = 'public'");
+  const [pub] = await sql.unsafe<{ owner: string; droppable: boolean }[]>(
+    "select pg_get_userbyid(nspowner) as owner, pg_has_role(nspowner, 'MEMBER') as droppable from pg_namespace where nspname = 'public'",
+  );
   const grants = pub
     ? await sql.unsafe<{ privilege: string; grantee: string | null }[]>(
         `select a.privilege_type as privilege, case when a.grantee = 0 then null else pg_get_userbyid(a.grantee) end as grantee
@@ -226,7 +228,7 @@ export async function readInPlaceTarget(sql: Sql): Promise<InPlaceTarget> {
   const [me] = await sql.unsafe<{ name: string }[]>("select current_user as name");
   return {
     schemas: schemas.map((s) => s.name),
-    publicSchema: pub ? { owner: pub.owner, grants: grants.map((g) => ({ privilege: g.privilege, grantee: g.grantee })) } : null,
+    publicSchema: pub ? { owner: pub.owner, grants: grants.map((g) => ({ privilege: g.privilege, grantee: g.grantee })), droppable: pub.droppable } : null,
     currentUser: me!.name,
     largeObjects: lo!.any,
   };

@@ -160,11 +160,42 @@ export function swapSql(live: string, work: string, kept: string, comment: strin
 export interface InPlaceTarget {
   /** Every schema outside pg_* and information_schema. */
   schemas: string[];
-  /** public's owner and grants, to recreate it as it was (pg_dump never creates public). */
-  publicSchema: { owner: string; grants: { privilege: string; grantee: string | null }[] } | null;
+  /**
+   * public's owner and grants, to recreate it as it was (pg_dump never creates public).
+   * droppable: false when the role may not drop it (before PostgreSQL 15 it belongs to the
+   * bootstrap superuser): then only the role's own objects in it are dropped.
+   */
+  publicSchema: { owner: string; grants: { privilege: string; grantee: string | null }[]; droppable?: boolean } | null;
   currentUser: string;
   largeObjects: boolean;
 }
+
+/**
+ * Drops what the role owns in public (relations, composite types, routines, enums, domains,
+ * ranges; not extensions' members), for when public itself may not be dropped. The statements
+ * are listed before any runs, each IF EXISTS: an earlier CASCADE may have dropped an object.
+ */
+const DROP_OWN_IN_PUBLIC = `do $pgship$
+declare stmt text; stmts text[];
+begin
+  select coalesce(array_agg(x.s order by x.o), '{}') into stmts from (
+    select 1 as o, format('drop %s if exists %s cascade', case c.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence'
+             when 'f' then 'foreign table' when 'c' then 'type' else 'table' end, c.oid::regclass) as s
+      from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c') and pg_has_role(c.relowner, 'MEMBER')
+       and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
+       -- serial and identity sequences go with their table
+       and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i') and c.relkind = 'S')
+    union all
+    select 2, format('drop routine if exists %s cascade', p.oid::regprocedure)
+      from pg_proc p where p.pronamespace = 'public'::regnamespace and pg_has_role(p.proowner, 'MEMBER')
+       and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+    union all
+    select 3, format('drop %s if exists %s cascade', case t.typtype when 'd' then 'domain' else 'type' end, t.oid::regtype)
+      from pg_type t where t.typnamespace = 'public'::regnamespace and t.typtype in ('e', 'd', 'r') and pg_has_role(t.typowner, 'MEMBER')
+       and not exists (select 1 from pg_depend d where d.classid = 'pg_type'::regclass and d.objid = t.oid and d.deptype = 'e')
+  ) x;
+  foreach stmt in array stmts loop execute stmt; end loop;
+end $pgship$;`;
 
 /**
  * What an in-place restore runs first, opening the transaction the restore
@@ -176,9 +207,10 @@ export interface InPlaceTarget {
 export function inPlacePreamble(t: InPlaceTarget, lockTimeoutMs: number): string {
   // The script's own BEGIN then only warns ("already in progress"); its final COMMIT ends this transaction.
   const out = ["begin;", `set lock_timeout = '${Math.max(1, Math.round(lockTimeoutMs))}ms';`];
-  for (const s of t.schemas) out.push(`drop schema if exists ${quoteIdent(s)} cascade;`);
+  const keepPublic = t.publicSchema?.droppable === false;
+  for (const s of t.schemas) out.push(s === "public" && keepPublic ? DROP_OWN_IN_PUBLIC : `drop schema if exists ${quoteIdent(s)} cascade;`);
   if (t.largeObjects) out.push("select pg_catalog.lo_unlink(oid) from pg_catalog.pg_largeobject_metadata;");
-  if (t.publicSchema) {
+  if (t.publicSchema && !keepPublic) {
     out.push("create schema public;");
     if (t.publicSchema.owner !== t.currentUser) out.push(`alter schema public owner to ${quoteIdent(t.publicSchema.owner)};`);
     for (const g of t.publicSchema.grants) out.push(`grant ${g.privilege.toLowerCase()} on schema public to ${g.grantee === null ? "public" : quoteIdent(g.grantee)};`);

@@ -2,7 +2,7 @@
 // read: what is missing, extra, changed or invalid, grouped by the object that
 // owns it, each with expected and actual values.
 
-import { canonical, type Column, type Model, type Table } from "./model.ts";
+import { canonical, portable, type Column, type Model, type Table } from "./model.ts";
 import { squash } from "./introspect.ts";
 import { unifiedDiff } from "../core/line-diff.ts";
 
@@ -37,7 +37,19 @@ export function describeColumn(c: Column): string {
   ].filter(Boolean).join(" ");
 }
 
-export function diffModels(expected: Model, actual: Model): Finding[] {
+/**
+ * PostgreSQL 16 and later print a view's column references without the table name where
+ * they are unambiguous; 15 and earlier qualify them. Between a model read on one side of
+ * that change and a server on the other, view text is compared with every qualifier removed.
+ */
+const unqualified = (s: string) => s.replace(/(?<![\w$."])("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)\./gi, "");
+
+export function diffModels(expectedAsRead: Model, actualAsRead: Model): Finding[] {
+  // Models written by earlier versions may hold major-specific text: compare portable forms.
+  const expected = portable(expectedAsRead);
+  const actual = portable(actualAsRead);
+  const straddles16 = !!expected.serverMajor && !!actual.serverMajor && expected.serverMajor >= 16 !== actual.serverMajor >= 16;
+  const viewText = (s: string) => (straddles16 ? unqualified(squash(s)!) : squash(s));
   const out: Finding[] = [];
   const add = (f: Finding) => out.push(f);
   const presence = <T>(type: ObjectType, exp: Record<string, T>, act: Record<string, T>, group: (k: string) => string, name: (k: string) => string = (k) => k, same?: (e: T, a: T, k: string) => void) => {
@@ -77,7 +89,7 @@ export function diffModels(expected: Model, actual: Model): Finding[] {
   presence("table", expected.tables, actual.tables, (k) => k, (k) => k, (e, a, k) => diffTable(k, e, a, add));
   presence("view", expected.views, actual.views, (k) => k, (k) => k, (e, a, k) => {
     if (e.kind !== a.kind) add({ kind: "changed", type: "view", name: k, group: k, attribute: "kind", expected: e.kind === "m" ? "materialized view" : "view", actual: a.kind === "m" ? "materialized view" : "view" });
-    if (squash(e.definition) !== squash(a.definition)) add({ kind: "changed", type: "view", name: k, group: k, attribute: "definition", expected: e.definition, actual: a.definition });
+    if (viewText(e.definition) !== viewText(a.definition)) add({ kind: "changed", type: "view", name: k, group: k, attribute: "definition", expected: e.definition, actual: a.definition });
     diffIndexes(k, e.indexes, a.indexes, add);
   });
   presence("function", expected.functions, actual.functions, (k) => k, (k) => k, (e, a, k) => {

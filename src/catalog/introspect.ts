@@ -3,7 +3,7 @@
 // Excludes system schemas, the tracking schema and objects owned by extensions.
 
 import type { Sql } from "../db/connect.ts";
-import { emptyModel, type Model } from "./model.ts";
+import { emptyModel, portable, type Model } from "./model.ts";
 
 const inScope = (ns: string) => `${ns}.nspname not in ('pg_catalog', 'information_schema') and ${ns}.nspname !~ '^pg_(toast|temp_|toast_temp_)' and ${ns}.nspname <> $1`;
 const notExt = (catalog: string, oid: string) => `not exists (select 1 from pg_depend e where e.classid = '${catalog}'::regclass and e.objid = ${oid} and e.deptype = 'e')`;
@@ -160,7 +160,7 @@ export async function introspect(sql: Sql, trackingSchema: string, onQuery?: () 
     const t = m.tables[qn(String(r.schema), String(r.table))];
     if (t) t.policies[String(r.name)] = { permissive: Boolean(r.permissive), roles: json(r.roles) as string[], command: String(r.cmd), using: (r.using as string | null) ?? null, check: (r.check as string | null) ?? null };
   }
-  return m;
+  return portable(m);
 }
 
 export const QUERY_COUNT = Object.keys(QUERIES).length + 1;

@@ -125,3 +125,33 @@ function sortKeys(v: unknown): unknown {
   }
   return v;
 }
+
+/** Argument lists without the `IN` that PostgreSQL 14+ prints for procedures' input arguments (13 prints none). */
+const withoutInMode = (args: string) => args.replace(/(^|\(|, )IN /g, "$1");
+
+/**
+ * The model in a form that does not depend on the server's major version, so a model
+ * read on one major compares clean with the same schema on another:
+ * - procedures' argument lists without `IN` (14+ prints it, 13 does not);
+ * - domains without the `NOT NULL` entry 17+ lists among their constraints (`notNull` says it);
+ * - partitions' columns without the identity 17+ reports as inherited from the parent
+ *   (the parent's column carries it on every major).
+ * View text (16+ prints column references unqualified) is handled by the comparison: see diff.ts.
+ */
+export function portable(m: Model): Model {
+  const functions: Model["functions"] = {};
+  for (const [key, f] of Object.entries(m.functions)) {
+    if (f.kind !== "p") {
+      functions[key] = f;
+      continue;
+    }
+    const open = key.indexOf("(");
+    const definition = f.definition === null ? null : f.definition.replace(/^([^\n]*)/, (line) => withoutInMode(line));
+    functions[`${key.slice(0, open)}(${withoutInMode(key.slice(open + 1, -1))})`] = { ...f, definition };
+  }
+  const domains = Object.fromEntries(Object.entries(m.domains).map(([k, d]) => [k, { ...d, checks: d.checks.filter((c) => c !== "NOT NULL") }]));
+  const tables = Object.fromEntries(
+    Object.entries(m.tables).map(([k, t]) => [k, t.partitionOf ? { ...t, columns: Object.fromEntries(Object.entries(t.columns).map(([n, c]) => [n, { ...c, identity: "" }])) } : t]),
+  );
+  return { ...m, functions, domains, tables };
+}

@@ -3,7 +3,7 @@
 // Repairs run in one transaction (see commands/verify.ts); this file only writes SQL.
 
 import type { Finding } from "./diff.ts";
-import type { Column, Index, Model, Table } from "./model.ts";
+import { portable, type Column, type Index, type Model, type Table } from "./model.ts";
 
 export interface Repair {
   finding: Finding;
@@ -83,7 +83,9 @@ function tableSql(key: string, t: Table): { order: number; sql: string }[] {
   return out;
 }
 
-export function planRepairs(findings: Finding[], expected: Model): RepairPlan {
+export function planRepairs(findings: Finding[], expectedAsRead: Model): RepairPlan {
+  // Findings name objects as diffModels does: by their portable form.
+  const expected = portable(expectedAsRead);
   const repairs: Repair[] = [];
   const manual: Manual[] = [];
   const fix = (finding: Finding, order: number, sql: string, extra: Partial<Repair> = {}) => repairs.push({ finding, order, sql, ...extra });

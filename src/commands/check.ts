@@ -11,6 +11,7 @@ import { check, type CheckOutcome, type Problem } from "../ops/check.ts";
 export const args = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump (to compare schema.sql byte for byte)", valueHint: "dir" },
   "skip-stairway": { type: "boolean", description: "Skip the up -> down -> up test of every migration" },
+  strict: { type: "boolean", description: "Fail (exit 4) when schema.sql cannot be compared byte for byte (no pg_dump as new as the server)" },
 } as const satisfies ArgsDef;
 
 export const usage = `Needs a server where the role may create databases (CI's PostgreSQL service). Exit 4 on any problem.
@@ -19,7 +20,7 @@ Examples:
   pgship check --json`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
-  const outcome: CheckOutcome = await check(ctx, { pgBin: a["pg-bin"] as string | undefined, skipStairway: Boolean(a["skip-stairway"]) });
+  const outcome: CheckOutcome = await check(ctx, { pgBin: a["pg-bin"] as string | undefined, skipStairway: Boolean(a["skip-stairway"]), strict: Boolean(a.strict) });
   ctx.result(outcome, () => render(outcome.problems, outcome.migrations));
   return outcome.ok ? ExitCode.ok : ExitCode.drift;
 }

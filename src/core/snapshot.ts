@@ -2,7 +2,8 @@
 // newest migration it contains. `normaliseDump` turns raw `pg_dump --schema-only`
 // output into a file that is the same bytes for the same schema, whatever the
 // pg_dump version: no version banners, no `\restrict` lines, no session settings
-// that differ between versions, no runs of blank lines.
+// that differ between versions, no note about the `public` schema of a server before 15,
+// no runs of blank lines.
 
 export const SNAPSHOT_HEADER = "-- pgship snapshot: ";
 
@@ -43,7 +44,11 @@ export function normaliseDump(raw: string, version: string): string {
     if (DROP_LINE.some((re) => re.test(line))) continue;
     kept.push(line.replace(/\s+$/, ""));
   }
-  let body = kept.join("\n").replace(/\n{3,}/g, "\n\n");
+  let body = kept
+    .join("\n")
+    // pg_dump 15+ against a server before 15, where `public` belongs to the bootstrap superuser.
+    .replace(/--\n-- Name: public; Type: SCHEMA; Schema: -; Owner: [^\n]*\n--\n\n-- \*not\* creating schema, since initdb creates it\n/g, "")
+    .replace(/\n{3,}/g, "\n\n");
   // Keep from the first object's comment block; drop the emptied banner around it.
   const first = body.indexOf("--\n-- Name:");
   body = first < 0 ? "" : body.slice(first).replace(/(\n--)+\s*$/, "").trim();

@@ -12,6 +12,7 @@ import { stableStringify, type Model } from "../catalog/model.ts";
 import { withTransaction, type Db } from "../db/connect.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
+import { PgshipError } from "../core/errors.ts";
 import { cwd } from "../runtime.ts";
 import { diskPaths, modelPathFor } from "../source.ts";
 import type { Migration } from "../core/migration-file.ts";
@@ -23,6 +24,8 @@ export interface CheckOptions {
   pgBin?: string;
   /** Skip the up -> down -> up test of every migration. */
   skipStairway: boolean;
+  /** Fail (rather than note) when schema.sql cannot be compared byte for byte (no usable pg_dump). */
+  strict?: boolean;
 }
 
 export interface CheckOutcome {
@@ -60,10 +63,12 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
     // 2. Replay every migration: the reference.
     ctx.emit({ type: "info", message: `replaying ${set.migrations.length} migrations in a scratch database` });
     let pgDump: Awaited<ReturnType<typeof findPgTool>> | null = null;
+    // Why schema.sql cannot be compared byte for byte, if it cannot.
+    let noBytes: string | null = null;
     try {
       pgDump = await findPgTool("pg_dump", Math.floor(admin.serverVersionNum / 10000), opts.pgBin);
-    } catch {
-      ctx.emit({ type: "warn", message: "pg_dump not found: schema.sql is compared by its catalog, not byte for byte" });
+    } catch (e) {
+      noBytes = e instanceof PgshipError ? `${e.message}${e.hint ? `; ${e.hint}` : ""}` : String(e);
     }
     const replay = await withScratchDatabase(admin, "check", async (db, target) => {
       // The model after each migration: the reference for the model file's every version.
@@ -77,7 +82,10 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
       }
       let dumped: string | null = null;
       if (pgDump && head) {
-        dumped = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version, ctx.interrupt.signal).catch(() => null);
+        dumped = await dumpSnapshot(db.sql, target, pgDump.path, ctx.schema, head.version, ctx.interrupt.signal).catch((e: Error) => {
+          noBytes = `${pgDump!.path} failed: ${e.message}`;
+          return null;
+        });
         ctx.interrupt.check("while pg_dump read the scratch database: nothing was changed");
       }
       return { model, versions, dumped };
@@ -99,6 +107,10 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
       }
       if (replay.dumped !== null && head && snap.version === head.version && replay.dumped !== snap.sql) {
         problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} is not what 'pgship dump' writes for these migrations: run 'pgship dump' and commit the result` });
+      }
+      if (noBytes && head) {
+        const message = `${shownSchema} was compared by its catalog only, not byte for byte with what 'pgship dump' writes: ${noBytes}`;
+        problems.push({ check: "snapshot current", severity: opts.strict ? "error" : "note", message: opts.strict ? message : `${message} (--strict makes this a failure)` });
       }
     }
 

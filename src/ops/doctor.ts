@@ -67,7 +67,10 @@ export async function runDoctor(ctx: OpContext, pgBin?: string): Promise<{ check
       const t = await findPgTool(tool, major, pgBin);
       add({ name: tool, status: "ok", detail: `${t.path} (${t.version})` });
     } catch (e) {
-      add({ name: tool, status: "warn", detail: (e as Error).message, fix: isPgshipError(e) ? e.hint : undefined });
+      // Found, but older than the server: backups (pg_dump) or restores (pg_restore) cannot run. A problem, not a
+      // warning; a machine without the tools at all may not be meant to back up (a warning).
+      const tooOld = tool !== "psql" && /all older than the server/.test((e as Error).message);
+      add({ name: tool, status: tooOld ? "fail" : "warn", detail: (e as Error).message, fix: isPgshipError(e) ? e.hint : undefined, exitCode: tooOld ? ExitCode.error : ExitCode.ok });
     }
   }
   let pending = 0;

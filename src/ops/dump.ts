@@ -80,10 +80,13 @@ export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutco
   const shownModel = shownPath(modelOut);
   const current = readRegularFile(out, "schema snapshot", shown);
   const currentModel = readRegularFile(modelOut, "schema model", shownModel);
-  const stale = [...(current !== text ? [shown] : []), ...(currentModel !== modelText ? [shownModel] : [])];
+  // The major the model was read on is informational (check ignores it too): a model
+  // dumped on another major is current when everything else is the same.
+  const anyMajor = (t: string | null) => t?.replace(/^( *)"serverMajor": \d+,$/m, '$1"serverMajor": 0,');
+  const stale = [...(current !== text ? [shown] : []), ...(anyMajor(currentModel) !== anyMajor(modelText) ? [shownModel] : [])];
   const base = { check: opts.check, file: shown, modelFile: shownModel, version: head.version, versions: set.migrations.length, stale, bytes: Buffer.byteLength(text) };
   if (opts.check) return { ...base, ok: stale.length === 0, changed: false };
   if (current !== text) writeAtomically(out, text);
-  if (currentModel !== modelText) writeAtomically(modelOut, modelText);
+  if (stale.includes(shownModel)) writeAtomically(modelOut, modelText);
   return { ...base, ok: true, changed: stale.length > 0 };
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { createDb, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { createDb, pgship, tempDir, type TestDb, describeWithPgDump } from "../harness/env.ts";
 import { ageKeyPair, databaseNames, filesIn, flipByte, manifestOf, seed } from "../harness/backup.ts";
 
 let d: TestDb;
@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => d?.sql.end());
 
-describe("backups", () => {
+describeWithPgDump("backups", () => {
   test("lists what a directory holds: good, encrypted, broken, foreign and interrupted files", async () => {
     const dir = tempDir();
     const { identityFile, recipient } = await ageKeyPair();
@@ -78,7 +78,7 @@ describe("backups", () => {
   });
 });
 
-describe("retention", () => {
+describeWithPgDump("retention", () => {
   /** Copies of one real backup, dated over the past months, as backups written then would be. */
   function history(dir: string, source: { file: string }, dates: string[]): string[] {
     const m = manifestOf(source.file);

@@ -4,7 +4,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { cleanEnv, cluster, createDb, ROOT, tempDir, type TestDb } from "../harness/env.ts";
+import { cleanEnv, cluster, createDb, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 import { ageKeyPair, APP_DATA, fingerprint, seed } from "../harness/backup.ts";
 
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
@@ -14,7 +14,7 @@ afterAll(async () => d?.sql.end());
 const deno = (args: string[], env: Record<string, string>) =>
   spawnSync(DENO, ["run", "-A", "src/main.ts", ...args], { cwd: ROOT, encoding: "utf8", env: cleanEnv({ ...env, DENO_NO_UPDATE_CHECK: "1" }), timeout: 120_000 });
 
-test("deno: encrypted backup, then restore --into", async () => {
+testWithPgDump("deno: encrypted backup, then restore --into", async () => {
   d = await createDb("denobk");
   await seed(d, 20);
   const { identityFile, recipient } = await ageKeyPair();

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { createDb, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { createDb, pgship, tempDir, type TestDb, describeWithPgDump } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { ageKeyPair, APP_DATA, databaseNames, fingerprint, manifestOf, secretFile, seed } from "../harness/backup.ts";
 
@@ -29,7 +29,7 @@ function ageDecryptWithPassphrase(file: string, passphrase: string, out: string)
   return spawnSync("script", ["-qec", `age -d -o '${out}' '${file}'`, "/dev/null"], { input: `${passphrase}\n`, encoding: "utf8", timeout: 30_000 });
 }
 
-describe("encrypted backups", () => {
+describeWithPgDump("encrypted backups", () => {
   test.skipIf(missing("age"))("to an age recipient: the backup server needs no secret; `age -d -i` decrypts it; restore round trip", async () => {
     const d = await seeded();
     const env = { DATABASE_URL: d.url };

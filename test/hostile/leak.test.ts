@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cluster, createDb, migrationsDir, noStackTrace, pgship, tempDir, type RunResult, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, migrationsDir, noStackTrace, pgship, tempDir, type RunResult, type TestDb, testWithPgDump } from "../harness/env.ts";
 
 // Every fragment between the special characters is at least 3 characters long and
 // appears nowhere else, so a leak of any part of it is caught.
@@ -98,7 +98,7 @@ describe("a password with unencoded @ : / ? # is never printed", () => {
 });
 
 describe("percent-encoded, PGPASSWORD and ./.env: the password works and is never printed", () => {
-  test("up, status, doctor, backup (text and --json) with --database-url", async () => {
+  testWithPgDump("up, status, doctor, backup (text and --json) with --database-url", async () => {
     const url = encoded(HOSTILE);
     expect(clean("up", await pgship(["up", "--database-url", url])).code).toBe(0);
     expect(clean("status", await pgship(["status", "--database-url", url])).code).toBe(0);
@@ -114,7 +114,7 @@ describe("percent-encoded, PGPASSWORD and ./.env: the password works and is neve
     expect(leaks(JSON.stringify(rows), HOSTILE)).toEqual([]);
   });
 
-  test("PGPASSWORD and ./.env", async () => {
+  testWithPgDump("PGPASSWORD and ./.env", async () => {
     const pgEnv = { PGHOST: "127.0.0.1", PGPORT: String(port), PGUSER: "leaky", PGDATABASE: db.name, PGPASSWORD: HOSTILE };
     expect(clean("PGPASSWORD status", await pgship(["status", "--json"], { env: pgEnv })).code).toBe(0);
     expect(clean("PGPASSWORD up", await pgship(["up", "--verbose"], { env: pgEnv }), HOSTILE, true).code).toBe(0);
@@ -164,7 +164,7 @@ describe("a password that is a common word", () => {
     expect(ok.stdout).toContain("not installed");
   });
 
-  test("a passphrase that is a word of the message leaves the message whole", async () => {
+  testWithPgDump("a passphrase that is a word of the message leaves the message whole", async () => {
     const url = encoded(HOSTILE);
     const dir = tempDir();
     const right = join(dir, "right");

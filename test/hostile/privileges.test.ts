@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import postgres from "postgres";
-import { cluster, migrationsDir, pgship, tempDir, useDatabases, type RunResult, type TestDb } from "../harness/env.ts";
+import { cluster, migrationsDir, pgship, tempDir, useDatabases, type RunResult, type TestDb, testWithPgDump } from "../harness/env.ts";
 
 const newDb = useDatabases("priv");
 const PW = "least-privilege-pw";
@@ -149,7 +149,7 @@ describe("a role with USAGE on the tracking schema but no SELECT on its tables",
     refused(st, `role "${r0.name}" cannot read pgship.history: GRANT SELECT ON pgship.history TO ${r0.name};`);
   });
 
-  test("backup: the app tables it cannot read are named, with the GRANT", async () => {
+  testWithPgDump("backup: the app tables it cannot read are named, with the GRANT", async () => {
     const d = await installed();
     const r0 = await role(d, (r) => `grant usage on schema pgship to ${r}; grant select on all tables in schema pgship to ${r}; grant select on all sequences in schema pgship to ${r}`);
     const dir = tempDir();

@@ -6,7 +6,7 @@
 
 import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { cluster, pgship, spawnPgship, tempDir, until, useDatabases } from "../harness/env.ts";
+import { cluster, pgship, spawnPgship, tempDir, until, useDatabases, testWithPgDump } from "../harness/env.ts";
 import { childrenNamed, databaseNames, seed } from "../harness/backup.ts";
 
 const newDb = useDatabases("left");
@@ -18,7 +18,7 @@ async function admin() {
 }
 
 describe("leftovers of killed runs", () => {
-  test("a swap restore killed mid-way leaves <db>_restoring_*: doctor reports it, a rerun warns, --drop-old --yes drops it", async () => {
+  testWithPgDump("a swap restore killed mid-way leaves <db>_restoring_*: doctor reports it, a rerun warns, --drop-old --yes drops it", async () => {
     const d = await newDb();
     await seed(d, 20);
     await d.sql.unsafe(`create table bulk (id int primary key, body text);

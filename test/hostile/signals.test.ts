@@ -9,7 +9,7 @@ import { join } from "node:path";
 import postgres from "postgres";
 import { childrenNamed, databaseNames, seed } from "../harness/backup.ts";
 import { freePort } from "../harness/cluster.ts";
-import { cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, ensureBinary, noStackTrace, pgship, spawnPgship, tempDir, until, type TestDb, describeWithPgDump } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal } from "../harness/tmux.ts";
 import { lockKeys } from "../../src/db/lock.ts";
@@ -114,7 +114,7 @@ test("up waiting for the migration lock held by another session: one SIGTERM exi
   }
 }, 40_000);
 
-describe("backups verify", () => {
+describeWithPgDump("backups verify", () => {
   let d: TestDb;
   let file = "";
   beforeAll(async () => {

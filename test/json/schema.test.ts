@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { commands } from "../../src/cli/commands.ts";
-import { ROOT, pgship, tempDir, useDatabases } from "../harness/env.ts";
+import { ROOT, pgship, tempDir, useDatabases, testWithPgDump } from "../harness/env.ts";
 
 const dir = join(ROOT, "docs", "json");
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -100,7 +100,7 @@ describe("--json schemas", () => {
     expect((await ok(golang, "migrate.schema.json", ["up", "--adopt"])).adopted.tool).toBe("golang-migrate");
   }, 60_000);
 
-  test("backup, backups, backups verify and restore match their schemas", async () => {
+  testWithPgDump("backup, backups, backups verify and restore match their schemas", async () => {
     const d = await db();
     await d.sql`create table t (id int primary key, v text)`;
     await d.sql`insert into t select g, 'row ' || g from generate_series(1, 50) g`;

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
-import { createDb, migrationsDir, pgship, ROOT, tempDir, type TestDb } from "../harness/env.ts";
+import { createDb, migrationsDir, pgship, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
@@ -48,7 +48,7 @@ describe("--json documents match docs/json", () => {
     expect(expectValid("verify", (await pgship(["verify", "--json", "--dry-run"], { env })).stdout)).toMatchObject({ error: { code: "usage", exitCode: 2 } });
   });
 
-  test("doctor: healthy, pending, unreachable", async () => {
+  testWithPgDump("doctor: healthy, pending, unreachable", async () => {
     const d = await db();
     await pgship(["up", "--to", "20250318160000"], { env: { DATABASE_URL: d.url } });
     expect(expectValid("doctor", (await pgship(["doctor", "--json"], { env: { DATABASE_URL: d.url } })).stdout)).toMatchObject({ pending: 2, exitCode: 3 });
@@ -57,7 +57,7 @@ describe("--json documents match docs/json", () => {
     expectValid("doctor", (await pgship(["doctor", "--json"], { env: { DATABASE_URL: "postgres://x:pw@127.0.0.1:1/x" } })).stdout);
   });
 
-  test("dump and check", async () => {
+  testWithPgDump("dump and check", async () => {
     const d = await db();
     const env = { DATABASE_URL: d.url };
     const dir = migrationsDir({

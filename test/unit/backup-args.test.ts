@@ -181,4 +181,12 @@ describe("restore names and SQL", () => {
       ].join("\n"),
     );
   });
+  test("where the role may not drop public (13 and 14: the bootstrap superuser owns it), only its objects in public go", () => {
+    const sql = inPlacePreamble({ schemas: ["pgship", "public"], publicSchema: { owner: "postgres", grants: [], droppable: false }, currentUser: "app", largeObjects: false }, 1000);
+    expect(sql).toContain('drop schema if exists "pgship" cascade;');
+    expect(sql).not.toContain('drop schema if exists "public"');
+    expect(sql).not.toContain("create schema public");
+    expect(sql).toContain("do $pgship$");
+    expect(sql).toContain("pg_has_role(c.relowner, 'MEMBER')");
+  });
 });
