@@ -163,14 +163,14 @@ describe("release.yml", () => {
     expect(listed.sort()).toEqual(built);
   });
 
-  test("uploads every build, SHA256SUMS and install.sh", () => {
+  test("uploads every build (raw, .gz and .xz), SHA256SUMS and install.sh", () => {
     const upload = steps(wf).find((s) => s.uses?.startsWith("softprops/action-gh-release@"));
     expect(upload).toBeDefined();
     const uploaded = String(upload!.with!.files).trim().split("\n").map((l) => l.trim());
     expect(uploaded).toContain("dist/release/SHA256SUMS");
     expect(uploaded).toContain("dist/release/install.sh");
-    const assets = uploaded.flatMap((f) => f.match(/^dist\/release\/\$\{\{ env\.BIN \}\}-([\w-]+)$/)?.[1] ?? []);
-    expect(assets.sort()).toEqual(builds.map((b) => b.platform).sort());
+    const assets = uploaded.flatMap((f) => f.match(/^dist\/release\/\$\{\{ env\.BIN \}\}-([\w.-]+)$/)?.[1] ?? []);
+    expect(assets.sort()).toEqual(builds.flatMap((b) => [b.platform, `${b.platform}.gz`, `${b.platform}.xz`]).sort());
     expect(upload!.with!.fail_on_unmatched_files).toBe(true);
     expect(runs(wf).some((r) => /sha256sum -- "\$\{BIN\}"-\* install\.sh > SHA256SUMS/.test(r))).toBe(true);
   });
@@ -187,18 +187,29 @@ describe("release.yml", () => {
       writeFileSync(file, fakeBinary("3.1.4", `myapp-db-${b.platform}`));
       chmodSync(file, 0o755);
     }
-    for (const name of ["install.sh with this app's branding", "Write SHA256SUMS"]) {
+    for (const name of ["Compress the builds", "install.sh with this app's branding", "Write SHA256SUMS"]) {
       const step = steps(wf).find((s) => s.name === name);
       expect(step?.run).toBeDefined();
       const r = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", step!.run!], { cwd: join(work, step!["working-directory"] ?? "."), env, encoding: "utf8" });
       expect(r.stderr).toBe("");
       expect(r.status).toBe(0);
     }
+    // Each compressed file unpacks to its build.
+    for (const b of builds) {
+      const raw = readFileSync(join(work, "dist", "release", `myapp-db-${b.platform}`));
+      for (const [ext, tool] of [[".gz", "gzip"], [".xz", "xz"]]) {
+        const r = spawnSync(tool!, ["-dc", join(work, "dist", "release", `myapp-db-${b.platform}${ext}`)]);
+        expect(r.status).toBe(0);
+        expect(Buffer.compare(r.stdout, raw)).toBe(0);
+      }
+    }
     const release = join(work, "dist", "release");
     const branded = readFileSync(join(release, "install.sh"), "utf8");
     expect(branded).toContain('\nBINARY_NAME="myapp-db"\nDISPLAY_NAME="MyApp database"\nRELEASE_REPOSITORY="example/myapp"\n');
     const sums = readFileSync(join(release, "SHA256SUMS"), "utf8");
-    expect(sums.trim().split("\n").map((l) => l.split(/\s+\*?/)[1]).sort()).toEqual([...builds.map((b) => `myapp-db-${b.platform}`), "install.sh"].sort());
+    expect(sums.trim().split("\n").map((l) => l.split(/\s+\*?/)[1]).sort()).toEqual(
+      [...builds.flatMap((b) => [`myapp-db-${b.platform}`, `myapp-db-${b.platform}.gz`, `myapp-db-${b.platform}.xz`]), "install.sh"].sort(),
+    );
 
     const dry = parseDryRun((await runInstall(dash, ["--dry-run", "--version", "3.1.4"], { HOME: work, ...machineEnv(MACHINES[0]!) }, { script: join(release, "install.sh") })).stdout);
     expect(dry.url).toBe("https://github.com/example/myapp/releases/download/v3.1.4/myapp-db-linux-x64");
@@ -211,6 +222,7 @@ describe("release.yml", () => {
       const dir = join(work, "bin");
       const r = await runInstall(dash, ["--dir", dir], { HOME: work, TMPDIR: tempDir(), PGSHIP_BASE_URL: `http://127.0.0.1:${server.port}`, ...machineEnv(MACHINES[0]!) }, { script: join(release, "install.sh") });
       expect(r.stderr).toContain("checksum verified");
+      expect(r.stderr).toContain(`downloading http://127.0.0.1:${server.port}/myapp-db-linux-x64.xz`);
       expect(r.code).toBe(0);
       expect(spawnSync(join(dir, "myapp-db"), ["--version"], { encoding: "utf8" }).stdout).toBe("myapp-db 3.1.4 (myapp-db-linux-x64)\n");
     } finally {
