@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import pkg from "../../package.json" with { type: "json" };
 import { ensureBinary } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
@@ -623,7 +624,7 @@ describe("install.sh: the file itself", () => {
 
 describe("install.sh: with the real compiled binary", () => {
   const host = process.platform === "linux" && process.arch === "x64";
-  test.skipIf(!host)("installs dist/pgship served as this machine's build and runs it", async () => {
+  test.skipIf(!host)("installs dist/pgship served (as .gz) as this machine's build and runs it", async () => {
     const bin = ensureBinary();
     // The build detected for this machine, with the real uname, ldd and /proc/cpuinfo.
     const s = sandbox();
@@ -634,13 +635,17 @@ describe("install.sh: with the real compiled binary", () => {
     const mirror = tempDir();
     copyFileSync(bin, join(mirror, dry.asset!));
     const bytes = readFileSync(join(mirror, dry.asset!));
+    const gz = gzipSync(bytes, { level: 1 });
+    const requested: string[] = [];
     const local = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
       fetch(req) {
         const name = new URL(req.url).pathname.slice(1);
-        if (name === "SHA256SUMS") return new Response(`${sha256(bytes)}  ${dry.asset}\n`);
+        requested.push(name);
+        if (name === "SHA256SUMS") return new Response(`${sha256(bytes)}  ${dry.asset}\n${sha256(gz)}  ${dry.asset}.gz\n`);
         if (name === dry.asset) return new Response(Bun.file(join(mirror, dry.asset!)));
+        if (name === `${dry.asset}.gz`) return new Response(gz);
         return new Response("Not Found", { status: 404 });
       },
     });
@@ -648,6 +653,7 @@ describe("install.sh: with the real compiled binary", () => {
       const r = await runInstall(dash, ["--dir", s.dir], { ...env, PGSHIP_BASE_URL: `http://127.0.0.1:${local.port}` });
       expect(r.stderr).toContain(`installed ${join(s.dir, BINARY)} (${BINARY} ${pkg.version})`);
       expect(r.code).toBe(0);
+      expect(requested).toEqual(["SHA256SUMS", `${dry.asset}.gz`]);
       expect(spawnSync(join(s.dir, BINARY), ["--version"], { encoding: "utf8" }).stdout).toBe(`${BINARY} ${pkg.version}\n`);
     } finally {
       local.stop(true);
