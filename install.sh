@@ -418,7 +418,18 @@ install_main() {
     say "downloading $BASE_URL/$FILE"
     FETCH_PROGRESS=1
     if ! fetch "$BASE_URL/$FILE" "$WORK/$FILE"; then
-        die "$(describe_fetch_failure "$BASE_URL/$FILE" "$FILE")"
+        # A mirror that copied only the binaries: take the uncompressed one.
+        if [ -z "$UNPACK" ] || [ "$FETCH_STATUS" != 404 ]; then
+            die "$(describe_fetch_failure "$BASE_URL/$FILE" "$FILE")"
+        fi
+        rm -f "$WORK/$FILE"
+        FILE=$ASSET
+        FILE_SHA=$EXPECTED
+        UNPACK=""
+        say "not found; downloading $BASE_URL/$FILE"
+        if ! fetch "$BASE_URL/$FILE" "$WORK/$FILE"; then
+            die "$(describe_fetch_failure "$BASE_URL/$FILE" "$FILE")"
+        fi
     fi
     ACTUAL=$(sha256_of "$WORK/$FILE")
     if [ "$ACTUAL" != "$FILE_SHA" ]; then

@@ -87,6 +87,10 @@ beforeAll(() => {
   swapped.files[`${BINARY}-linux-x64.gz`] = gzip(evil);
   swapped.files[`${BINARY}-linux-x64.xz`] = xz(evil);
   releases.set("v0.3.0", swapped);
+  // A mirror that copied SHA256SUMS and the binaries but not the compressed files.
+  const rawOnly = makeRelease("0.2.0");
+  for (const name of Object.keys(rawOnly.files)) if (/\.(gz|xz)$/.test(name)) rawOnly.files[name] = null;
+  releases.set("v0.2.0", rawOnly);
   server = startReleaseServer(releases, "v1.3.0");
   modernLinux = machineEnv(MACHINES[0]!);
 });
@@ -450,6 +454,17 @@ describe("install.sh: compressed downloads", () => {
     expect(r.code).toBe(0);
     expect(requestsSince(before)).toEqual(["/releases/download/v1.1.0/SHA256SUMS", `/releases/download/v1.1.0/${BINARY}-linux-x64`]);
     expect(version(s.dir)).toBe(`${BINARY} 1.1.0 (${BINARY}-linux-x64)\n`);
+    expect(listTree(s.tmp)).toEqual([]);
+  });
+
+  test("a compressed file listed but not served (404) falls back to the raw binary", async () => {
+    const s = sandbox();
+    const before = server.requests.length;
+    const r = await runInstall(dash, ["0.2.0", "--dir", s.dir], s.env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`not found; downloading ${server.url}/releases/download/v0.2.0/${BINARY}-linux-x64\n`);
+    expect(requestsSince(before)).toEqual(["SHA256SUMS", `${BINARY}-linux-x64.xz`, `${BINARY}-linux-x64`].map((n) => `/releases/download/v0.2.0/${n}`));
+    expect(version(s.dir)).toBe(`${BINARY} 0.2.0 (${BINARY}-linux-x64)\n`);
     expect(listTree(s.tmp)).toEqual([]);
   });
 
