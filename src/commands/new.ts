@@ -1,5 +1,6 @@
 // new NAME: create migrations/<utc timestamp>_<name>.sql from a template.
 
+import { brand } from "../brand.ts";
 import { shownPath } from "../core/files.ts";
 import type { ArgsDef } from "citty";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -15,8 +16,8 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
-  pgship new add_webhook_url
-  pgship new index_api_keys_user --no-transaction`;
+  ${brand.binary} new add_webhook_url
+  ${brand.binary} new index_api_keys_user --no-transaction`;
 
 export function utcVersion(d: Date): string {
   return d.toISOString().replace(/[-:T]/g, "").slice(0, 14);
@@ -25,13 +26,13 @@ export function utcVersion(d: Date): string {
 export function migrationTemplate(transaction: boolean): string {
   return transaction
     ? "-- migrate:up\n\n\n-- migrate:down\n\n"
-    : "-- migrate:up transaction:false\n-- Runs statement by statement, outside a transaction. Keep it safe to re-run (IF NOT EXISTS):\n-- after a crash 'pgship up' drops the INVALID index and runs this again.\n\n\n-- migrate:down transaction:false\n\n";
+    : `-- migrate:up transaction:false\n-- Runs statement by statement, outside a transaction. Keep it safe to re-run (IF NOT EXISTS):\n-- after a crash '${brand.binary} up' drops the INVALID index and runs this again.\n\n\n-- migrate:down transaction:false\n\n`;
 }
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const name = String(a.name).trim().toLowerCase().replace(/[\s-]+/g, "_");
   if (!/^[a-z0-9][a-z0-9_]*$/.test(name)) {
-    throw new UsageError(`migration name "${a.name}" may only contain letters, digits and _`, "e.g. pgship new add_webhook_url");
+    throw new UsageError(`migration name "${a.name}" may only contain letters, digits and _`, `e.g. ${brand.binary} new add_webhook_url`);
   }
   const dir = resolve(cwd(), String(a["migrations-dir"] ?? "migrations"));
   mkdirSync(dir, { recursive: true });

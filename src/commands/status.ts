@@ -16,13 +16,13 @@ import { table } from "../cli/output.ts";
 import type { LoadedSet } from "../source.ts";
 
 export const args = {
-  "exit-code": { type: "boolean", description: "Exit 3 when migrations are pending (or an empty database awaits its install), 4 when one changed or the database is not managed by pgship, 6 when the database is newer" },
+  "exit-code": { type: "boolean", description: `Exit 3 when migrations are pending (or an empty database awaits its install), 4 when one changed or the database is not managed by ${brand.display}, 6 when the database is newer` },
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
-  pgship status
-  pgship status --json
-  pgship status --exit-code || echo "migrations pending"`;
+  ${brand.binary} status
+  ${brand.binary} status --json
+  ${brand.binary} status --exit-code || echo "migrations pending"`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const set = await ctx.migrations();
@@ -83,7 +83,7 @@ const hasRows = (r: StatusReport) => r.counts.applied + r.counts.changed + r.cou
 
 function render(r: StatusReport, where: string, set: LoadedSet, running: { version: string; name: string; recovery: string }[], last: LastRun | null): string {
   const out: string[] = [];
-  const state = !r.managed ? (r.empty ? "empty, not installed" : "not managed by pgship") : r.version ? `at ${r.version}` : "installed, no migrations applied";
+  const state = !r.managed ? (r.empty ? "empty, not installed" : `not managed by ${brand.display}`) : r.version ? `at ${r.version}` : "installed, no migrations applied";
   out.push(`Database: ${where} (${state})`);
   out.push(`Binary:   head ${r.head ?? "(no migrations)"}, migrations from ${set.origin === "embedded" ? "the binary" : set.origin}`);
   const c = r.counts;
@@ -102,8 +102,8 @@ function render(r: StatusReport, where: string, set: LoadedSet, running: { versi
   for (const e of running) out.push("", `${e.version}_${e.name} is marked running: ${e.recovery}`);
   if (c.changed) out.push("", "A changed migration stops 'up' (exit 4): restore the original file and put the change in a new migration.");
   if (c.unknown) out.push("", "The database has migrations this binary does not know: it is newer than this binary (exit 6 from 'up').");
-  if (c.pending && r.managed) out.push("", `Run 'pgship up' to apply ${plural(c.pending, "pending migration")}.`);
-  if (!r.managed && r.empty) out.push("", "Run 'pgship up' to install.");
-  if (!hasRows(r) && !r.empty) out.push("", "This database has objects but is not managed by pgship: adopt it with 'pgship baseline VERSION' (status --exit-code: 4).");
+  if (c.pending && r.managed) out.push("", `Run '${brand.binary} up' to apply ${plural(c.pending, "pending migration")}.`);
+  if (!r.managed && r.empty) out.push("", `Run '${brand.binary} up' to install.`);
+  if (!hasRows(r) && !r.empty) out.push("", `This database has objects but is not managed by ${brand.display}: adopt it with '${brand.binary} baseline VERSION' (status --exit-code: 4).`);
   return out.join("\n");
 }
