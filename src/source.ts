@@ -110,7 +110,8 @@ export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string })
   return { dir, schemaPath: opts.schemaFile ? resolve(cwd(), opts.schemaFile) : join(dirname(dir), "schema.sql") };
 }
 
-export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean }): Promise<LoadedSet> {
+/** withoutSnapshot: the migrations alone, schema.sql not read (dump rewrites it, so a stale one must not stop it). */
+export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean; withoutSnapshot?: boolean }): Promise<LoadedSet> {
   const { embeddedJson } = await import("./embedded.ts");
   if (embeddedJson && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
     const bundle = JSON.parse(embeddedJson) as Bundle;
@@ -125,7 +126,7 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
   const { files, ignored } = readSourceFiles(dir, shown);
   let set: MigrationSet;
   try {
-    set = parseMigrationSet(files, readSnapshotFile(schemaPath, shownPath(schemaPath)));
+    set = parseMigrationSet(files, opts.withoutSnapshot ? null : readSnapshotFile(schemaPath, shownPath(schemaPath)));
   } catch (e) {
     // Point at files the way the user would open them.
     if (e instanceof MigrationFileError) {

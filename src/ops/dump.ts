@@ -50,7 +50,8 @@ function writeAtomically(path: string, text: string): void {
 }
 
 export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutcome> {
-  const set = await ctx.migrations({ preferDisk: true });
+  // Only the migrations: the old schema.sql may belong to migrations that were replaced.
+  const set = await ctx.migrations({ preferDisk: true, withoutSnapshot: true });
   const head = set.migrations.at(-1);
   if (!head) throw new PgshipError("no_migrations", "there are no migrations to dump", { hint: `create one with '${brand.binary} new NAME'` });
   const out = set.schemaPath ?? diskPaths({}).schemaPath;
