@@ -32,3 +32,69 @@ describe("dump", () => {
     expect((await pgship(["dump", "--check"], { cwd: app, env: { DATABASE_URL: d.url } })).code).toBe(0);
   }, 120_000);
 });
+
+/** The template's example lines ("--   sql") that `keep` picks, uncommented. */
+function uncomment(text: string, keep: (line: string) => boolean): string {
+  return text.split("\n").map((l) => (l.startsWith("--   ") && keep(l) ? l.slice(5) : l)).join("\n");
+}
+
+describe("new", () => {
+  test("prints the file and the next steps; the template shows the examples", async () => {
+    const app = tempDir();
+    const r = await pgship(["new", "add_webhook_url"], { cwd: app });
+    expect(r.code).toBe(0);
+    const [file] = readdirSync(join(app, "migrations"));
+    const shown = `migrations/${file}`;
+    expect(r.stdout).toContain(`Created ${shown}`);
+    expect(r.stdout).toContain(`1. edit ${shown}`);
+    expect(r.stdout).toContain("2. pgship dump");
+    expect(r.stdout).toContain("3. pgship check");
+    const text = readFileSync(join(app, shown), "utf8");
+    expect(text).toContain("add column");
+    expect(text).toContain("create index concurrently");
+    expect(text).toContain("--no-transaction");
+    expect(text).toContain("in batches");
+    const json = JSON.parse((await pgship(["new", "index_users", "--no-transaction", "--json"], { cwd: app })).stdout);
+    expect(json.next).toEqual([`edit ${json.file}`, "pgship dump", "pgship check"]);
+    const noTx = readFileSync(join(app, json.file), "utf8");
+    expect(noTx).toStartWith("-- migrate:up transaction:false\n");
+    expect(noTx).toContain("commit;");
+  });
+
+  test("an up section that still holds only the template's comments is 'not written yet'", async () => {
+    const app = tempDir();
+    expect((await pgship(["new", "add_things"], { cwd: app })).code).toBe(0);
+    const [file] = readdirSync(join(app, "migrations"));
+    const r = await pgship(["status", "--migrations-dir", "migrations", "--database-url", "postgres://x@127.0.0.1:1/x", "--json"], { cwd: app });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error.code).toBe("migration_file");
+    expect(r.stderr).toContain(`migrations/${file}:1: not written yet`);
+    expect(r.stderr).not.toContain("empty up section");
+    expect(r.stderr.match(/not written yet/g)).toHaveLength(1);
+    expect(noStackTrace(r.stderr)).toBe(true);
+  });
+
+  test("the template's examples run: a column, then an index built concurrently and a batched backfill", async () => {
+    const d = await db();
+    const app = tempDir();
+    const dir = join(app, "migrations");
+    expect((await pgship(["new", "accounts"], { cwd: app })).code).toBe(0);
+    const [base] = readdirSync(dir);
+    writeFileSync(join(dir, base!), "-- migrate:up\ncreate table accounts (id bigint primary key, user_id bigint, plan text);\ninsert into accounts select g, g % 100, null from generate_series(1, 25000) g;\n-- migrate:down\ndrop table accounts;\n");
+    expect((await pgship(["new", "add_webhook_url"], { cwd: app })).code).toBe(0);
+    expect((await pgship(["new", "index_and_backfill", "--no-transaction"], { cwd: app })).code).toBe(0);
+    const [, column, index] = readdirSync(dir).sort();
+    writeFileSync(join(dir, column!), uncomment(readFileSync(join(dir, column!), "utf8"), (l) => /alter table/.test(l)));
+    writeFileSync(join(dir, index!), uncomment(readFileSync(join(dir, index!), "utf8"), () => true));
+    const up = await pgship(["up", "--migrations-dir", "migrations"], { cwd: app, env: { DATABASE_URL: d.url } });
+    expect({ code: up.code, stderr: up.stderr }).toMatchObject({ code: 0 });
+    const [row] = await d.sql`select count(*)::int as n, count(*) filter (where plan = 'free')::int as free from accounts`;
+    expect(row).toEqual({ n: 25000, free: 25000 });
+    const [col] = await d.sql`select count(*)::int as n from information_schema.columns where table_name = 'accounts' and column_name = 'webhook_url'`;
+    expect(col!.n).toBe(1);
+    const [idx] = await d.sql`select indisvalid from pg_index where indexrelid = 'accounts_user_id_idx'::regclass`;
+    expect(idx!.indisvalid).toBe(true);
+    const down = await pgship(["down", "--steps", "2", "--migrations-dir", "migrations", "--yes"], { cwd: app, env: { DATABASE_URL: d.url } });
+    expect({ code: down.code, stderr: down.stderr }).toMatchObject({ code: 0 });
+  }, 60_000);
+});
