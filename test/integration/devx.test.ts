@@ -98,3 +98,39 @@ describe("new", () => {
     expect({ code: down.code, stderr: down.stderr }).toMatchObject({ code: 0 });
   }, 60_000);
 });
+
+describe("status without a database", () => {
+  test("lists the binary's migrations with their checksums and says the snapshot and model are current", async () => {
+    const r = await pgship(["status"], { cwd: tempDir() });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    expect(r.stdout).toContain("Database: none configured");
+    const files = readdirSync(join(ROOT, "migrations")).sort();
+    for (const f of files) expect(r.stdout).toContain(`${f.slice(0, 14)}  ${f.slice(15, -4)}`);
+    expect(r.stdout).toMatch(/CHECKSUM\n\s+\d{14}\s+\S+\s+[0-9a-f]{12}\n/);
+    expect(r.stdout).toContain(`schema.sql (embedded) at ${files.at(-1)!.slice(0, 14)}: current`);
+    expect(r.stdout).toContain("schema.model.json (embedded) at");
+  });
+
+  test("--migrations-dir: a snapshot and model left from replaced migrations are NOT CURRENT, and dump is named", async () => {
+    const app = appDir();
+    writeFileSync(join(app, "migrations", "20300101000000_newer.sql"), "-- migrate:up\ncreate table newer (id int);\n-- migrate:down\ndrop table newer;\n");
+    const r = await pgship(["status", "--migrations-dir", "migrations"], { cwd: app });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("20300101000000  newer");
+    expect(r.stdout).toMatch(/Snapshot: schema\.sql at \d{14}: NOT CURRENT \(at \d{14}, not the newest migration 20300101000000\)/);
+    expect(r.stdout).toMatch(/Model: +schema\.model\.json at \d{14}: NOT CURRENT/);
+    expect(r.stdout).toContain("Run 'pgship dump'");
+    const json = JSON.parse((await pgship(["status", "--migrations-dir", "migrations", "--json"], { cwd: app })).stdout);
+    expect(json.migrations.at(-1)).toMatchObject({ version: "20300101000000", file: "migrations/20300101000000_newer.sql" });
+    expect(json.migrations.at(-1).checksum).toMatch(/^[0-9a-f]{64}$/);
+    rmSync(join(app, "schema.sql"));
+    const missing = await pgship(["status", "--migrations-dir", "migrations"], { cwd: app });
+    expect(missing.stdout).toContain("Snapshot: schema.sql: NOT CURRENT (missing)");
+  });
+
+  test("a database configured only through PG* variables is still used", async () => {
+    const r = await pgship(["status"], { cwd: tempDir(), env: { PGHOST: "127.0.0.1", PGPORT: "1", PGUSER: "nobody" } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toContain("none configured");
+  });
+});
