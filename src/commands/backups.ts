@@ -20,8 +20,8 @@ export const args = {
   file: { type: "positional", required: false, description: "backup file to verify" },
   dir: { type: "string", description: "Directory to list (default: the current directory)", valueHint: "dir" },
   ...decryptArgs,
-  restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database (--no-restore: only checksum, decrypt, list)" },
-  manifest: { type: "boolean", default: true, description: "verify: require the manifest (--no-manifest: check an archive without one)" },
+  restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database", negativeDescription: "verify: only checksum, decrypt and list the archive; no test restore, no database" },
+  manifest: { type: "boolean", default: true, description: "verify: require the manifest", negativeDescription: "verify: check an archive that has no manifest" },
   ...toolArgs,
 } as const satisfies ArgsDef;
 

@@ -23,11 +23,11 @@ export const args = {
   "keep-acl": { type: "boolean", description: "Restore GRANTs and REVOKEs (the roles must exist)" },
   update: { type: "boolean", description: "Afterwards apply this binary's pending migrations when the backup is older" },
   "dry-run": { type: "boolean", description: "Check the backup and print the plan; change nothing" },
-  manifest: { type: "boolean", default: true, description: "Require the manifest (--no-manifest: restore a pg_dump -Fc archive without one)" },
+  manifest: { type: "boolean", default: true, description: "Require the manifest", negativeDescription: "Restore a pg_dump -Fc archive that has no manifest" },
   "other-app": { type: "boolean", description: `Accept a backup made by another ${brand.display}-built binary` },
   undo: { type: "boolean", description: "Go back to the state before the last restore: swap back the database it kept, or restore its safety backup in place" },
   "safety-dir": { type: "string", description: `In-place restore: where the safety backup of the current database goes (default: the backup file's directory when writable, else ./${brand.binary}-safety)`, valueHint: "dir" },
-  "safety-backup": { type: "boolean", default: true, description: "In-place restore: back up the current database first, so --undo can go back (--no-safety-backup: no way back)" },
+  "safety-backup": { type: "boolean", default: true, description: "In-place restore: back up the current database first, so --undo can go back", negativeDescription: "In-place restore: take no safety backup of the current database (no way back)" },
   ...toolArgs,
 } as const satisfies ArgsDef;
 

@@ -1,9 +1,11 @@
 // The developer's loop: new, dump, check, and status without a database.
 
 import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
+import { cleanEnv, ensureBinary, noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
+import { commands } from "../../src/cli/commands.ts";
 
 const db = useDatabases("devx");
 
@@ -134,3 +136,57 @@ describe("status without a database", () => {
     expect(r.stdout).not.toContain("none configured");
   });
 });
+
+describe("help", () => {
+  const FLAG_ONLY = /^\s+(-\w, )?--[\w-]+( <[^>]+>)?\s*$/;
+
+  test("the command list is grouped, names the wizard, and fits 80 columns", async () => {
+    const r = await pgship(["--help"]);
+    expect(r.code).toBe(0);
+    const groups = r.stdout.split(/\n(?=For servers:|Backups:|For developers:|Global flags:)/);
+    const names = (title: string) => [...groups.find((g) => g.startsWith(title))!.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
+    expect(names("For servers:")).toEqual(["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]);
+    expect(names("Backups:")).toEqual(["backup", "backups", "restore"]);
+    expect(names("For developers:")).toEqual(["new", "dump", "check"]);
+    expect(r.stdout).toContain("with no command on a terminal to start the interactive wizard");
+    for (const line of r.stdout.split("\n")) expect({ line, fits: line.length <= 80 }).toEqual({ line, fits: true });
+  });
+
+  test("every command's help fits 80 columns, has no flag line without its text, and lists its global flags apart", async () => {
+    for (const name of Object.keys(commands)) {
+      const r = await pgship([name, "--help"]);
+      expect({ name, code: r.code }).toEqual({ name, code: 0 });
+      for (const line of r.stdout.split("\n")) expect({ name, line, fits: line.length <= 80 }).toEqual({ name, line, fits: true });
+      // The flag tables: from each "Flags:" heading to the blank line after it.
+      const tables = [...r.stdout.matchAll(/^(?:Global )?[Ff]lags:\n((?:.+\n)+)/gm)].map((m) => m[1]!);
+      expect({ name, tables: tables.length >= 1 }).toEqual({ name, tables: true });
+      for (const line of tables.join("").split("\n")) expect({ name, line, flagOnly: FLAG_ONLY.test(line) }).toEqual({ name, line, flagOnly: false });
+      const [own, globals] = r.stdout.split("\nGlobal flags:\n");
+      expect({ name, globals: globals !== undefined }).toEqual({ name, globals: true });
+      expect(own).not.toContain("--database-url");
+      expect(globals).toContain("--help");
+    }
+  });
+
+  test("a flag on by default shows as --no-NAME with its own text; global flags a command does not read are not listed", async () => {
+    const restore = (await pgship(["restore", "--help"])).stdout;
+    expect(restore).toMatch(/^ {2}--no-manifest +Restore a pg_dump -Fc archive that has no manifest$/m);
+    expect(restore).not.toMatch(/^ {2}--manifest\b/m);
+    expect(restore).not.toContain("Default: true");
+    const made = (await pgship(["new", "--help"])).stdout;
+    expect(made).toMatch(/^ {2}--no-transaction +Start from the transaction:false template/m);
+    expect(made).not.toContain("--database-url");
+    expect(made).not.toContain("--lock-timeout");
+    expect((await pgship(["status", "--help"])).stdout).not.toContain("--yes");
+    expect((await pgship(["up", "--help"])).stdout).toMatch(/^ {2}--no-verify +Skip the check after migrating$/m);
+  });
+
+  test.skipIf(!existsSync("/usr/bin/script"))("on a terminal, help is wrapped to its width", () => {
+    // script(1) gives the binary a terminal; stty sets its width to 110 columns.
+    const r = spawnSync("/usr/bin/script", ["-qc", `stty cols 110; ${ensureBinary()} up --help`, "/dev/null"], { encoding: "utf8", env: cleanEnv() });
+    const lines = r.stdout.replace(/\r/g, "").split("\n");
+    expect(lines.some((l) => l.length > 80)).toBe(true);
+    expect(lines.filter((l) => l.length > 110)).toEqual([]);
+  });
+});
+
