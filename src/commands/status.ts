@@ -29,7 +29,8 @@ export const usage = `Examples:
   ${brand.binary} status --exit-code || echo "migrations pending"`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
-  if (!databaseConfigured(ctx)) return offline(ctx);
+  // --exit-code gates on the database: without one it stays a usage error, never a silent 0.
+  if (!a["exit-code"] && !databaseConfigured(ctx)) return offline(ctx);
   const set = await ctx.migrations();
   const db = await ctx.connect("status");
   let report: StatusReport, last: LastRun | null, holder: LockHolder | null;

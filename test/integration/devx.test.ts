@@ -130,6 +130,12 @@ describe("status without a database", () => {
     expect(missing.stdout).toContain("Snapshot: schema.sql: NOT CURRENT (missing)");
   });
 
+  test("--exit-code without a database is still a usage error, not a silent 0", async () => {
+    const r = await pgship(["status", "--exit-code"], { cwd: tempDir() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no database given");
+  });
+
   test("a database configured only through PG* variables is still used", async () => {
     const r = await pgship(["status"], { cwd: tempDir(), env: { PGHOST: "127.0.0.1", PGPORT: "1", PGUSER: "nobody" } });
     expect(r.code).toBe(1);
