@@ -13,6 +13,8 @@ export const platform = (): string => `${process.platform}-${process.arch}`;
 export const stdinIsTTY = (): boolean => Boolean(process.stdin.isTTY);
 export const stderrIsTTY = (): boolean => Boolean(process.stderr.isTTY);
 export const stdoutIsTTY = (): boolean => Boolean(process.stdout.isTTY);
+/** The terminal's width for help text; 80 when stdout is not a terminal. */
+export const stdoutColumns = (): number => (process.stdout.isTTY && process.stdout.columns >= 40 ? process.stdout.columns : 80);
 
 export function writeStdout(text: string): void {
   process.stdout.write(text);

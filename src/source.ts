@@ -1,6 +1,7 @@
 // Where migrations come from: the bundle compiled into the binary, or files on
 // disk (--migrations-dir / --schema-file, and always in source runs).
 
+import { brand } from "./brand.ts";
 import { existsSync, readdirSync } from "node:fs";
 import { fileError, readRegularFile, shownPath } from "./core/files.ts";
 import { dirname, join, resolve } from "node:path";
@@ -43,7 +44,7 @@ export interface IgnoredFile {
  */
 export function readSourceFiles(dir: string, shownDir = dir): { files: SourceFile[]; ignored: IgnoredFile[] } {
   if (!existsSync(dir)) {
-    throw new UsageError(`migrations directory ${dir} does not exist`, "pass --migrations-dir DIR, or run 'pgship new NAME' to create the first migration");
+    throw new UsageError(`migrations directory ${dir} does not exist`, `pass --migrations-dir DIR, or run '${brand.binary} new NAME' to create the first migration`);
   }
   let names: string[];
   try {
@@ -87,7 +88,7 @@ export async function parseModels(text: string, shown: string): Promise<ModelHis
   try {
     return parseModelHistory(text, shown);
   } catch (e) {
-    throw new PgshipError("model_invalid", (e as Error).message, { hint: "regenerate it with 'pgship dump' (needs a server where the role may create databases)" });
+    throw new PgshipError("model_invalid", (e as Error).message, { hint: `regenerate it with '${brand.binary} dump' (needs a server where the role may create databases)` });
   }
 }
 
@@ -109,7 +110,8 @@ export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string })
   return { dir, schemaPath: opts.schemaFile ? resolve(cwd(), opts.schemaFile) : join(dirname(dir), "schema.sql") };
 }
 
-export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean }): Promise<LoadedSet> {
+/** withoutSnapshot: the migrations alone, schema.sql not read (dump rewrites it, so a stale one must not stop it). */
+export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean; withoutSnapshot?: boolean }): Promise<LoadedSet> {
   const { embeddedJson } = await import("./embedded.ts");
   if (embeddedJson && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
     const bundle = JSON.parse(embeddedJson) as Bundle;
@@ -124,7 +126,7 @@ export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFil
   const { files, ignored } = readSourceFiles(dir, shown);
   let set: MigrationSet;
   try {
-    set = parseMigrationSet(files, readSnapshotFile(schemaPath, shownPath(schemaPath)));
+    set = parseMigrationSet(files, opts.withoutSnapshot ? null : readSnapshotFile(schemaPath, shownPath(schemaPath)));
   } catch (e) {
     // Point at files the way the user would open them.
     if (e instanceof MigrationFileError) {

@@ -8,6 +8,7 @@
 // 140 MiB/s on one core: well above what pg_dump produces, and it runs
 // concurrently with pg_dump in another process.
 
+import { brand } from "../brand.ts";
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient } from "age-encryption";
 
 /**
@@ -115,7 +116,7 @@ export function classifyAgeError(e: unknown): AgeError {
   if (e instanceof AgeError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   if (/no identity matched/i.test(msg)) return new AgeError("wrong-key", "none of the given keys can decrypt it");
-  if (/scrypt work factor is too high/i.test(msg)) return new AgeError("corrupt", "its passphrase work factor is higher than pgship accepts (2^20)");
+  if (/scrypt work factor is too high/i.test(msg)) return new AgeError("corrupt", `its passphrase work factor is higher than ${brand.display} accepts (2^20)`);
   if (/invalid version|non-ASCII|invalid header$|invalid stanza|unrecognized/i.test(msg)) return new AgeError("not-age", `its age header is not valid (${msg})`);
   if (/HMAC/i.test(msg)) return new AgeError("corrupt", "its age header was modified (header MAC mismatch)");
   return new AgeError("corrupt", `it does not decrypt: the data was modified or cut short (${msg})`);

@@ -1,3 +1,4 @@
+import { brand } from "../brand.ts";
 // Reading the first bytes of a file: is it a pg_dump custom-format archive,
 // which pg_dump made it, and can this pg_restore read it? Pure. The layout is
 // ReadHead() in PostgreSQL's src/bin/pg_dump/pg_backup_archiver.c.
@@ -35,7 +36,7 @@ export function guessFileKind(b: Uint8Array): string {
   if (b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd) return "a zstd file";
   if (/^-----BEGIN PGP|^\x85|^\x8c/.test(ascii(b, Math.min(b.length, 16)))) return "a GnuPG file (decrypt it with gpg first)";
   const start = new TextDecoder().decode(b.subarray(0, 256));
-  if (/^(--|SET |CREATE |\\connect|BEGIN)/m.test(start)) return "a plain SQL script (restore it with psql, not pgship)";
+  if (/^(--|SET |CREATE |\\connect|BEGIN)/m.test(start)) return `a plain SQL script (restore it with psql, not ${brand.display})`;
   if (b.length === 0) return "an empty file";
   return "not a pg_dump custom-format archive";
 }
@@ -56,7 +57,7 @@ export function parseArchiveHeader(b: Uint8Array): HeaderResult {
   if (vrev < 0) return truncated;
   const version: [number, number, number] = [vmaj, vmin, vrev];
   if (vmaj !== 1 || vmin < 10) {
-    return { ok: false, reason: `archive format ${vmaj}.${vmin} is not one pgship reads (pg_dump 8.0 or later writes 1.10+)` };
+    return { ok: false, reason: `archive format ${vmaj}.${vmin} is not one ${brand.display} reads (pg_dump 8.0 or later writes 1.10+)` };
   }
   const intSize = byte();
   const offSize = byte();

@@ -4,6 +4,7 @@
 // A backup that fails at any point leaves no file under a backup's name.
 // Retention runs only after all of that, and never removes the new backup.
 
+import { brand } from "../brand.ts";
 import { randomBytes } from "node:crypto";
 import { quoteIdent } from "../core/format.ts";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
@@ -114,7 +115,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
   const pgDump = await locatePgTool("pg_dump", serverMajor, req.tools);
   const pgRestore = await siblingTool(pgDump, "pg_restore").catch(() => locatePgTool("pg_restore", pgDump.major, req.tools));
   req.log.debug(`using ${describeTool(pgDump)} and ${describeTool(pgRestore)}`);
-  const env = toolEnv(target, source.database, "pgship backup");
+  const env = toolEnv(target, source.database, `${brand.binary} backup`);
   const compression = await chooseCompression(pgDump, req.compression, env);
   req.interrupt.check();
 

@@ -6,6 +6,7 @@
 // that looks good. Everything restore checks before touching a database
 // (sizes, sha256 of the stored and of the decrypted bytes, encryption) is here.
 
+import { brand } from "../brand.ts";
 import { plural } from "../core/format.ts";
 
 export const MANIFEST_FORMAT = "pgship-backup/1";
@@ -113,7 +114,7 @@ export function parseManifest(text: string): ManifestResult {
   }
   if (!isObj(v)) return { ok: false, problems: ["not a JSON object"] };
   if (v.format !== MANIFEST_FORMAT) {
-    return { ok: false, problems: [typeof v.format === "string" && v.format.startsWith("pgship-backup/") ? `manifest format ${v.format} is newer than this binary understands` : "not a pgship backup manifest (no \"format\": \"pgship-backup/1\")"] };
+    return { ok: false, problems: [typeof v.format === "string" && v.format.startsWith("pgship-backup/") ? `manifest format ${v.format} is newer than this binary understands` : `not a ${brand.display} backup manifest (no "format": "${MANIFEST_FORMAT}")`] };
   }
   const p: string[] = [];
   const need = (ok: boolean, what: string) => {

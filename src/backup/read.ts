@@ -3,6 +3,7 @@
 // restore). One pass, streamed. Used when a backup is written (read back),
 // before a restore touches anything, and by `backups verify`.
 
+import { brand } from "../brand.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import { describeExit, startProc, type RunningProc } from "../tools/proc.ts";
 import { toolSpec, type PgTool } from "../tools/pg-tools.ts";
@@ -47,7 +48,7 @@ export function decryptError(e: AgeError, file: string, expected?: string): Pgsh
       hint: expected ?? "pass the age identity file it was encrypted to (--identity key.txt) or its --passphrase-file",
     });
   }
-  if (e.kind === "not-age") return new PgshipError("backup_corrupt", `${file} is not a valid age file: ${e.message}`, { hint: "the file is damaged or not a pgship backup" });
+  if (e.kind === "not-age") return new PgshipError("backup_corrupt", `${file} is not a valid age file: ${e.message}`, { hint: `the file is damaged or not a ${brand.display} backup` });
   return new PgshipError("backup_corrupt", `${file} is damaged: ${e.message}`, { hint: "use another backup; this one cannot be restored" });
 }
 
@@ -127,7 +128,7 @@ export async function listArchive(
   if (stopped()) throw new PgshipError("interrupted", `interrupted while checking ${file}: nothing was changed`, { exitCode: ExitCode.interrupted });
   const parsed = parseArchiveHeader(r.head);
   if (!parsed.ok) {
-    throw new PgshipError("backup_corrupt", `${file} is not a pg_dump archive: ${parsed.reason}`, { hint: "pgship restores the custom-format archives that 'pgship backup' or 'pg_dump -Fc' write" });
+    throw new PgshipError("backup_corrupt", `${file} is not a pg_dump archive: ${parsed.reason}`, { hint: `${brand.display} restores the custom-format archives that '${brand.binary} backup' or 'pg_dump -Fc' write` });
   }
   if (!canRead(pgRestore.major, parsed.header)) throw newerArchiveError(file, parsed.header, pgRestore);
   if (exit.code !== 0 && whole) {

@@ -9,7 +9,7 @@ import { PgshipError } from "../core/errors.ts";
 import { brand } from "../brand.ts";
 import { connect, safeMessage, type Db, type Sql } from "../db/connect.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
-import { createWorkDatabaseSql, grantsSql, isScratchName, isWorkDatabaseOf, keptOf, KEPT_MARK, scratchOf, settingsSql, swapSql, type InPlaceTarget, type LiveDatabase } from "./restore-plan.ts";
+import { createWorkDatabaseSql, grantsSql, isScratchName, isWorkDatabaseOf, keptOf, KEPT_LIKE, scratchOf, settingsSql, swapSql, type InPlaceTarget, type LiveDatabase } from "./restore-plan.ts";
 
 export interface Role {
   name: string;
@@ -166,8 +166,8 @@ export async function swapDatabases(admin: Db, live: string, work: string, kept:
 export async function keptDatabases(admin: Db, live: string): Promise<{ name: string; comment: string }[]> {
   const rows = await admin.sql.unsafe<{ name: string; comment: string }[]>(
     `select d.datname as name, shobj_description(d.oid, 'pg_database') as comment from pg_database d
-      where shobj_description(d.oid, 'pg_database') like $1 order by d.datname`,
-    [`${KEPT_MARK}%`],
+      where shobj_description(d.oid, 'pg_database') like any(array(select jsonb_array_elements_text($1::text::jsonb))) order by d.datname`,
+    [JSON.stringify(KEPT_LIKE)],
   );
   return rows.filter((r) => r.name !== live && keptOf(r.comment) === live);
 }

@@ -14,13 +14,13 @@ import { brand } from "../brand.ts";
 export function checkedBackup(b: StoredBackup, file: string, opts: { requireManifest: boolean; otherApp: boolean }): StoredBackup {
   if (b.status === "broken") {
     throw new PgshipError("backup_corrupt", `${file} cannot be restored: ${b.problems.join("; ")}`, {
-      hint: "the backup is damaged or incomplete; list the others with 'pgship backups --dir DIR'",
+      hint: `the backup is damaged or incomplete; list the others with '${brand.binary} backups --dir DIR'`,
     });
   }
   if (b.status === "no-manifest") {
     if (opts.requireManifest) {
       throw new PgshipError("backup_unverifiable", `${file} has no manifest beside it, so its checksum cannot be checked`, {
-        hint: "restore a backup made by 'pgship backup' (a .dump or .dump.age with its .manifest.json), or pass --no-manifest to restore a pg_dump -Fc archive you trust",
+        hint: `restore a backup made by '${brand.binary} backup' (a .dump or .dump.age with its .manifest.json), or pass --no-manifest to restore a pg_dump -Fc archive you trust`,
       });
     }
     if (!b.archivePath) throw new PgshipError("backup_missing", `${file}: the archive is missing`);

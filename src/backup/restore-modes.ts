@@ -6,6 +6,7 @@
 //   in-place no CREATEDB: replace the contents in one transaction
 // A failure in any of them leaves the live database as it was.
 
+import { brand } from "../brand.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { quoteIdent, quoteLiteral } from "../core/format.ts";
 import { PgshipError } from "../core/errors.ts";
@@ -44,7 +45,7 @@ export interface ModeResult {
   endedSessions: number;
 }
 
-const inProgressComment = (live: string) => `pgship: restore in progress into ${live} since ${new Date().toISOString()}; safe to drop when no restore is running`;
+const inProgressComment = (live: string) => `${brand.display}: restore in progress into ${live} since ${new Date().toISOString()}; safe to drop when no restore is running`;
 
 async function buildBeside(admin: Db, name: string, r: ModeRun, like: Awaited<ReturnType<typeof readLiveDatabase>> | null): Promise<void> {
   if (await databaseExists(admin.sql, name)) {
@@ -91,7 +92,7 @@ export async function runSwap(r: ModeRun, at: Date, dropOld: boolean, keeps: str
       await dropDatabase(admin, kept);
       dropped = true;
     } catch (e) {
-      r.warn(`restored, but could not drop the old database "${kept}": ${(e as Error).message}; drop it later with 'pgship restore --drop-old'`);
+      r.warn(`restored, but could not drop the old database "${kept}": ${(e as Error).message}; drop it later with '${brand.binary} restore --drop-old'`);
     }
   }
   return { database: r.live, kept: dropped ? null : kept, dropped, endedSessions: ended };

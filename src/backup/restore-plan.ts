@@ -2,6 +2,7 @@
 // builds beside the live one, the dated name the old one is kept under, the
 // statements that swap them, and the preamble of an in-place restore.
 
+import { brand } from "../brand.ts";
 import { stampOf } from "./manifest.ts";
 
 import { quoteIdent, quoteLiteral } from "../core/format.ts";
@@ -35,9 +36,13 @@ export function isWorkDatabaseOf(name: string, live: string): boolean {
 export const SCRATCH_PREFIX = "pgship_scratch_";
 export const isScratchName = (name: string) => /^pgship_scratch_[0-9a-f]{12}$/.test(name);
 export const scratchComment = (forDatabase: string, at: Date, madeBy?: string, pid?: number) =>
-  `pgship: scratch database for ${forDatabase} since ${at.toISOString()}${madeBy ? `, made by '${madeBy}' (pid ${pid})` : ""}; safe to drop when nobody is connected to it`;
+  `${brand.display}: scratch database for ${forDatabase} since ${at.toISOString()}${madeBy ? `, made by '${madeBy}' (pid ${pid})` : ""}; safe to drop when nobody is connected to it`;
+/** Comments start with the brand; those written before it was used (or by the unbranded binary) with "pgship". */
+export const COMMENT_MARKS = [...new Set([brand.display, "pgship"])];
+const marked = (rest: string) => new RegExp(`^(?:${COMMENT_MARKS.map((m) => m.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")}): ${rest}`);
+const SCRATCH_RE = marked("scratch database for (.+) since \\d{4}-");
 export function scratchOf(comment: string | null): string | null {
-  const m = comment ? /^pgship: scratch database for (.+) since \d{4}-/.exec(comment) : null;
+  const m = comment ? SCRATCH_RE.exec(comment) : null;
   return m ? m[1]! : null;
 }
 
@@ -45,13 +50,21 @@ export function scratchOf(comment: string | null): string | null {
 export const keptDatabaseName = (live: string, at: Date, n = 1) => fitName(live, `_before_restore_${stampOf(at).toLowerCase()}${nth(n)}`);
 
 /** Kept databases carry this comment; `restore --drop-old` finds them by it, never by name alone. */
-export const KEPT_MARK = "pgship: kept by restore";
+export const KEPT_MARK = `${brand.display}: kept by restore`;
+/** LIKE patterns that find kept databases' comments, old ("pgship: ...") and branded. */
+export const KEPT_LIKE = COMMENT_MARKS.map((m) => `${m.replace(/[\\%_]/g, "\\$&")}: kept by restore%`);
+const KEPT_RE = marked("kept by restore of (.+) on (\\d{4}-\\S*)");
 export const keptComment = (live: string, file: string, at: Date) =>
-  `${KEPT_MARK} of ${live} on ${at.toISOString()} (replaced by ${file}); drop it with 'pgship restore --drop-old'`;
+  `${KEPT_MARK} of ${live} on ${at.toISOString()} (replaced by ${file}); drop it with '${brand.binary} restore --drop-old'`;
 
 export function keptOf(comment: string | null): string | null {
-  const m = comment ? /^pgship: kept by restore of (.+) on \d{4}-/.exec(comment) : null;
+  const m = comment ? KEPT_RE.exec(comment) : null;
   return m ? m[1]! : null;
+}
+
+/** When the kept database was replaced, from its comment. */
+export function keptAt(comment: string | null): string | null {
+  return (comment ? KEPT_RE.exec(comment) : null)?.[2] ?? null;
 }
 
 export interface LiveDatabase {

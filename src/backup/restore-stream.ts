@@ -4,6 +4,7 @@
 // the whole file was read and its hashes matched the ones checked before;
 // on any failure psql is killed, so the server rolls everything back.
 
+import { brand } from "../brand.ts";
 import type { ConnectionTarget } from "../core/config.ts";
 import { PgshipError } from "../core/errors.ts";
 import { toolSpec, type PgTool } from "../tools/pg-tools.ts";
@@ -41,7 +42,7 @@ const stop = async (procs: RunningProc[]) => {
 
 /** pg_restore into an existing (new, empty) database. The caller drops the database if this throws. */
 export async function restoreInto(database: string, pgRestore: PgTool, input: RestoreInput): Promise<void> {
-  const env = toolEnv(input.target, database, "pgship restore");
+  const env = toolEnv(input.target, database, `${brand.binary} restore`);
   const child = startProc(toolSpec(pgRestore, pgRestoreArgs(database, input.ownership), env, { stdin: true }), { stdin: "pipe" });
   input.track([child]);
   try {
@@ -95,7 +96,7 @@ async function forwardHoldingTail(src: AsyncIterable<Uint8Array>, runner: Runnin
  * ends without a COMMIT and the server rolls the transaction back.
  */
 export async function restoreInPlace(database: string, pgRestore: PgTool, psql: PgTool, preamble: string, input: RestoreInput): Promise<void> {
-  const env = toolEnv(input.target, database, "pgship restore");
+  const env = toolEnv(input.target, database, `${brand.binary} restore`);
   const runner = startProc(toolSpec(psql, psqlScriptArgs(database), env, { stdin: true }), { stdin: "pipe" });
   const script = startProc(toolSpec(pgRestore, pgRestoreScriptArgs(input.ownership), {}, { stdin: true }), { stdin: "pipe", stdout: "pipe" });
   // psql stopping early (ON_ERROR_STOP) must not leave pg_restore blocked on a full pipe.

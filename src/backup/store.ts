@@ -2,6 +2,7 @@
 // cheaply), finding the manifest of a file, writing files atomically with
 // mode 0600, and removing a backup. The only module that lays out the files.
 
+import { brand } from "../brand.ts";
 import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { readExistingFile } from "../core/files.ts";
 import { basename, dirname, join, resolve } from "node:path";
@@ -55,7 +56,7 @@ export function readStored(dir: string, stem: string): StoredBackup {
   b.archiveBytes = b.archivePath ? sizeOf(b.archivePath) : null;
   if (!b.manifestPath) {
     b.status = "no-manifest";
-    b.problems.push("no manifest: not written by pgship, or its backup was interrupted before it finished");
+    b.problems.push(`no manifest: not written by ${brand.display}, or its backup was interrupted before it finished`);
   } else if (!b.manifest) {
     b.status = "broken";
   } else if (!b.archivePath) {
@@ -101,8 +102,8 @@ export function listBackups(dir: string): Listing {
  */
 export function resolveBackupFile(file: string): StoredBackup {
   const path = resolve(file);
-  if (!existsSync(path)) throw new PgshipError("backup_missing", `${file} does not exist`, { hint: "list the backups with 'pgship backups --dir DIR'" });
-  if (statSync(path).isDirectory()) throw new PgshipError("backup_missing", `${file} is a directory, not a backup file`, { hint: `list its backups with 'pgship backups --dir ${file}'` });
+  if (!existsSync(path)) throw new PgshipError("backup_missing", `${file} does not exist`, { hint: `list the backups with '${brand.binary} backups --dir DIR'` });
+  if (statSync(path).isDirectory()) throw new PgshipError("backup_missing", `${file} is a directory, not a backup file`, { hint: `list its backups with '${brand.binary} backups --dir ${file}'` });
   const dir = dirname(path);
   const stem = stemOf(basename(path));
   if (stem) {

@@ -6,6 +6,7 @@
 // another version would report that version's changes as drift, and repairing
 // against it would apply them (then the pending migrations fail forever).
 
+import { brand } from "../brand.ts";
 import type { Emit } from "../core/events.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
@@ -56,10 +57,10 @@ export async function expectedModel(set: LoadedSet, db: Db, schema: string, vers
   }
   const head = set.migrations.at(-1)?.version;
   const unavailable = (why: string) =>
-    new PgshipError("model_unavailable", `cannot compare: there is no exact model of the schema at ${version} (${why}); pgship never compares with, or repairs against, the schema of another version`, {
+    new PgshipError("model_unavailable", `cannot compare: there is no exact model of the schema at ${version} (${why}); ${brand.display} never compares with, or repairs against, the schema of another version`, {
       hint: head && version < head
-        ? `run 'pgship up' to bring the database to ${head} (pending migrations first, then verify), or run verify as a role that may create databases: it then builds the model for ${version} in a scratch database`
-        : "regenerate schema.model.json with 'pgship dump' and rebuild, or run verify as a role that may create databases: it then builds the model in a scratch database",
+        ? `run '${brand.binary} up' to bring the database to ${head} (pending migrations first, then verify), or run verify as a role that may create databases: it then builds the model for ${version} in a scratch database`
+        : `regenerate schema.model.json with '${brand.binary} dump' and rebuild, or run verify as a role that may create databases: it then builds the model in a scratch database`,
     });
   if (opts.replay === false) throw unavailable(missing);
   const upTo = set.migrations.filter((m) => m.version <= version);

@@ -6,6 +6,7 @@
 // `pgship dump`, gated by `pgship check`, embedded by the build and loaded only
 // by the commands that compare schemas (never by `status`).
 
+import { brand } from "../brand.ts";
 import { canonical, emptyModel, stableStringify, type Model } from "./model.ts";
 
 /** One change to the model: set the value at a path of keys, or delete it. */
@@ -101,13 +102,13 @@ export function parseModelHistory(text: string, file: string): ModelHistory {
   try {
     data = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file} is not valid JSON (${(e as Error).message}); regenerate it with 'pgship dump'`);
+    throw new Error(`${file} is not valid JSON (${(e as Error).message}); regenerate it with '${brand.binary} dump'`);
   }
-  const bad = () => new Error(`${file} is not a pgship schema model; regenerate it with 'pgship dump'`);
+  const bad = () => new Error(`${file} is not a ${brand.display} schema model; regenerate it with '${brand.binary} dump'`);
   if (!data || typeof data.version !== "string" || !data.model || typeof data.model.tables !== "object") throw bad();
   if (data.format === undefined) return new ModelHistory({ version: data.version, model: data.model });
   if (data.format !== 2 || !Array.isArray(data.versions)) {
-    throw new Error(`${file} has a format this binary does not read (format ${String(data.format)}); regenerate it with 'pgship dump'`);
+    throw new Error(`${file} has a format this binary does not read (format ${String(data.format)}); regenerate it with '${brand.binary} dump'`);
   }
   for (const v of data.versions) if (!v || typeof v.version !== "string" || !Array.isArray(v.changes)) throw bad();
   return new ModelHistory(data as ModelHistoryFile);

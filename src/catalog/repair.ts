@@ -2,6 +2,7 @@
 // SQL that does it; the rest get SQL a person could run after reviewing it.
 // Repairs run in one transaction (see commands/verify.ts); this file only writes SQL.
 
+import { brand } from "../brand.ts";
 import type { Finding } from "./diff.ts";
 import { portable, type Column, type Index, type Model, type Table } from "./model.ts";
 
@@ -94,7 +95,7 @@ export function planRepairs(findings: Finding[], expectedAsRead: Model): RepairP
   for (const f of findings) {
     const table = expected.tables[f.group];
     if (f.kind === "extra") {
-      person(f, dropSql(f), "pgship never drops anything: review and drop it yourself if it is not needed");
+      person(f, dropSql(f), `${brand.display} never drops anything: review and drop it yourself if it is not needed`);
       continue;
     }
     switch (f.type) {

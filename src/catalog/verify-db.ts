@@ -1,6 +1,7 @@
 // Database side of verify: read the live schema, pick the expected one, diff;
 // and apply a repair plan in one transaction after its prechecks.
 
+import { brand } from "../brand.ts";
 import { interrupted, type Interrupt } from "../core/cancel.ts";
 import { ExitCode, isPgshipError, PgshipError } from "../core/errors.ts";
 import type { Emit } from "../core/events.ts";
@@ -32,8 +33,8 @@ export async function verifyDatabase(db: Db, set: LoadedSet, schema: string, emi
   const applied = state.applied.filter((r) => r.state === "applied").map((r) => r.version).sort();
   const version = applied.at(-1);
   if (!state.managed || !version) {
-    throw new PgshipError("not_installed", "the database is not installed by pgship, so there is no expected schema to compare with", {
-      hint: state.empty ? "run 'pgship up' to install it" : "adopt it first with 'pgship baseline V'",
+    throw new PgshipError("not_installed", `the database is not installed by ${brand.display}, so there is no expected schema to compare with`, {
+      hint: state.empty ? `run '${brand.binary} up' to install it` : `adopt it first with '${brand.binary} baseline V'`,
     });
   }
   const known = new Set(set.migrations.map((m) => m.version));
@@ -48,11 +49,11 @@ export async function verifyDatabase(db: Db, set: LoadedSet, schema: string, emi
   const skipped = set.migrations.filter((m) => m.version < version && !done.has(m.version));
   if (skipped.length) {
     throw new PgshipError("model_unavailable", `cannot compare: the database is at ${version} but never applied ${skipped.map((m) => `${m.version}_${m.name}`).join(", ")}, so its schema is not the schema of any version`, {
-      hint: "run 'pgship up' to apply it, then verify",
+      hint: `run '${brand.binary} up' to apply it, then verify`,
     });
   }
   if (state.applied.some((r) => r.state === "running")) {
-    emit({ type: "warn", message: "a transaction:false migration is marked running: finish it with 'pgship up' before trusting this comparison" });
+    emit({ type: "warn", message: `a transaction:false migration is marked running: finish it with '${brand.binary} up' before trusting this comparison` });
   }
   const adopted = await readAdopted(db.sql, schema);
   const { expected, findings, queries } = await compareAt(db, set, schema, version, emit, { ...opts, ignore: adopted });

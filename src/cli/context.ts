@@ -93,6 +93,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         migrationsDir: args["migrations-dir"] as string | undefined,
         schemaFile: args["schema-file"] as string | undefined,
         preferDisk: opts?.preferDisk,
+        withoutSnapshot: opts?.withoutSnapshot,
       });
       return set;
     },

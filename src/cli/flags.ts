@@ -1,6 +1,7 @@
 // Flags every command accepts, and a strict parser on top of citty's: an unknown
 // or misspelled flag is a usage error (exit 2), not silently ignored.
 
+import { brand } from "../brand.ts";
 import { parseArgs, type ArgsDef } from "citty";
 import { MAX_DURATION_MS, parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
@@ -17,7 +18,7 @@ export const globalArgs = {
   "lock-timeout": { type: "string", description: "How long to wait for another run's lock", default: "60s", valueHint: "duration" },
   "migrations-dir": { type: "string", description: "Read migrations from this directory instead of the embedded ones", valueHint: "dir" },
   "schema-file": { type: "string", description: "Read the snapshot from this file instead of the embedded one", valueHint: "file" },
-  "tracking-schema": { type: "string", description: "Schema that holds pgship's tracking tables", valueHint: "name" },
+  "tracking-schema": { type: "string", description: `Schema that holds ${brand.display}'s tracking tables`, valueHint: "name" },
   help: { type: "boolean", alias: "h", description: "Show help" },
 } as const satisfies ArgsDef;
 

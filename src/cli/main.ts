@@ -1,10 +1,11 @@
 // The command line: parse it, run one command (or the wizard), map the outcome
 // to an exit code. Loaded by src/main.ts for everything but --version.
 
-import { renderUsage, type ArgsDef } from "citty";
+import type { ArgsDef } from "citty";
 import { commands } from "./commands.ts";
 import { brand, createContext } from "./context.ts";
 import { globalArgs, parseStrict } from "./flags.ts";
+import { commandUsage, mainUsage } from "./help.ts";
 import { printJson } from "./output.ts";
 import { ExitCode, isPgshipError, UsageError, type ErrorCode } from "../core/errors.ts";
 import { redactor, seedRedactor, type Redactor } from "../core/redact.ts";
@@ -25,25 +26,6 @@ function findCommand(raw: string[]): number {
     return i;
   }
   return -1;
-}
-
-function mainUsage(): string {
-  const width = Math.max(...Object.keys(commands).map((c) => c.length));
-  const lines = [
-    `${brand.display} ${brand.version}: install, upgrade, check and back up this app's PostgreSQL database`,
-    "",
-    `Usage: ${brand.binary} <command> [flags]`,
-    "",
-    "Commands:",
-    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.description}`),
-    "",
-    "Global flags:",
-    ...Object.entries(globalArgs).map(([name, d]) => `  --${name}${"valueHint" in d ? ` <${d.valueHint}>` : ""}`.padEnd(34) + d.description),
-    "",
-    `Run '${brand.binary} <command> --help' for a command's flags. Exit codes: 0 ok, 1 error, 2 usage,`,
-    "3 pending migrations, 4 drift or changed migration, 5 lock not acquired, 6 database newer than binary, 130 interrupted.",
-  ];
-  return lines.join("\n") + "\n";
 }
 
 async function main(): Promise<number> {
@@ -77,8 +59,7 @@ async function main(): Promise<number> {
   const rest = [...raw.slice(0, at), ...raw.slice(at + 1)];
   const defs = { ...mod.args, ...globalArgs } as ArgsDef;
   if (rest.includes("--help") || rest.includes("-h")) {
-    const usage = await renderUsage({ meta: { name, description: entry.description }, args: defs } as never, { meta: { name: brand.binary } } as never);
-    writeStdout(`${usage.replace(/\u001b\[\d+m/g, "")}\n${mod.usage ? `\n${mod.usage}\n` : ""}`);
+    writeStdout(commandUsage(name, entry.description, mod.args, mod.usage));
     return ExitCode.ok;
   }
   const args = parseStrict(rest, defs);

@@ -3,6 +3,7 @@
 // The work is the backup operation (src/ops/backup.ts); this turns flags into
 // its options and its outcome into text or --json.
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { basename } from "node:path";
 import { ExitCode, UsageError } from "../core/errors.ts";
@@ -30,14 +31,14 @@ export const usage = `Writes DIR/<database>-<UTC time>.dump (.dump.age when encr
 only after pg_dump succeeded and the archive read back. Retention runs after that.
 Exit codes: 0 ok, 1 error (nothing written under a backup's name), 2 usage, 130 interrupted.
 Examples:
-  pgship backup --dir /var/backups/app
-  pgship backup --dir /var/backups/app --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
-  pgship backup --dir /var/backups/app --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --json
-  pgship backup --dir /var/backups/app --keep-last 3 --dry-run          # what would be deleted
-  pgship backup --dir /backups --docker-container db                      # pg_dump inside the db container`;
+  ${brand.binary} backup --dir /var/backups/app
+  ${brand.binary} backup --dir /var/backups/app --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+  ${brand.binary} backup --dir /var/backups/app --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --json
+  ${brand.binary} backup --dir /var/backups/app --keep-last 3 --dry-run          # what would be deleted
+  ${brand.binary} backup --dir /backups --docker-container db                      # pg_dump inside the db container`;
 
 export function requireDir(a: Args): string {
-  if (!a.dir) throw new UsageError("--dir is required", "say where backups go, e.g. pgship backup --dir /var/backups/app");
+  if (!a.dir) throw new UsageError("--dir is required", `say where backups go, e.g. ${brand.binary} backup --dir /var/backups/app`);
   return String(a.dir);
 }
 
@@ -60,7 +61,7 @@ export function text(o: BackupResult): string {
   if ("dryRun" in o) return [`Dry run: no backup taken, nothing deleted. After a backup of "${o.database}" now:`, ...renderRetention(o.retention)].join("\n");
   const lines = [
     `Backup written: ${o.file}`,
-    `  ${formatBytes(o.bytes)} (database ${o.databaseBytes === null ? "size unknown" : formatBytes(o.databaseBytes)}), schema ${o.schemaVersion ?? "not managed by pgship"}, ${o.compression}, encrypted: ${describeEncryption(o.encryption)}`,
+    `  ${formatBytes(o.bytes)} (database ${o.databaseBytes === null ? "size unknown" : formatBytes(o.databaseBytes)}), schema ${o.schemaVersion ?? `not managed by ${brand.display}`}, ${o.compression}, encrypted: ${describeEncryption(o.encryption)}`,
     `  sha256 ${o.sha256}`,
     `  verified: read back and listed by pg_restore; pg_dump ${o.pgDump}, ${(o.durationMs / 1000).toFixed(1)} s`,
   ];

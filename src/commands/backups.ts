@@ -2,6 +2,7 @@
 // `backups verify FILE`: sha256, decryption, and a test restore into a
 // scratch database that is dropped afterwards.
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { basename } from "node:path";
 import { ExitCode, UsageError } from "../core/errors.ts";
@@ -19,20 +20,20 @@ export const args = {
   file: { type: "positional", required: false, description: "backup file to verify" },
   dir: { type: "string", description: "Directory to list (default: the current directory)", valueHint: "dir" },
   ...decryptArgs,
-  restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database (--no-restore: only checksum, decrypt, list)" },
-  manifest: { type: "boolean", default: true, description: "verify: require the manifest (--no-manifest: check an archive without one)" },
+  restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database", negativeDescription: "verify: only checksum, decrypt and list the archive; no test restore, no database" },
+  manifest: { type: "boolean", default: true, description: "verify: require the manifest", negativeDescription: "verify: check an archive that has no manifest" },
   ...toolArgs,
 } as const satisfies ArgsDef;
 
 export const usage = `Statuses: ok (manifest valid, archive present with the recorded size), broken (what is wrong is
-shown), no-manifest (interrupted or not made by pgship). VERIFIED shows the strongest check passed:
+shown), no-manifest (interrupted or not made by ${brand.display}). VERIFIED shows the strongest check passed:
 readback (when written) or test-restore (by 'backups verify').
 verify exits 0 when the backup restores, 1 when it does not (the message says why), 2 on usage errors.
 Examples:
-  pgship backups --dir /var/backups/app
-  pgship backups --dir /var/backups/app --json
-  pgship backups verify /var/backups/app/app-20250601T020000Z.dump.age --identity ~/backup-key.txt
-  pgship backups verify app-20250601T020000Z.dump --no-restore        # without a database`;
+  ${brand.binary} backups --dir /var/backups/app
+  ${brand.binary} backups --dir /var/backups/app --json
+  ${brand.binary} backups verify /var/backups/app/app-20250601T020000Z.dump.age --identity ~/backup-key.txt
+  ${brand.binary} backups verify app-20250601T020000Z.dump --no-restore        # without a database`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const action = a.action as string | undefined;
@@ -41,8 +42,8 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     ctx.result(listing, () => listText(listing));
     return ExitCode.ok;
   }
-  if (action !== "verify") throw new UsageError(`unknown backups action "${action}"`, "use 'pgship backups --dir DIR' to list, or 'pgship backups verify FILE'");
-  if (!a.file) throw new UsageError("backups verify needs a FILE", "e.g. pgship backups verify /var/backups/app/app-20250601T020000Z.dump");
+  if (action !== "verify") throw new UsageError(`unknown backups action "${action}"`, `use '${brand.binary} backups --dir DIR' to list, or '${brand.binary} backups verify FILE'`);
+  if (!a.file) throw new UsageError("backups verify needs a FILE", `e.g. ${brand.binary} backups verify /var/backups/app/app-20250601T020000Z.dump`);
   const file = String(a.file);
   const outcome = await verifyBackup(ctx, {
     file,

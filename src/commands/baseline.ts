@@ -1,5 +1,6 @@
 // baseline [V] [--from TOOL] [--force] [--drop-source]: flags → options → the baseline operation → text or JSON.
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { ADOPT_TOOLS, isAdoptTool } from "../core/adopt-map.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
@@ -15,11 +16,11 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
-  pgship baseline 20250301120000        # schema matches everything up to and including this migration
-  pgship baseline --from dbmate         # read the version from dbmate's schema_migrations, check the schema, record it
-  pgship baseline --drop-source         # later: drop dbmate's table once you no longer need to roll back with it
+  ${brand.binary} baseline 20250301120000        # schema matches everything up to and including this migration
+  ${brand.binary} baseline --from dbmate         # read the version from dbmate's schema_migrations, check the schema, record it
+  ${brand.binary} baseline --drop-source         # later: drop dbmate's table once you no longer need to roll back with it
 --from reads schema_migrations (dbmate, golang-migrate), _prisma_migrations (Prisma) or alembic_version
-(Alembic, through the pgship.adopt.alembic map in package.json), compares the schema with the exact
+(Alembic, through the Alembic revision map in package.json), compares the schema with the exact
 model of that version (exit 4 and nothing recorded when it differs) and records the history.`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {

@@ -1,6 +1,7 @@
 // check: the CI gate. The work is the check operation (src/ops/check.ts); this
 // turns flags into its options and renders its outcome (exit 4 on any error).
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode } from "../core/errors.ts";
 import { renderFindings } from "../catalog/diff.ts";
@@ -16,8 +17,8 @@ export const args = {
 
 export const usage = `Needs a server where the role may create databases (CI's PostgreSQL service). Exit 4 on any problem.
 Examples:
-  pgship check --database-url postgres://postgres:postgres@localhost:5432/postgres
-  pgship check --json`;
+  ${brand.binary} check --database-url postgres://postgres:postgres@localhost:5432/postgres
+  ${brand.binary} check --json`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const outcome: CheckOutcome = await check(ctx, { pgBin: a["pg-bin"] as string | undefined, skipStairway: Boolean(a["skip-stairway"]), strict: Boolean(a.strict) });

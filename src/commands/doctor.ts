@@ -2,6 +2,7 @@
 // it. The checks are the doctor operation (src/ops/doctor.ts, runDoctor); this
 // renders its outcome, and the exit code is the worst finding's.
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
@@ -12,8 +13,8 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
-  pgship doctor
-  pgship doctor --json`;
+  ${brand.binary} doctor
+  ${brand.binary} doctor --json`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const outcome: DoctorOutcome = await doctor(ctx, { pgBin: a["pg-bin"] as string | undefined });

@@ -1,5 +1,6 @@
 // down: roll back with the migrations' down sections.
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import { down, planMigration, type DownOptions } from "../ops/migrate.ts";
@@ -14,9 +15,9 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
-  pgship down                      # roll back the newest migration
-  pgship down --steps 3
-  pgship down --to 20250301120000  # keep 20250301120000 and older`;
+  ${brand.binary} down                      # roll back the newest migration
+  ${brand.binary} down --steps 3
+  ${brand.binary} down --to 20250301120000  # keep 20250301120000 and older`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   if (a.to !== undefined && a.steps !== undefined) throw new UsageError("give --steps or --to, not both");

@@ -2,6 +2,7 @@
 // from a scratch database built by replaying every migration. The work is the
 // dump operation (src/ops/dump.ts); this renders its outcome.
 
+import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode } from "../core/errors.ts";
 import type { Context } from "../cli/context.ts";
@@ -17,8 +18,8 @@ export const usage = `Needs a server where the role may create databases (a deve
 Writes schema.sql (the snapshot) and schema.model.json (the catalog model at every migration,
 which 'verify' compares with at the database's version).
 Examples:
-  pgship dump --database-url postgres://dev@localhost/dev
-  pgship dump --check   # CI: fail if schema.sql or schema.model.json is stale`;
+  ${brand.binary} dump --database-url postgres://dev@localhost/dev
+  ${brand.binary} dump --check   # CI: fail if schema.sql or schema.model.json is stale`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const outcome = await dump(ctx, { pgBin: a["pg-bin"] as string | undefined, check: Boolean(a.check) });
@@ -30,7 +31,7 @@ function text(o: DumpOutcome): string {
   if (o.check) {
     return o.ok
       ? `${o.file} and ${o.modelFile} are up to date (snapshot at ${o.version}, models for ${o.versions} versions).`
-      : `${o.stale.join(" and ")} ${o.stale.length === 1 ? "is" : "are"} stale: run 'pgship dump' and commit the result.`;
+      : `${o.stale.join(" and ")} ${o.stale.length === 1 ? "is" : "are"} stale: run '${brand.binary} dump' and commit the result.`;
   }
   return o.changed
     ? `Wrote ${o.file} (snapshot at ${o.version}, ${o.bytes} bytes) and ${o.modelFile} (models for ${o.versions} versions).`

@@ -23,11 +23,11 @@ export const args = {
   "keep-acl": { type: "boolean", description: "Restore GRANTs and REVOKEs (the roles must exist)" },
   update: { type: "boolean", description: "Afterwards apply this binary's pending migrations when the backup is older" },
   "dry-run": { type: "boolean", description: "Check the backup and print the plan; change nothing" },
-  manifest: { type: "boolean", default: true, description: "Require the manifest (--no-manifest: restore a pg_dump -Fc archive without one)" },
-  "other-app": { type: "boolean", description: "Accept a backup made by another pgship-built binary" },
+  manifest: { type: "boolean", default: true, description: "Require the manifest", negativeDescription: "Restore a pg_dump -Fc archive that has no manifest" },
+  "other-app": { type: "boolean", description: `Accept a backup made by another ${brand.display}-built binary` },
   undo: { type: "boolean", description: "Go back to the state before the last restore: swap back the database it kept, or restore its safety backup in place" },
-  "safety-dir": { type: "string", description: "In-place restore: where the safety backup of the current database goes (default: the backup file's directory when writable, else ./pgship-safety)", valueHint: "dir" },
-  "safety-backup": { type: "boolean", default: true, description: "In-place restore: back up the current database first, so --undo can go back (--no-safety-backup: no way back)" },
+  "safety-dir": { type: "string", description: `In-place restore: where the safety backup of the current database goes (default: the backup file's directory when writable, else ./${brand.binary}-safety)`, valueHint: "dir" },
+  "safety-backup": { type: "boolean", default: true, description: "In-place restore: back up the current database first, so --undo can go back", negativeDescription: "In-place restore: take no safety backup of the current database (no way back)" },
   ...toolArgs,
 } as const satisfies ArgsDef;
 
@@ -42,12 +42,12 @@ dropped by --drop-old.
 Exit codes: 0 restored, 1 refused or failed (the live database is as it was), 2 usage (e.g. no --yes
 without a terminal, missing --identity), 5 migration lock not acquired, 130 interrupted.
 Examples:
-  pgship restore /var/backups/app/app-20250601T020000Z.dump --yes
-  pgship restore app-20250601T020000Z.dump.age --identity ~/backup-key.txt --update
-  pgship restore app-20250601T020000Z.dump --into app_copy       # beside the live database
-  pgship restore app-20250601T020000Z.dump --dry-run
-  pgship restore --undo --yes                                     # back to before the last restore
-  pgship restore --drop-old --yes                                 # drop databases kept by earlier restores`;
+  ${brand.binary} restore /var/backups/app/app-20250601T020000Z.dump --yes
+  ${brand.binary} restore app-20250601T020000Z.dump.age --identity ~/backup-key.txt --update
+  ${brand.binary} restore app-20250601T020000Z.dump --into app_copy       # beside the live database
+  ${brand.binary} restore app-20250601T020000Z.dump --dry-run
+  ${brand.binary} restore --undo --yes                                     # back to before the last restore
+  ${brand.binary} restore --drop-old --yes                                 # drop databases kept by earlier restores`;
 
 export const options = (ctx: Context, a: Args): RestoreOptions => ({
   file: a.file === undefined ? null : String(a.file),
@@ -99,6 +99,6 @@ export function text(o: RestoreOutcome, file: string, live: string): string {
   if (o.dropped) lines.push("  the replaced database was dropped (--drop-old): there is no way back but another backup");
   if (safetyBackup) lines.push(`  safety backup of the previous contents: ${safetyBackup}; go back with '${brand.binary} restore --undo'`);
   if (mode === "in-place" && !safetyBackup) lines.push("  no copy of the previous contents was kept (--no-safety-backup)");
-  if (after) lines.push(`  schema version ${after.schemaVersion ?? "(not managed by pgship)"}${after.pending ? `, ${after.pending} pending: run 'pgship update'` : ""}${after.update ? " (updated with --update)" : ""}`);
+  if (after) lines.push(`  schema version ${after.schemaVersion ?? `(not managed by ${brand.display})`}${after.pending ? `, ${after.pending} pending: run '${brand.binary} update'` : ""}${after.update ? " (updated with --update)" : ""}`);
   return lines.join("\n");
 }

@@ -1,6 +1,7 @@
 // up (and install / update, which share its flags): flags → migrate options,
 // the outcome printed as text or JSON.
 
+import { brand } from "../brand.ts";
 import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { formatDuration } from "../core/duration.ts";
@@ -33,13 +34,13 @@ export const args = {
 } as const satisfies ArgsDef;
 export const run = (ctx: Context, a: Args) => runMigrate(ctx, a, "up");
 export const usage = `Empty database: fresh install from the snapshot. Installed database: pending migrations.
-A non-empty database that pgship does not manage is refused (see 'baseline'); with --adopt, one that
+A non-empty database that ${brand.display} does not manage is refused (see 'baseline'); with --adopt, one that
 dbmate, golang-migrate, Prisma or Alembic migrated is adopted first (schema checked, history recorded).
 Examples:
-  pgship up --database-url postgres://app@db:5432/app --wait 60s   # container entrypoint
-  pgship up --dry-run                                               # show plan and SQL
-  pgship up --backup /var/backups/app                               # verified backup first (see 'backup')
-  pgship up --adopt                                                 # take over from dbmate & co, then migrate`;
+  ${brand.binary} up --database-url postgres://app@db:5432/app --wait 60s   # container entrypoint
+  ${brand.binary} up --dry-run                                               # show plan and SQL
+  ${brand.binary} up --backup /var/backups/app                               # verified backup first (see 'backup')
+  ${brand.binary} up --adopt                                                 # take over from dbmate & co, then migrate`;
 
 export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Promise<number> {
   const to = a.to ? String(a.to) : undefined;

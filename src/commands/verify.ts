@@ -3,6 +3,7 @@
 // the verify operation (src/ops/verify.ts); this turns flags into its options
 // and its outcome into text, --json and the exit code.
 
+import { brand } from "../brand.ts";
 import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode } from "../core/errors.ts";
@@ -20,10 +21,10 @@ export const usage = `Compares with the exact schema of the database's version (
 Works without pg_dump and without CREATEDB (the model of every version ships with the binary);
 when no exact model exists it compares nothing and repairs nothing (exit 1).
 Examples:
-  pgship verify                 # exit 4 on drift
-  pgship verify --json
-  pgship verify --fix --dry-run # show the repair SQL
-  pgship verify --fix --yes     # repair without asking`;
+  ${brand.binary} verify                 # exit 4 on drift
+  ${brand.binary} verify --json
+  ${brand.binary} verify --fix --dry-run # show the repair SQL
+  ${brand.binary} verify --fix --yes     # repair without asking`;
 
 export const options = (a: Args): VerifyOptions => ({ fix: Boolean(a.fix), dryRun: Boolean(a["dry-run"]) });
 
@@ -37,14 +38,14 @@ export async function run(ctx: Context, a: Args): Promise<number> {
 
 export function text(o: VerifyOutcome): string {
   const pending = o.pending.length
-    ? `\n${plural(o.pending.length, "migration")} pending (not drift): run 'pgship up' to apply ${o.pending.length === 1 ? "it" : "them"}.`
+    ? `\n${plural(o.pending.length, "migration")} pending (not drift): run '${brand.binary} up' to apply ${o.pending.length === 1 ? "it" : "them"}.`
     : "";
   switch (o.fix) {
     case undefined:
       return [
         `${o.database} at ${o.version}: ${o.comparedWith.note}.\n`,
         renderFindings(o.findings),
-        o.findings.length ? `\nRun 'pgship verify --fix' to repair what can be repaired without losing data.${o.pending.length ? " Or update first: the pending migrations may change these objects." : ""}` : "",
+        o.findings.length ? `\nRun '${brand.binary} verify --fix' to repair what can be repaired without losing data.${o.pending.length ? " Or update first: the pending migrations may change these objects." : ""}` : "",
         pending,
       ].filter(Boolean).join("\n");
     case "dry-run":

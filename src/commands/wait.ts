@@ -13,7 +13,7 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Examples:
-  pgship wait --timeout 2min && pgship up`;
+  ${brand.binary} wait --timeout 2min && ${brand.binary} up`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const timeout = durationFlag(a.timeout, "timeout") ?? 60_000;

@@ -48,6 +48,9 @@ export interface ConfigInputs {
   envFile?: { path: string; values: Record<string, string> } | null;
 }
 
+/** No URL in any place one is read from (what `status` without a database reports on). */
+export class NoDatabaseError extends UsageError {}
+
 export function resolveTarget(inputs: ConfigInputs): ConnectionTarget {
   const { flagUrl, env, dotenv, envFile } = inputs;
   if (flagUrl !== undefined && flagUrl !== "") return parseDatabaseUrl(flagUrl, "flag", env);
@@ -58,7 +61,7 @@ export function resolveTarget(inputs: ConfigInputs): ConnectionTarget {
   if (env.DATABASE_URL) return parseDatabaseUrl(env.DATABASE_URL, "env", env);
   if (dotenv?.DATABASE_URL) return parseDatabaseUrl(dotenv.DATABASE_URL, "dotenv", env);
   if (env.PGHOST || env.PGDATABASE || env.PGUSER || env.PGPORT) return fromPgEnv(env);
-  throw new UsageError(
+  throw new NoDatabaseError(
     "no database given",
     "pass --database-url postgres://USER@HOST:5432/DB, or set DATABASE_URL (in the environment or ./.env), or the PGHOST/PGUSER/PGDATABASE variables",
   );

@@ -210,6 +210,9 @@ export function transactionControl(text: string): string | null {
   return null;
 }
 
+/** The first line of `new`'s template: an up section that holds only the template's comments is not written yet. */
+export const TEMPLATE_MARK = "-- Not written yet: replace these comments with this migration's SQL.";
+
 function checkSection(section: Section, kind: string, problem: (line: number, msg: string) => void, required: boolean) {
   // One statement at a time: a big section is never held as a list of copies. Findings
   // count only when the whole section splits (an unterminated string is the one problem).
@@ -224,7 +227,10 @@ function checkSection(section: Section, kind: string, problem: (line: number, ms
     if (e instanceof SqlSplitError) return problem(section.line + e.line - 1, e.message);
     throw e;
   }
-  if (required && count === 0) return problem(section.line - 1, `empty ${kind} section`);
+  if (required && count === 0) {
+    const template = section.sql.includes(TEMPLATE_MARK);
+    return problem(section.line - 1, template ? `not written yet: the ${kind} section holds only the template's comments; write its SQL` : `empty ${kind} section`);
+  }
   for (const [line, msg] of found) problem(line, msg);
 }
 

@@ -1,6 +1,7 @@
 // A validated, ordered set of migrations plus the snapshot that goes with it.
 // Pure: texts in, a MigrationSet or every problem across all files out.
 
+import { brand } from "../brand.ts";
 import { MigrationFileError, type FileProblem } from "./errors.ts";
 import { parseMigrationFile, type Migration } from "./migration-file.ts";
 import { parseSnapshotHeader } from "./snapshot.ts";
@@ -48,7 +49,7 @@ export function parseMigrationSet(files: SourceFile[], snapshot?: SourceFile | n
       problems.push({
         file: snapshot.file,
         line: 1,
-        message: `snapshot is at version ${header.version}, which is not one of the migrations; regenerate it with 'pgship dump'`,
+        message: `snapshot is at version ${header.version}, which is not one of the migrations; regenerate it with '${brand.binary} dump'`,
       });
     } else snap = { version: header.version, sql: snapshot.text };
   }

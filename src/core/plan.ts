@@ -2,6 +2,7 @@
 // database from where it is to where it should be. No I/O here; the runner
 // executes what these functions return.
 
+import { brand } from "../brand.ts";
 import type { AdoptTool } from "./adopt-map.ts";
 import { ExitCode, PgshipError } from "./errors.ts";
 import type { Migration } from "./migration-file.ts";
@@ -131,7 +132,7 @@ export function assertConsistent(set: MigrationSet, report: StatusReport): void 
     throw new PgshipError(
       "checksum_changed",
       `applied ${changed.length === 1 ? "migration was" : "migrations were"} changed after being applied (has the file been edited?):\n${list.join("\n")}`,
-      { exitCode: ExitCode.drift, hint: "restore the original file and put the change in a new migration ('pgship new NAME'); nothing was changed" },
+      { exitCode: ExitCode.drift, hint: `restore the original file and put the change in a new migration ('${brand.binary} new NAME'); nothing was changed` },
     );
   }
   void set;
@@ -142,7 +143,7 @@ export function findMigration(set: MigrationSet, version: string): Migration {
   if (!m) {
     throw new PgshipError("unknown_version", `no migration has version ${version}`, {
       exitCode: ExitCode.usage,
-      hint: "run 'pgship status' to list the versions this binary knows",
+      hint: `run '${brand.binary} status' to list the versions this binary knows`,
     });
   }
   return m;
@@ -166,7 +167,7 @@ export function planUp(set: MigrationSet, db: DatabaseState, opts: UpOptions): P
   if (fresh && !db.empty) throw notEmpty(db, opts.mode);
   if (!fresh && opts.mode === "install") {
     throw new PgshipError("already_installed", "the database is already installed (it has applied migrations)", {
-      hint: "use 'pgship update' or 'pgship up' to apply pending migrations",
+      hint: `use '${brand.binary} update' or '${brand.binary} up' to apply pending migrations`,
     });
   }
 
@@ -182,7 +183,7 @@ export function planUp(set: MigrationSet, db: DatabaseState, opts: UpOptions): P
     if (!row) steps.push({ kind: "up", migration: m, resume: false });
     else if (row.state === "running" && row.checksum === m.checksum) steps.push({ kind: "up", migration: m, resume: true });
     else if (row.state === "running") {
-      if (!accepted.has(m.version)) throw changedSinceInterrupted(m, row.checksum, opts.acceptCommand?.(m.version) ?? `pgship up --accept-changed ${m.version}`);
+      if (!accepted.has(m.version)) throw changedSinceInterrupted(m, row.checksum, opts.acceptCommand?.(m.version) ?? `${brand.binary} up --accept-changed ${m.version}`);
       steps.push({ kind: "up", migration: m, resume: true, acceptedChange: row.checksum });
     }
   }
@@ -231,7 +232,7 @@ export function planDown(set: MigrationSet, db: DatabaseState, opts: DownOptions
   const running = report.entries.find((e) => e.status === "running");
   if (running) {
     throw new PgshipError("migration_running", `migration ${running.version}_${running.name} did not finish`, {
-      hint: "run 'pgship up' to finish it before rolling back",
+      hint: `run '${brand.binary} up' to finish it before rolling back`,
     });
   }
   const applied = report.entries.filter((e) => e.status === "applied").map((e) => e.version).sort().reverse();
@@ -267,21 +268,21 @@ function notEmpty(db: DatabaseState, mode: string): PgshipError {
     const { tool, version } = db.foreign;
     return new PgshipError(
       "not_empty",
-      `the database is not empty and pgship does not manage it, so '${mode}' will not touch it. It was migrated by ${tool}, which recorded ${tool === "alembic" ? "revision" : "version"} ${version}.`,
-      { hint: `adopt it: 'pgship up --adopt' checks the schema against that version, records ${tool}'s history and applies what is pending; 'pgship baseline --from ${tool}' only records it` },
+      `the database is not empty and ${brand.display} does not manage it, so '${mode}' will not touch it. It was migrated by ${tool}, which recorded ${tool === "alembic" ? "revision" : "version"} ${version}.`,
+      { hint: `adopt it: '${brand.binary} up --adopt' checks the schema against that version, records ${tool}'s history and applies what is pending; '${brand.binary} baseline --from ${tool}' only records it` },
     );
   }
   return new PgshipError(
     "not_empty",
-    `the database is not empty and pgship does not manage it, so '${mode}' will not touch it.`,
-    { hint: "if its schema is already at a known version V, adopt it with 'pgship baseline V'; otherwise point --database-url at an empty database" },
+    `the database is not empty and ${brand.display} does not manage it, so '${mode}' will not touch it.`,
+    { hint: `if its schema is already at a known version V, adopt it with '${brand.binary} baseline V'; otherwise point --database-url at an empty database` },
   );
 }
 
 function notManaged(db: DatabaseState, mode: string): PgshipError {
   if (db.empty) {
     return new PgshipError("not_installed", `the database is empty, so there is nothing to ${mode}`, {
-      hint: "run 'pgship install' (or 'pgship up') for a fresh install",
+      hint: `run '${brand.binary} install' (or '${brand.binary} up') for a fresh install`,
     });
   }
   return notEmpty(db, mode);

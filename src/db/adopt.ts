@@ -2,6 +2,7 @@
 // Alembic): find them, read what they say was applied, refuse a state that is not
 // a clean version. Read-only; recording the adoption is in tracking.ts.
 
+import { brand } from "../brand.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import { prismaVersion, type AdoptTool, type AlembicMap } from "../core/adopt-map.ts";
 import type { Sql } from "./connect.ts";
@@ -124,7 +125,7 @@ export async function readSource(sql: Sql, tool: AdoptTool, known: Set<string>, 
   if (tool === "alembic") {
     const unmapped = rows.filter((r) => !alembicMap[r.value]);
     if (unmapped.length) {
-      throw new PgshipError("adopt_unmapped", `Alembic revision ${unmapped.map((r) => r.value).join(", ")} has no pgship version in this binary's map`, {
+      throw new PgshipError("adopt_unmapped", `Alembic revision ${unmapped.map((r) => r.value).join(", ")} has no ${brand.display} version in this binary's map`, {
         hint: `add it to "pgship": { "adopt": { "alembic": { "<revision>": "<version>" } } } in package.json and rebuild; nothing was recorded`,
       });
     }

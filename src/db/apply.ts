@@ -2,6 +2,7 @@
 // row together; a transaction:false step is recorded as running before and
 // applied after, so a crash in between is visible and resumable.
 
+import { brand } from "../brand.ts";
 import { formatDuration } from "../core/duration.ts";
 import { quoteIdent } from "../core/format.ts";
 import { interrupted, type Interrupt } from "../core/cancel.ts";
@@ -207,7 +208,7 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
   try {
     // One statement at a time, as they are split: the list of them is never built.
     for (const st of statements(section.sql)) {
-      ctx.interrupt.check(`while running ${m.file}; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`);
+      ctx.interrupt.check(`while running ${m.file}; its earlier statements stay applied and it is marked as running: '${brand.binary} up' resumes it`);
       for (let attempt = 1; ; attempt++) {
         try {
           if (st.copyData === undefined) await ctx.interrupt.track(ctx.sql.unsafe(st.text));
@@ -217,7 +218,7 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
           if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
             const delay = backoff(attempt);
             ctx.emit({ type: "step-retry", step: { kind, version: m.version, name: m.name }, attempt, delayMs: delay, reason: safeMessage(e) });
-            await ctx.interrupt.sleep(delay, `while ${m.file} waited to retry a statement that hit its lock timeout; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`);
+            await ctx.interrupt.sleep(delay, `while ${m.file} waited to retry a statement that hit its lock timeout; its earlier statements stay applied and it is marked as running: '${brand.binary} up' resumes it`);
             continue;
           }
           throw asStepError(ctx, e, kind, m, { ...section, sql: st.text, line: section.line + st.line - 1 }, attempt > 1 ? attempt : 0, true);
@@ -248,7 +249,7 @@ export function asStepError(
   if (isSqlState(e, SQLSTATE.queryCanceled) && ctx.interrupt.interrupted) {
     return interrupted(
       nonTransactional
-        ? `while running ${m?.file}; its earlier statements stay applied and it is marked as running: 'pgship up' resumes it`
+        ? `while running ${m?.file}; its earlier statements stay applied and it is marked as running: '${brand.binary} up' resumes it`
         : kind === "install" ? "during the install; it was rolled back and the database is empty again" : `while running ${m?.file}; it was rolled back`,
     );
   }
@@ -267,7 +268,7 @@ export function asStepError(
   const subject =
     kind === "install" ? `install${m ? ` (at ${m.name === "snapshot" && m.file === "schema.sql" ? "the snapshot" : `${m.version}_${m.name}`})` : ""}` : `${kind === "down" ? "rolling back" : "migration"} ${m?.version}_${m?.name}`;
   const fate = nonTransactional
-    ? "it runs without a transaction: statements before this one stay applied and it is marked as running; fix the cause and run 'pgship up' to resume it"
+    ? `it runs without a transaction: statements before this one stay applied and it is marked as running; fix the cause and run '${brand.binary} up' to resume it`
     : kind === "install"
       ? "the install was rolled back: the database is as empty as before"
       : "it was rolled back: nothing from it was applied";

@@ -4,6 +4,7 @@
 // pg_advisory_lock: a blocked waiter holds a snapshot, and CREATE INDEX
 // CONCURRENTLY in the holder would wait for that snapshot forever.
 
+import { brand } from "../brand.ts";
 import { formatDuration } from "../core/duration.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
@@ -81,7 +82,7 @@ export async function acquireLock(
       const holder = await lockHolder(sql, schema);
       throw new PgshipError(
         "lock_timeout",
-        `another pgship run holds the migration lock${holder ? `: ${describeHolder(holder)}` : ""}; gave up after ${formatDuration(timeoutMs)}`,
+        `another ${brand.display} run holds the migration lock${holder ? `: ${describeHolder(holder)}` : ""}; gave up after ${formatDuration(timeoutMs)}`,
         {
           exitCode: ExitCode.locked,
           hint: holder

@@ -35,7 +35,7 @@ export async function withScratchDatabase<T>(admin: Db, purpose: string, fn: (db
   const target = { ...admin.target, database: name };
   let db: Db | undefined;
   try {
-    db = await connect(target, { applicationName: "pgship scratch" });
+    db = await connect(target, { applicationName: `${brand.binary} scratch` });
     return await fn(db, target);
   } finally {
     await db?.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 // The tracking schema: one row per applied migration and an append-only history
 // of runs. Only this file writes SQL against it.
 
+import { brand } from "../brand.ts";
 import { hostname, userInfo } from "node:os";
 import type { AppliedRow, AppliedVia, DatabaseState } from "../core/plan.ts";
 import { env, pid } from "../runtime.ts";
@@ -42,7 +43,7 @@ create table if not exists ${s}.history (
   started_at   timestamptz not null default clock_timestamp(),
   finished_at  timestamptz
 );
-comment on schema ${s} is 'pgship: applied migrations and run history. Managed by pgship; do not edit.';
+comment on schema ${s} is '${brand.display}: applied migrations and run history. Managed by ${brand.display}; do not edit.';
 `;
 }
 
@@ -276,7 +277,7 @@ create table if not exists ${s}.adopted (
   adopted_at     timestamptz not null default clock_timestamp(),
   primary key (table_schema, table_name)
 );
-comment on table ${s}.adopted is 'pgship: tracking tables of the migration tool this database was adopted from (kept until baseline --drop-source).';
+comment on table ${s}.adopted is '${brand.display}: tracking tables of the migration tool this database was adopted from (kept until baseline --drop-source).';
 grant select on ${s}.adopted to public;`);
   }
   await sql.unsafe(

@@ -51,7 +51,7 @@ export interface Adoption {
 export async function baseline(ctx: OpContext, opts: BaselineOptions): Promise<BaselineOutcome> {
   if (opts.version && opts.from) throw new UsageError("give either a version or --from, not both", "with --from the version is the one the other tool recorded");
   if (opts.force && !opts.from) throw new UsageError("--force goes with --from");
-  if (!opts.version && !opts.from && !opts.dropSource) throw new UsageError("say which version the schema is at, or where to read it", "pgship baseline V, pgship baseline --from dbmate|golang-migrate|prisma|alembic, or pgship baseline --drop-source");
+  if (!opts.version && !opts.from && !opts.dropSource) throw new UsageError("say which version the schema is at, or where to read it", `${brand.binary} baseline V, ${brand.binary} baseline --from dbmate|golang-migrate|prisma|alembic, or ${brand.binary} baseline --drop-source`);
   return withRun<BaselineOutcome>(ctx, "baseline", async (s) => {
     if (!opts.version && !opts.from) return dropOnly(ctx, s);
     const asked = opts.version ? findMigration(s.set, opts.version).version : null;

@@ -3,6 +3,7 @@
 // schema.model.json (the model at every version) are current. Scratch databases
 // are always dropped.
 
+import { brand } from "../brand.ts";
 import { shownPath } from "../core/files.ts";
 import { execSql, runSection } from "../db/run-sql.ts";
 import { dumpSnapshot } from "../db/snapshot-dump.ts";
@@ -55,9 +56,9 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
   const admin = await ctx.connect("check");
   try {
     // 1. The snapshot names the newest migration.
-    if (!set.snapshot) problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} does not exist: run 'pgship dump'` });
+    if (!set.snapshot) problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} does not exist: run '${brand.binary} dump'` });
     else if (head && set.snapshot.version !== head.version) {
-      problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} is at ${set.snapshot.version} but the newest migration is ${head.version}: run 'pgship dump' and commit the result` });
+      problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} is at ${set.snapshot.version} but the newest migration is ${head.version}: run '${brand.binary} dump' and commit the result` });
     }
 
     // 2. Replay every migration: the reference.
@@ -106,10 +107,10 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
         problems.push({ check: "snapshot equals replay", severity: "error", message: `${shownSchema} (plus newer migrations) does not build the same schema as replaying every migration (edited by hand, or a migration changed after 'dump')`, findings: diff });
       }
       if (replay.dumped !== null && head && snap.version === head.version && replay.dumped !== snap.sql) {
-        problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} is not what 'pgship dump' writes for these migrations: run 'pgship dump' and commit the result` });
+        problems.push({ check: "snapshot current", severity: "error", message: `${shownSchema} is not what '${brand.binary} dump' writes for these migrations: run '${brand.binary} dump' and commit the result` });
       }
       if (noBytes && head) {
-        const message = `${shownSchema} was compared by its catalog only, not byte for byte with what 'pgship dump' writes: ${noBytes}`;
+        const message = `${shownSchema} was compared by its catalog only, not byte for byte with what '${brand.binary} dump' writes: ${noBytes}`;
         problems.push({ check: "snapshot current", severity: opts.strict ? "error" : "note", message: opts.strict ? message : `${message} (--strict makes this a failure)` });
       }
     }
@@ -145,18 +146,18 @@ export async function check(ctx: OpContext, opts: CheckOptions): Promise<CheckOu
 function modelProblem(path: string, models: ModelHistory | null | Error, migrations: Migration[], replayed: Map<string, Model>): Problem | null {
   const fail = (message: string): Problem => ({ check: "model current", severity: "error", message });
   if (models instanceof Error) return fail(`${models.message}`);
-  if (!models) return fail(`${path} does not exist: run 'pgship dump'`);
+  if (!models) return fail(`${path} does not exist: run '${brand.binary} dump'`);
   const head = migrations.at(-1);
   if (!head) return null;
   const same = (a: Model | null | undefined, b: Model | undefined) => !!a && !!b && stableStringify(a) === stableStringify({ ...b, serverMajor: a.serverMajor });
   if (models.head !== head.version || !same(models.headModel, replayed.get(head.version))) {
-    return fail(`${path} does not match the migrations: run 'pgship dump' and commit the result`);
+    return fail(`${path} does not match the migrations: run '${brand.binary} dump' and commit the result`);
   }
-  if (!models.perVersion) return fail(`${path} describes only ${models.head}, not every version ('verify' at an older version would need CREATEDB): run 'pgship dump' and commit the result`);
+  if (!models.perVersion) return fail(`${path} describes only ${models.head}, not every version ('verify' at an older version would need CREATEDB): run '${brand.binary} dump' and commit the result`);
   const wrong = migrations.filter((m) => !same(models.rebuild(m.version), replayed.get(m.version))).map((m) => m.version);
   const listed = models.versions.join(",") === migrations.map((m) => m.version).join(",");
   if (wrong.length || !listed) {
-    return fail(`${path} does not match the migrations at ${wrong.length ? `${wrong.length} version(s) (${wrong[0]}${wrong.length > 1 ? ", ..." : ""})` : "its list of versions"}: run 'pgship dump' and commit the result`);
+    return fail(`${path} does not match the migrations at ${wrong.length ? `${wrong.length} version(s) (${wrong[0]}${wrong.length > 1 ? ", ..." : ""})` : "its list of versions"}: run '${brand.binary} dump' and commit the result`);
   }
   return null;
 }

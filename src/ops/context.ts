@@ -24,7 +24,7 @@ export interface OpContext {
   /** The binary's name, for the commands named in hints. */
   binary: string;
   target(): ConnectionTarget;
-  migrations(opts?: { preferDisk?: boolean }): Promise<LoadedSet>;
+  migrations(opts?: { preferDisk?: boolean; withoutSnapshot?: boolean }): Promise<LoadedSet>;
   connect(command: string): Promise<Db>;
   /**
    * Asks the person running the operation. The CLI answers from --yes or a

@@ -130,30 +130,30 @@ async function diagnose(ctx: OpContext, db: Db, add: (c: Omit<Check, "exitCode">
   if (!state.managed || state.applied.length === 0) {
     const blocked = state.empty ? upFix(true) : null;
     if (state.empty && blocked) add({ name: "install", status: "fail", detail: `the database is empty, and ${blocked.detail}`, fix: blocked.fix, exitCode: ExitCode.error });
-    else if (state.empty) add({ name: "install", status: "warn", detail: "the database is empty", fix: "pgship up", exitCode: ExitCode.pending });
-    else add({ name: "install", status: "fail", detail: `not managed by pgship${state.foreign ? ` (${state.foreign.tool} at ${state.foreign.version})` : ""}`, fix: state.foreign ? `pgship up --adopt (or pgship baseline --from ${state.foreign.tool})` : "pgship baseline V (once you know which version the schema is at)", exitCode: ExitCode.error });
+    else if (state.empty) add({ name: "install", status: "warn", detail: "the database is empty", fix: `${brand.binary} up`, exitCode: ExitCode.pending });
+    else add({ name: "install", status: "fail", detail: `not managed by ${brand.display}${state.foreign ? ` (${state.foreign.tool} at ${state.foreign.version})` : ""}`, fix: state.foreign ? `${brand.binary} up --adopt (or ${brand.binary} baseline --from ${state.foreign.tool})` : `${brand.binary} baseline V (once you know which version the schema is at)`, exitCode: ExitCode.error });
     return 0;
   }
   const report = computeStatus(set, state);
   const c = report.counts;
   add({ name: "version", status: "ok", detail: `${report.version} (binary head ${report.head})` });
   if (c.unknown) add({ name: "migrations", status: "fail", detail: `${c.unknown} applied migration(s) unknown to this binary: the database is newer`, fix: "use the newer release of the app", exitCode: ExitCode.newerDatabase });
-  if (c.changed) add({ name: "migrations", status: "fail", detail: `${c.changed} applied migration(s) changed since they ran`, fix: "restore the original files (pgship status lists them)", exitCode: ExitCode.drift });
-  if (c.running) add({ name: "migrations", status: "fail", detail: `${c.running} transaction:false migration(s) did not finish`, fix: "pgship up (resumes them)", exitCode: ExitCode.error });
+  if (c.changed) add({ name: "migrations", status: "fail", detail: `${c.changed} applied migration(s) changed since they ran`, fix: `restore the original files (${brand.binary} status lists them)`, exitCode: ExitCode.drift });
+  if (c.running) add({ name: "migrations", status: "fail", detail: `${c.running} transaction:false migration(s) did not finish`, fix: `${brand.binary} up (resumes them)`, exitCode: ExitCode.error });
   const blocked = c.pending ? upFix(false) : null;
-  if (c.pending) add({ name: "migrations", status: "warn", detail: `${c.pending} pending${blocked ? `; ${blocked.detail}` : ""}`, fix: blocked ? `${blocked.fix}, then pgship up (or run it as a role that may migrate)` : "pgship up", exitCode: ExitCode.pending });
+  if (c.pending) add({ name: "migrations", status: "warn", detail: `${c.pending} pending${blocked ? `; ${blocked.detail}` : ""}`, fix: blocked ? `${blocked.fix}, then ${brand.binary} up (or run it as a role that may migrate)` : `${brand.binary} up`, exitCode: ExitCode.pending });
   if (!c.unknown && !c.changed && !c.running && !c.pending) add({ name: "migrations", status: "ok", detail: `${c.applied} applied, none pending` });
   const last = await lastRun(db.sql, ctx.schema);
-  if (last?.result === "error") add({ name: "last run", status: "warn", detail: `${last.command} failed at ${last.startedAt}: ${last.error?.split("\n")[0]}`, fix: "pgship status; fix the cause and run pgship up" });
-  else if (last?.result === "running" && !holder) add({ name: "last run", status: "warn", detail: `${last.command} started at ${last.startedAt} never finished (killed?)`, fix: "pgship status, then pgship up" });
+  if (last?.result === "error") add({ name: "last run", status: "warn", detail: `${last.command} failed at ${last.startedAt}: ${last.error?.split("\n")[0]}`, fix: `${brand.binary} status; fix the cause and run ${brand.binary} up` });
+  else if (last?.result === "running" && !holder) add({ name: "last run", status: "warn", detail: `${last.command} started at ${last.startedAt} never finished (killed?)`, fix: `${brand.binary} status, then ${brand.binary} up` });
   else if (last) add({ name: "last run", status: "ok", detail: `${last.command} ${last.result} at ${last.startedAt}` });
   if (c.unknown) return c.pending;
   try {
     // Against the exact schema of the database's version: pending migrations are not drift.
     const v = await verifyDatabase(db, set, ctx.schema, () => undefined);
-    const update = `pgship up first (${plural(v.pending.length, "migration")} pending), then pgship verify`;
+    const update = `${brand.binary} up first (${plural(v.pending.length, "migration")} pending), then ${brand.binary} verify`;
     add(v.findings.length
-      ? { name: "drift", status: "fail", detail: `${v.findings.length} difference(s) from the schema of ${v.version} (${v.expected.note})`, fix: v.pending.length ? update : "pgship verify (then pgship verify --fix)", exitCode: ExitCode.drift }
+      ? { name: "drift", status: "fail", detail: `${v.findings.length} difference(s) from the schema of ${v.version} (${v.expected.note})`, fix: v.pending.length ? update : `${brand.binary} verify (then ${brand.binary} verify --fix)`, exitCode: ExitCode.drift }
       : { name: "drift", status: "ok", detail: `schema matches ${v.version}` });
   } catch (e) {
     add({ name: "drift", status: "warn", detail: `could not verify: ${(e as Error).message}`, fix: isPgshipError(e) ? e.hint : undefined });

@@ -3,6 +3,7 @@
 // in. The model file records the catalog model after every migration (each as a
 // delta against the one before), so `verify` has the exact schema of any version.
 
+import { brand } from "../brand.ts";
 import { renameSync, writeFileSync } from "node:fs";
 import { modelPathFor, diskPaths } from "../source.ts";
 import { introspect } from "../catalog/introspect.ts";
@@ -49,9 +50,10 @@ function writeAtomically(path: string, text: string): void {
 }
 
 export async function dump(ctx: OpContext, opts: DumpOptions): Promise<DumpOutcome> {
-  const set = await ctx.migrations({ preferDisk: true });
+  // Only the migrations: the old schema.sql may belong to migrations that were replaced.
+  const set = await ctx.migrations({ preferDisk: true, withoutSnapshot: true });
   const head = set.migrations.at(-1);
-  if (!head) throw new PgshipError("no_migrations", "there are no migrations to dump", { hint: "create one with 'pgship new NAME'" });
+  if (!head) throw new PgshipError("no_migrations", "there are no migrations to dump", { hint: `create one with '${brand.binary} new NAME'` });
   const out = set.schemaPath ?? diskPaths({}).schemaPath;
   const modelOut = modelPathFor(out);
   const admin = await ctx.connect("dump");

@@ -14,7 +14,7 @@ import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
 import { checkedBackup, keysFor, matchManifest, wrongKeyHint } from "../backup/restore-input.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
-import { historyArgs, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
+import { historyArgs, keptAt, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
 import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import { plural, quoteIdent } from "../core/format.ts";
@@ -141,12 +141,12 @@ const isMissingDatabase = (e: unknown) => e instanceof Error && isSqlState(e.cau
 export async function restore(ctx: OpContext, opts: RestoreOptions): Promise<RestoreOutcome> {
   const { file } = opts;
   if (opts.undo) {
-    if (file !== null || opts.into !== null || opts.inPlace || opts.dropOld || opts.update) throw new UsageError("--undo takes no FILE, and no --into, --in-place, --drop-old or --update", "pgship restore --undo --yes");
+    if (file !== null || opts.into !== null || opts.inPlace || opts.dropOld || opts.update) throw new UsageError("--undo takes no FILE, and no --into, --in-place, --drop-old or --update", `${brand.binary} restore --undo --yes`);
     return undo(ctx, opts);
   }
   if (file === null) {
     if (opts.dropOld) return dropOld(ctx);
-    throw new UsageError("restore needs a backup FILE", "list them with 'pgship backups --dir DIR'; or 'pgship restore --drop-old' to drop databases kept by earlier restores, or 'pgship restore --undo'");
+    throw new UsageError("restore needs a backup FILE", `list them with '${brand.binary} backups --dir DIR'; or '${brand.binary} restore --drop-old' to drop databases kept by earlier restores, or '${brand.binary} restore --undo'`);
   }
   return restoreFile(ctx, opts, file, null);
 }
@@ -159,7 +159,7 @@ function safetyDirOf(opts: RestoreOptions, archivePath: string): string | null {
     accessSync(dirname(archivePath), constants.W_OK);
     return dirname(archivePath);
   } catch {
-    return resolve("pgship-safety");
+    return resolve(`${brand.binary}-safety`);
   }
 }
 
@@ -460,17 +460,17 @@ async function undo(ctx: OpContext, opts: RestoreOptions): Promise<RestoreOutcom
     const newest = kept.sort((x, y) => x.name.localeCompare(y.name)).at(-1);
     if (newest) {
       back = { kind: "kept-database", database: newest.name };
-      fallbackAt = /^pgship: kept by restore of .+ on (\S+) \(/.exec(newest.comment)?.[1] ?? null;
+      fallbackAt = keptAt(newest.comment);
     }
   }
   if (!back) {
     throw new PgshipError("nothing_to_undo", last ? `nothing to undo: the last restore of "${live}" (${last.args}, ${last.at}) kept no way back` : `nothing to undo: no restore of "${live}" is recorded`, {
-      hint: "restore a backup instead: pgship backups --dir DIR lists them",
+      hint: `restore a backup instead: ${brand.binary} backups --dir DIR lists them`,
     });
   }
   if (back.kind === "safety-backup") {
     if (!existsSync(back.file)) {
-      throw new PgshipError("nothing_to_undo", `nothing to undo: the safety backup of the last restore of "${live}", ${back.file}, is gone`, { hint: "restore another backup: pgship backups --dir DIR lists them" });
+      throw new PgshipError("nothing_to_undo", `nothing to undo: the safety backup of the last restore of "${live}", ${back.file}, is gone`, { hint: `restore another backup: ${brand.binary} backups --dir DIR lists them` });
     }
     return restoreFile(ctx, { ...opts, file: back.file, inPlace: true, requireManifest: true, otherApp: false, into: null }, back.file, back.file);
   }
@@ -484,7 +484,7 @@ async function undoSwap(ctx: OpContext, opts: RestoreOptions, keptName: string, 
   try {
     if (!(await keptDatabases(admin, live)).some((k) => k.name === keptName)) {
       throw new PgshipError("nothing_to_undo", `nothing to undo: "${keptName}", the database the last restore of "${live}" replaced, is gone (dropped with --drop-old?)`, {
-        hint: "restore a backup instead: pgship backups --dir DIR lists them",
+        hint: `restore a backup instead: ${brand.binary} backups --dir DIR lists them`,
       });
     }
     const now = new Date();
@@ -584,7 +584,7 @@ export async function afterRestore(ctx: OpContext, o: { args: string; fromVersio
       out.schemaVersion = r.to;
       out.pending = 0;
     } else {
-      warn(ctx, `the backup is at schema ${out.schemaVersion ?? "(none)"}, ${plural(out.pending, "migration")} behind this binary (${out.head}): run 'pgship update' (or restore with --update)`);
+      warn(ctx, `the backup is at schema ${out.schemaVersion ?? "(none)"}, ${plural(out.pending, "migration")} behind this binary (${out.head}): run '${brand.binary} update' (or restore with --update)`);
     }
   }
   return out;

@@ -2,6 +2,7 @@
 // migrations are not drift); with `fix`, additive repairs against that same
 // model, in one transaction, after `ctx.confirm`, then verified again.
 
+import { brand } from "../brand.ts";
 import { describeTarget } from "../core/config.ts";
 import { UsageError } from "../core/errors.ts";
 import { renderFindings, type Finding } from "../catalog/diff.ts";
@@ -83,7 +84,7 @@ async function verifyAndFix(ctx: OpContext, db: Db, opts: VerifyOptions): Promis
     message: [
       `${base.database} at ${before.version}: ${before.expected.note}.\n\n${renderFindings(before.findings)}\n`,
       plan.repairs.length ? `Repair SQL (one transaction):\n${sql.join("\n")}\n` : "",
-      plan.manual.length ? `Left for a person (pgship never drops or rewrites data):\n${manualText(plan.manual)}\n` : "",
+      plan.manual.length ? `Left for a person (${brand.display} never drops or rewrites data):\n${manualText(plan.manual)}\n` : "",
     ].filter(Boolean).join("\n"),
   });
   if (opts.dryRun) return { ...base, ok: false, fix: "dry-run", dryRun: true, findings: before.findings, repairs: sql, manual: plan.manual };

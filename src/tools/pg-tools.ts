@@ -3,6 +3,7 @@
 // or inside the database's container (--docker-container). toolSpec() turns a
 // tool and its arguments into the process to run, with `docker exec` when needed.
 
+import { brand } from "../brand.ts";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { basename, delimiter, dirname, join } from "node:path";
 import { PgshipError } from "../core/errors.ts";
@@ -80,7 +81,7 @@ export function libpqEnv(t: { host: string; port: number; user: string; password
     PGPORT: String(t.port),
     PGUSER: t.user,
     PGDATABASE: t.database,
-    PGAPPNAME: "pgship",
+    PGAPPNAME: brand.binary,
     PGCONNECT_TIMEOUT: "10",
   };
   if (t.password) e.PGPASSWORD = t.password;

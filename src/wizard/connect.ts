@@ -5,6 +5,7 @@
 // (saying what that breaks), change the settings, quit. Typed settings that
 // connect can be saved to ./.env.
 
+import { brand } from "../brand.ts";
 import { password, select, text } from "@clack/prompts";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import type { Db } from "../db/connect.ts";
@@ -120,7 +121,7 @@ export function saveTarget(io: WizardIO, t: ConnectionTarget, deps: Pick<Connect
   saveDotenv(deps.dotenvPath, "DATABASE_URL", databaseUrl(t));
   say.success(io, `Saved DATABASE_URL in ./.env (mode 0600, other lines kept).`);
   if (deps.envUrl && deps.envUrl !== databaseUrl(t)) {
-    say.warn(io, "DATABASE_URL is also set in the environment, to something else: pgship commands run from this shell use the environment's, not ./.env. Unset it (unset DATABASE_URL) to use ./.env.");
+    say.warn(io, `DATABASE_URL is also set in the environment, to something else: ${brand.display} commands run from this shell use the environment's, not ./.env. Unset it (unset DATABASE_URL) to use ./.env.`);
   }
   return "wrote DATABASE_URL to ./.env";
 }

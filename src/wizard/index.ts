@@ -57,7 +57,7 @@ function findConfigured(io: WizardIO, args: Args): Found | null {
       dotenvUrl = undefined;
     }
     if (dotenvUrl && dotenvUrl !== env().DATABASE_URL) {
-      say.warn(io, "DATABASE_URL is set both in the environment and in ./.env, to different values. Using the environment's: it takes precedence over ./.env, as for every pgship command. To use ./.env, unset DATABASE_URL and start again.");
+      say.warn(io, `DATABASE_URL is set both in the environment and in ./.env, to different values. Using the environment's: it takes precedence over ./.env, as for every ${brand.display} command. To use ./.env, unset DATABASE_URL and start again.`);
     }
   }
   return { target, ...sourceWords(target, args) };

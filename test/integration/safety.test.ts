@@ -302,7 +302,7 @@ describe("usage errors exit 2 without a stack trace", () => {
     [["up", "--lock-timeout", "soon"], '--lock-timeout "soon" is not a duration'],
     [["down", "--steps", "-1"], '--steps "-1" must be a whole number'],
     [["status", "extra"], 'unexpected argument "extra"'],
-    [["status"], "no database given"],
+    [["up"], "no database given"],
   ])("%p", async (args, message) => {
     const r = await pgship(args as string[]);
     expect(r.code).toBe(2);

@@ -3,7 +3,7 @@
 // failure shapes alike. A command without a schema fails here.
 
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { commands } from "../../src/cli/commands.ts";
@@ -134,6 +134,19 @@ describe("--json schemas", () => {
     await ok("restore.schema.json", ["restore", b.file, "--yes", "--in-place", "--no-safety-backup"]);
     await ok("restore.schema.json", ["restore", "--undo", "--yes"], 1);
     await ok("restore.schema.json", ["restore", join(dir, "missing.dump"), "--yes"], 1);
+  });
+
+  test("status without a database: the offline shape, current and stale", async () => {
+    const embedded = await pgship(["status", "--json"], { cwd: tempDir() });
+    expect(embedded.code).toBe(0);
+    expect(expectValid("status.schema.json", embedded.stdout)).toMatchObject({ offline: true, source: "embedded", snapshot: { current: true }, model: { current: true } });
+    const app = tempDir();
+    mkdirSync(join(app, "migrations"));
+    writeFileSync(join(app, "migrations", "20300101000000_a.sql"), "-- migrate:up\ncreate table a (id int);\n");
+    copyFileSync(join(ROOT, "schema.sql"), join(app, "schema.sql"));
+    const stale = await pgship(["status", "--json", "--migrations-dir", "migrations"], { cwd: app });
+    expect(stale.code).toBe(0);
+    expect(expectValid("status.schema.json", stale.stdout)).toMatchObject({ offline: true, snapshot: { current: false }, model: { version: null, current: false } });
   });
 
   test("a connection failure prints the error shape", async () => {

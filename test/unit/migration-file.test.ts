@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { MigrationFileError } from "../../src/core/errors.ts";
-import { parseMigrationFile } from "../../src/core/migration-file.ts";
+import { parseMigrationFile, TEMPLATE_MARK } from "../../src/core/migration-file.ts";
 import { parseMigrationSet } from "../../src/core/migration-set.ts";
 import { splitStatements, topLevelWords } from "../../src/core/sql-split.ts";
 
@@ -65,6 +65,7 @@ const MALFORMED: [string, string, string, string][] = [
   ["impossible date", "20251345103000_x.sql", "-- migrate:up\nselect 1;\n", "1: version 20251345103000 is not a valid UTC timestamp"],
   ["missing up section", OK, "create table t (id int);\n", "1: missing '-- migrate:up' section"],
   ["empty up section", OK, "-- migrate:up\n\n-- only a comment\n-- migrate:down\nselect 1;\n", "1: empty up section"],
+  ["up section still new's template", OK, `-- migrate:up\n${TEMPLATE_MARK}\n--   alter table t add column c int;\n-- migrate:down\n`, "1: not written yet"],
   ["two up markers", OK, "-- migrate:up\nselect 1;\n-- migrate:up\nselect 2;\n", "3: second '-- migrate:up' marker"],
   ["two down markers", OK, "-- migrate:up\nselect 1;\n-- migrate:down\nselect 1;\n-- migrate:down\nselect 2;\n", "5: second '-- migrate:down' marker"],
   ["down before up", OK, "-- migrate:down\nselect 1;\n-- migrate:up\nselect 2;\n", "1: '-- migrate:down' must come after"],
