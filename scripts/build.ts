@@ -10,7 +10,7 @@ import ownPkg from "../package.json" with { type: "json" };
 import { parseAdoptSection, unknownMapTargets } from "../src/core/adopt-map.ts";
 import { MigrationFileError, PgshipError } from "../src/core/errors.ts";
 import { readExistingFile } from "../src/core/files.ts";
-import { parseMigrationSet } from "../src/core/migration-set.ts";
+import { indexOf, parseMigrationSet } from "../src/core/migration-set.ts";
 import { modelPathFor, readModelFile, readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
 
 const { values } = parseArgs({
@@ -98,6 +98,10 @@ const result = await Bun.build({
     {
       name: "pgship-embed",
       setup(build) {
+        build.onLoad({ filter: /[\\/]src[\\/]embedded-index\.ts$/ }, () => ({
+          contents: `export const embeddedIndexJson = ${JSON.stringify(JSON.stringify(indexOf(set)))};`,
+          loader: "ts",
+        }));
         build.onLoad({ filter: /[\\/]src[\\/]embedded\.ts$/ }, () => ({
           contents: `export const embeddedJson = ${JSON.stringify(JSON.stringify(bundle))};`,
           loader: "ts",

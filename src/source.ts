@@ -7,7 +7,7 @@ import { fileError, readRegularFile, shownPath } from "./core/files.ts";
 import { dirname, join, resolve } from "node:path";
 import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
 import type { ModelHistory } from "./catalog/model-history.ts";
-import { parseMigrationSet, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
+import { parseMigrationSet, type MigrationIndex, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
 import { cwd } from "./runtime.ts";
 
 /** What the build embeds: migrations parsed and validated at build time. */
@@ -15,7 +15,8 @@ export interface Bundle extends MigrationSet {
   builtAt: string;
 }
 
-export interface LoadedSet extends MigrationSet {
+/** Where a set (or its index) came from, and what goes with it besides the SQL. */
+export interface LoadedIndex extends MigrationIndex {
   /** "embedded" or the directory the files were read from. */
   origin: string;
   /** Path or name shown to people for a migration file. */
@@ -30,6 +31,9 @@ export interface LoadedSet extends MigrationSet {
    */
   models(): Promise<ModelHistory | null>;
 }
+
+/** The whole set: the index plus every migration's SQL and the snapshot's. */
+export interface LoadedSet extends Omit<LoadedIndex, keyof MigrationIndex>, MigrationSet {}
 
 /** A file in the migrations directory that is not read, and why. */
 export interface IgnoredFile {
@@ -110,16 +114,34 @@ export function diskPaths(opts: { migrationsDir?: string; schemaFile?: string })
   return { dir, schemaPath: opts.schemaFile ? resolve(cwd(), opts.schemaFile) : join(dirname(dir), "schema.sql") };
 }
 
+type LoadOptions = { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean; withoutSnapshot?: boolean };
+
+const useEmbedded = (opts: LoadOptions) => !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk;
+
+const embeddedModels = once(async () => {
+  const { embeddedModelsJson } = await import("./embedded-models.ts");
+  return embeddedModelsJson ? parseModels(embeddedModelsJson, "the model embedded in this binary") : null;
+});
+
+/**
+ * The set without its SQL. From the binary it is a small module of its own, so
+ * `status` never loads (or parses) the SQL it embeds; from disk it is the whole set.
+ */
+export async function loadMigrationIndex(opts: LoadOptions): Promise<LoadedIndex> {
+  const { embeddedIndexJson } = await import("./embedded-index.ts");
+  if (embeddedIndexJson && useEmbedded(opts)) {
+    const index = JSON.parse(embeddedIndexJson) as MigrationIndex;
+    return { ...index, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models: embeddedModels };
+  }
+  return loadMigrationSet(opts);
+}
+
 /** withoutSnapshot: the migrations alone, schema.sql not read (dump rewrites it, so a stale one must not stop it). */
-export async function loadMigrationSet(opts: { migrationsDir?: string; schemaFile?: string; preferDisk?: boolean; withoutSnapshot?: boolean }): Promise<LoadedSet> {
+export async function loadMigrationSet(opts: LoadOptions): Promise<LoadedSet> {
   const { embeddedJson } = await import("./embedded.ts");
-  if (embeddedJson && !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk) {
+  if (embeddedJson && useEmbedded(opts)) {
     const bundle = JSON.parse(embeddedJson) as Bundle;
-    const models = once(async () => {
-      const { embeddedModelsJson } = await import("./embedded-models.ts");
-      return embeddedModelsJson ? parseModels(embeddedModelsJson, "the model embedded in this binary") : null;
-    });
-    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models };
+    return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models: embeddedModels };
   }
   const { dir, schemaPath } = diskPaths(opts);
   const shown = shownPath(dir);

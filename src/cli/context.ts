@@ -16,7 +16,7 @@ import type { Interrupt } from "../core/cancel.ts";
 import { describeHolder } from "../db/lock.ts";
 import type { OpContext } from "../ops/context.ts";
 import { argv, ask, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
-import { loadMigrationSet, type LoadedSet } from "../source.ts";
+import { loadMigrationIndex, loadMigrationSet, type LoadedIndex, type LoadedSet } from "../source.ts";
 import { durationFlag, type Args } from "./flags.ts";
 import { configuredTarget } from "./target.ts";
 import { createLogger, printJson, printText } from "./output.ts";
@@ -56,6 +56,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
   let target: ConnectionTarget | undefined = overrides.target;
   secrets.add(target?.password);
   let set: LoadedSet | undefined;
+  let index: LoadedIndex | undefined;
   const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : lineRenderer(log, stderrIsTTY() && !json && !args.quiet));
   const ctx: Context = {
     args,
@@ -96,6 +97,14 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         withoutSnapshot: opts?.withoutSnapshot,
       });
       return set;
+    },
+    async migrationIndex(opts) {
+      index ??= set ?? (await loadMigrationIndex({
+        migrationsDir: args["migrations-dir"] as string | undefined,
+        schemaFile: args["schema-file"] as string | undefined,
+        withoutSnapshot: opts?.withoutSnapshot,
+      }));
+      return index;
     },
     async connect(command) {
       const t = ctx.target();

@@ -17,7 +17,7 @@ import { checked } from "../db/privileges.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { table } from "../cli/output.ts";
-import type { LoadedSet } from "../source.ts";
+import type { LoadedIndex } from "../source.ts";
 
 export const args = {
   "exit-code": { type: "boolean", description: `Exit 3 when migrations are pending (or an empty database awaits its install), 4 when one changed or the database is not managed by ${brand.display}, 6 when the database is newer` },
@@ -31,7 +31,7 @@ export const usage = `Examples:
 export async function run(ctx: Context, a: Args): Promise<number> {
   // --exit-code gates on the database: without one it stays a usage error, never a silent 0.
   if (!a["exit-code"] && !databaseConfigured(ctx)) return offline(ctx);
-  const set = await ctx.migrations();
+  const set = await ctx.migrationIndex();
   const db = await ctx.connect("status");
   let report: StatusReport, last: LastRun | null, holder: LockHolder | null;
   try {
@@ -48,8 +48,11 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     await db.close();
   }
   const where = describeTarget(db.target);
-  const running = report.entries.filter((e) => e.status === "running").map((e) => {
-    const m = set.migrations.find((x) => x.version === e.version);
+  // Only a migration marked running needs its SQL (the indexes it builds concurrently).
+  const runningEntries = report.entries.filter((e) => e.status === "running");
+  const full = runningEntries.length ? await ctx.migrations() : null;
+  const running = runningEntries.map((e) => {
+    const m = full?.migrations.find((x) => x.version === e.version);
     const indexes = m ? concurrentIndexNames(m.up.sql) : [];
     const recovery = holder
       ? `in progress: ${describeHolder(holder)}`
@@ -87,7 +90,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
 /** Whether the tracking table has any row (a database without one is installed or adopted by nothing). */
 const hasRows = (r: StatusReport) => r.counts.applied + r.counts.changed + r.counts.running + r.counts.unknown > 0;
 
-function render(r: StatusReport, where: string, set: LoadedSet, running: { version: string; name: string; recovery: string }[], last: LastRun | null): string {
+function render(r: StatusReport, where: string, set: LoadedIndex, running: { version: string; name: string; recovery: string }[], last: LastRun | null): string {
   const out: string[] = [];
   const state = !r.managed ? (r.empty ? "empty, not installed" : `not managed by ${brand.display}`) : r.version ? `at ${r.version}` : "installed, no migrations applied";
   out.push(`Database: ${where} (${state})`);
@@ -143,7 +146,7 @@ const fileState = (file: string, version: string | null, head: string | null, pr
 /** No database configured: what this binary (or --migrations-dir) holds, and whether its snapshot and model are current. */
 async function offline(ctx: Context): Promise<number> {
   // The snapshot is read here, not validated against the migrations: a stale one is what this reports.
-  const set = await ctx.migrations({ withoutSnapshot: true });
+  const set = await ctx.migrationIndex({ withoutSnapshot: true });
   const head = set.migrations.at(-1)?.version ?? null;
   let snapshot: FileState;
   if (set.schemaPath === null) snapshot = fileState("schema.sql (embedded)", set.snapshot?.version ?? null, head);

@@ -22,6 +22,21 @@ export interface MigrationSet {
   snapshot: Snapshot | null;
 }
 
+/** What `status` needs of a migration: no SQL. */
+export type MigrationInfo = Pick<Migration, "version" | "name" | "file" | "checksum">;
+
+/** A MigrationSet without the SQL: cheap to load, enough for `status`. */
+export interface MigrationIndex {
+  migrations: MigrationInfo[];
+  snapshot: { version: string } | null;
+}
+
+/** The index of a set (what the build embeds apart from the SQL). */
+export const indexOf = (set: MigrationIndex): MigrationIndex => ({
+  migrations: set.migrations.map(({ version, name, file, checksum }) => ({ version, name, file, checksum })),
+  snapshot: set.snapshot ? { version: set.snapshot.version } : null,
+});
+
 export function parseMigrationSet(files: SourceFile[], snapshot?: SourceFile | null): MigrationSet {
   const problems: FileProblem[] = [];
   const migrations: Migration[] = [];

@@ -6,7 +6,7 @@ import { brand } from "../brand.ts";
 import type { AdoptTool } from "./adopt-map.ts";
 import { ExitCode, PgshipError } from "./errors.ts";
 import type { Migration } from "./migration-file.ts";
-import type { MigrationSet, Snapshot } from "./migration-set.ts";
+import type { MigrationIndex, MigrationSet, Snapshot } from "./migration-set.ts";
 
 export type AppliedVia = "migration" | "snapshot" | "baseline";
 
@@ -55,7 +55,7 @@ export interface StatusReport {
   counts: Record<MigrationStatus, number>;
 }
 
-export function computeStatus(set: MigrationSet, db: DatabaseState): StatusReport {
+export function computeStatus(set: MigrationIndex, db: DatabaseState): StatusReport {
   const rows = new Map(db.applied.map((r) => [r.version, r]));
   const entries: StatusEntry[] = [];
   for (const m of set.migrations) {

@@ -8,7 +8,7 @@ import type { Emit } from "../core/events.ts";
 import type { Redactor } from "../core/redact.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import type { Db } from "../db/connect.ts";
-import type { LoadedSet } from "../source.ts";
+import type { LoadedIndex, LoadedSet } from "../source.ts";
 
 export interface OpContext {
   /** The one event stream: progress, lock waits, warnings. */
@@ -25,6 +25,8 @@ export interface OpContext {
   binary: string;
   target(): ConnectionTarget;
   migrations(opts?: { preferDisk?: boolean; withoutSnapshot?: boolean }): Promise<LoadedSet>;
+  /** The migrations without their SQL (all `status` needs); the whole set when that is loaded already. */
+  migrationIndex(opts?: { withoutSnapshot?: boolean }): Promise<LoadedIndex>;
   connect(command: string): Promise<Db>;
   /**
    * Asks the person running the operation. The CLI answers from --yes or a

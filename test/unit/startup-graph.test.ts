@@ -3,10 +3,15 @@
 // imports, neither the wizard, the prompt library, the backup code nor the
 // schema catalog is loaded (commands and the wizard are reached through
 // import(), evaluated on demand), and --version loads nothing but itself.
+// `status` loads the index of the embedded migrations, never their SQL.
 
-import { expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { afterAll, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { indexOf, parseMigrationSet } from "../../src/core/migration-set.ts";
+import { readSnapshotFile, readSourceFiles } from "../../src/source.ts";
+import { BUN, cleanEnv, createDb, pgship, ROOT, tempDir } from "../harness/env.ts";
 
 const SRC = resolve(import.meta.dir, "../../src");
 const STATIC_IMPORT = /^\s*(?:import|export)\s+(?!type\b)(?:[^"'`;]*?\sfrom\s+)?["']([^"']+)["']/gm;
@@ -47,3 +52,56 @@ test("the command line statically reaches no wizard, prompt, backup or catalog c
   expect(relative).toContain("cli/context.ts");
   expect(packages.has("postgres")).toBe(true);
 });
+
+// A source run where the index and the
+// model are this repository's, as the build embeds them, and
+// the SQL module throws when it is evaluated: any command that loads the SQL fails.
+function poisonedRun(args: string[], env: Record<string, string> = {}) {
+  const set = parseMigrationSet(readSourceFiles(join(ROOT, "migrations")).files, readSnapshotFile(join(ROOT, "schema.sql")));
+  const preload = join(tempDir(), "poison.ts");
+  writeFileSync(
+    preload,
+    `import { plugin } from "bun";
+plugin({ name: "poison", setup(build) {
+  build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded-index\\.ts$/ }, () => ({ contents: "export const embeddedIndexJson = " + ${JSON.stringify(JSON.stringify(JSON.stringify(indexOf(set))))} + ";", loader: "ts" }));
+  build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded-models\\.ts$/ }, () => ({ contents: "export const embeddedModelsJson = " + ${JSON.stringify(JSON.stringify(readFileSync(join(ROOT, "schema.model.json"), "utf8")))} + ";", loader: "ts" }));
+  build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded\\.ts$/ }, () => ({ contents: "throw new Error('the SQL module was loaded');", loader: "ts" }));
+} });
+`,
+  );
+  const r = spawnSync(BUN, ["--preload", preload, join(ROOT, "src", "main.ts"), ...args], { cwd: tempDir(), env: cleanEnv(env), encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const dbs: { sql: { end(): Promise<void> } }[] = [];
+afterAll(async () => {
+  for (const db of dbs) await db.sql.end();
+});
+
+test("status (online, offline, --exit-code, --json) never loads the embedded SQL; up does", async () => {
+  const db = await createDb("startup");
+  dbs.push(db);
+  expect((await pgship(["up", "--quiet"], { env: { DATABASE_URL: db.url } })).code).toBe(0);
+  const env = { DATABASE_URL: db.url };
+
+  const json = poisonedRun(["status", "--json"], env);
+  expect(json.stderr).toBe("");
+  expect(json.code).toBe(0);
+  // The same report as the compiled binary's, which loads the whole bundle.
+  const real = await pgship(["status", "--json"], { env, cwd: tempDir() });
+  expect(JSON.parse(json.stdout)).toEqual(JSON.parse(real.stdout));
+  expect(JSON.parse(json.stdout).counts.applied).toBeGreaterThan(0);
+
+  const gate = poisonedRun(["status", "--exit-code"], env);
+  expect([gate.code, gate.stderr]).toEqual([0, ""]);
+  expect(gate.stdout).toContain("Summary:");
+
+  const offline = poisonedRun(["status", "--json"]);
+  expect([offline.code, offline.stderr]).toEqual([0, ""]);
+  expect(JSON.parse(offline.stdout)).toEqual(JSON.parse((await pgship(["status", "--json"], { cwd: tempDir() })).stdout));
+
+  // The poison works: a command that runs SQL loads the module and fails.
+  const up = poisonedRun(["up"], env);
+  expect(up.code).not.toBe(0);
+  expect(up.stderr).toContain("the SQL module was loaded");
+}, 120_000);
