@@ -1,64 +1,162 @@
-// bun bench/startup.ts [--out bench/startup-results.md]
+// bun bench/startup.ts [--runs 20] [--out bench/startup-results.md] [--source DIR]
 //
-// The compiled binary's size (raw and gzipped) and its cold start: `--version`
-// (no database) and `status` (connect, read the tracking table) on a throwaway
-// cluster, each a new process, timed with hyperfine when it is installed
-// (Debian: apt-get install hyperfine), else with our own timer. The sizes of
-// the compressed downloads (.gz, .xz) are bench/download.ts's.
+// The compiled binary's size (raw and gzipped) and its cold start against
+// dbmate's, with the migrations compiled in: 500 small ones (bench/generate.ts)
+// and 250 bulky ones (each a 300-line plpgsql function, ~3 MB of SQL). For each
+// history it builds a binary, applies the migrations with pgship and with dbmate
+// to two databases of a throwaway cluster, then times new processes of
+// `pgship --version`, `pgship status`, `pgship status --exit-code`, and
+// `dbmate status` on the same files, interleaved in rotating order (median ms,
+// peak RSS). The start-up profile splits `status` into process start
+// (`--version`), module and index load (`status` without a database) and
+// connect + queries (the rest). --source builds with another checkout's
+// scripts/build.ts (e.g. the previous release, for before/after figures).
+// The sizes of the compressed downloads (.gz, .xz) are bench/download.ts's.
 
 import postgres from "postgres";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { startCluster } from "../test/harness/cluster.ts";
-import { median, min, runTimed } from "./measure.ts";
+import { generateMigrations, type GeneratedMigration } from "./generate.ts";
+import { median, rssMethod, runSetup, runTimed, type Command, type Sample } from "./measure.ts";
 
 const DOWNLOAD_SECTION = "## download size";
 
 const REPO = resolve(import.meta.dir, "..");
-const { values } = parseArgs({ options: { out: { type: "string", default: join(REPO, "bench", "startup-results.md") }, runs: { type: "string", default: "20" } } });
+const { values } = parseArgs({
+  options: {
+    out: { type: "string", default: join(REPO, "bench", "startup-results.md") },
+    runs: { type: "string", default: "20" },
+    source: { type: "string", default: REPO },
+  },
+});
 const RUNS = Number(values.runs);
-const BIN = join(REPO, "dist", "pgship");
+const SOURCE = resolve(values.source!);
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
-spawnSync(join(REPO, "node_modules", ".bin", "bun"), ["scripts/build.ts"], { cwd: REPO, stdio: "inherit" });
-const raw = statSync(BIN).size;
-const gz = gzipSync(readFileSync(BIN), { level: 9 }).length;
+function dbmateBinary(): string {
+  return createRequire(join(REPO, "package.json")).resolve(`@dbmate/${process.platform}-${process.arch}/bin/dbmate`);
+}
+
+/** 250 migrations, each one plpgsql function of 300 lines (~12 KB): a long history of bulky SQL. */
+function bulkyHistory(count = 250, lines = 300): GeneratedMigration[] {
+  const out: GeneratedMigration[] = [];
+  for (let i = 1; i <= count; i++) {
+    const version = `20240101${String(Math.floor(i / 60)).padStart(2, "0")}${String(i % 60).padStart(2, "0")}00`;
+    const fn = `bulky_fn_${i}`;
+    const body: string[] = [];
+    for (let l = 0; l < lines - 8; l++) body.push(`  total := total + ${l} * length(p_name) + ${i};`);
+    const up = [
+      `create function ${fn}(p_name text) returns bigint language plpgsql as $$`,
+      "declare",
+      "  total bigint := 0;",
+      "begin",
+      ...body,
+      "  return total;",
+      "end;",
+      "$$;",
+    ].join("\n");
+    out.push({ file: `${version}_bulky_${i}.sql`, text: `-- migrate:up\n${up}\n\n-- migrate:down\ndrop function ${fn}(text);\n` });
+  }
+  return out;
+}
+
+const raw = (() => {
+  spawnSync(join(REPO, "node_modules", ".bin", "bun"), ["scripts/build.ts"], { cwd: SOURCE, stdio: "inherit" });
+  const bin = join(SOURCE, "dist", "pgship");
+  return { size: statSync(bin).size, gz: gzipSync(readFileSync(bin), { level: 9 }).length };
+})();
+
+const histories: { title: string; files: GeneratedMigration[] }[] = [
+  { title: "500 small migrations", files: generateMigrations(500).migrations },
+  { title: "250 bulky migrations", files: bulkyHistory() },
+];
 
 const cluster = await startCluster();
+const work = mkdtempSync(join(tmpdir(), "pgship-startup-"));
+const sections: string[] = [];
 try {
   const admin = postgres(cluster.url("postgres"), { max: 1, onnotice: () => {} });
-  await admin`create database startup`;
-  await admin.end();
-  const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", DATABASE_URL: cluster.url("startup") };
-  spawnSync(BIN, ["up", "--quiet"], { env, stdio: "inherit" });
-  const rows: string[] = [];
-  for (const args of [["--version"], ["status"], ["status", "--json"]]) {
-    const samples = [];
-    await runTimed({ argv: [BIN, ...args], env, cwd: REPO });
-    for (let i = 0; i < RUNS; i++) samples.push(await runTimed({ argv: [BIN, ...args], env, cwd: REPO }));
-    rows.push(`| \`pgship ${args.join(" ")}\` | ${median(samples.map((s) => s.ms)).toFixed(1)} | ${min(samples.map((s) => s.ms)).toFixed(1)} | ${Math.max(...samples.map((s) => s.rssMiB)).toFixed(1)} |`);
+  const env = { PATH: `${cluster.binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: work, LANG: "C.UTF-8" };
+  const buildEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
+  let n = 0;
+  for (const h of histories) {
+    const dir = join(work, `h${++n}`);
+    mkdirSync(join(dir, "migrations"), { recursive: true });
+    for (const f of h.files) writeFileSync(join(dir, "migrations", f.file), f.text);
+    const sqlMiB = h.files.reduce((s, f) => s + Buffer.byteLength(f.text), 0) / 1024 / 1024;
+    const bin = join(dir, "pgship");
+    log(`${h.title}: building`);
+    runSetup({ argv: [process.execPath, "scripts/build.ts", "--migrations-dir", join(dir, "migrations"), "--schema-file", join(dir, "none.sql"), "--outfile", bin], env: buildEnv, cwd: SOURCE });
+    const url = (db: string) => `${cluster.url(db)}?sslmode=disable`;
+    await admin.unsafe(`create database s${n}p template template0`);
+    await admin.unsafe(`create database s${n}d template template0`);
+    const pg = (args: string[], withDb = true): Command => ({ argv: [bin, ...args], env: withDb ? { ...env, DATABASE_URL: url(`s${n}p`) } : env, cwd: dir });
+    const dbmate = (args: string[]): Command => ({ argv: [dbmateBinary(), "--migrations-dir", join(dir, "migrations"), ...args], env: { ...env, DATABASE_URL: url(`s${n}d`) }, cwd: dir });
+    runSetup(pg(["up", "--quiet"]));
+    runSetup(dbmate(["--no-dump-schema", "up"]));
+    const contenders: [string, Command][] = [
+      ["pgship --version", pg(["--version"])],
+      ["pgship status", pg(["status"])],
+      ["pgship status --exit-code", pg(["status", "--exit-code"])],
+      ["pgship status (no database: modules + index)", pg(["status"], false)],
+      ["dbmate status", dbmate(["status"])],
+      ["dbmate --version", dbmate(["--version"])],
+    ];
+    const samples = new Map<string, Sample[]>(contenders.map(([t]) => [t, []]));
+    for (const [, c] of contenders) await runTimed(c); // warm-up
+    for (let r = 0; r < RUNS; r++) {
+      for (let i = 0; i < contenders.length; i++) {
+        const [t, c] = contenders[(i + r) % contenders.length]!;
+        samples.get(t)!.push(await runTimed(c));
+      }
+    }
+    const ms = (t: string) => median(samples.get(t)!.map((s) => s.ms));
+    const rss = (t: string) => Math.max(...samples.get(t)!.map((s) => s.rssMiB));
+    const peer = ms("dbmate status");
+    const rows = contenders.map(([t]) => `| \`${t}\` | ${ms(t).toFixed(1)} | ${rss(t).toFixed(1)} | ${t.startsWith("pgship") ? `${(ms(t) / peer).toFixed(2)}×` : t === "dbmate status" ? "1.00×" : "-"} |`);
+    const start = ms("pgship --version");
+    const load = ms("pgship status (no database: modules + index)") - start;
+    const online = ms("pgship status") - ms("pgship status (no database: modules + index)");
+    sections.push(
+      [
+        `### ${h.title} (${sqlMiB.toFixed(1)} MiB of SQL compiled in)`,
+        "",
+        "| command | median ms | peak RSS MiB | vs dbmate status |",
+        "|---|---:|---:|---:|",
+        ...rows,
+        "",
+        `Profile of \`pgship status\` (${ms("pgship status").toFixed(1)} ms): process start ${start.toFixed(1)} ms (\`--version\`), module load + index ${load.toFixed(1)} ms (\`status\` without a database, minus that), connect + queries ${online.toFixed(1)} ms (the rest).`,
+        "",
+      ].join("\n"),
+    );
+    log(sections.at(-1)!);
   }
-  const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
-  const text = [
-    "# start-up and size",
-    "",
-    `${new Date().toISOString()} · ${availableParallelism()} CPUs · load ${loadavg()[0]!.toFixed(2)} · ${RUNS} runs each (new process every time)`,
-    "",
-    `Binary \`dist/pgship\`: ${mib(raw)} MiB raw, ${mib(gz)} MiB gzipped (-9). Most of it is the Bun runtime.`,
-    "",
-    "| command | median ms | min ms | peak RSS MiB |",
-    "|---|---:|---:|---:|",
-    ...rows,
-    "",
-  ].join("\n");
-  // Keep bench/download.ts's section (its xz runs take minutes).
-  const old = existsSync(values.out!) ? readFileSync(values.out!, "utf8") : "";
-  const kept = old.includes(DOWNLOAD_SECTION) ? `\n${old.slice(old.indexOf(DOWNLOAD_SECTION))}` : "";
-  writeFileSync(values.out!, text + kept);
-  console.log(text);
+  await admin.end();
 } finally {
   cluster.stop();
+  rmSync(work, { recursive: true, force: true });
 }
+
+const mib = (x: number) => (x / 1024 / 1024).toFixed(1);
+const text = [
+  "# start-up and size",
+  "",
+  `${new Date().toISOString()} · ${availableParallelism()} CPUs · load ${loadavg()[0]!.toFixed(2)} · ${RUNS} runs each (new process every time, interleaved) · RSS: ${rssMethod} · bun bench/startup.ts`,
+  "",
+  `Binary \`dist/pgship\`: ${mib(raw.size)} MiB raw, ${mib(raw.gz)} MiB gzipped (-9). Most of it is the Bun runtime.`,
+  "",
+  "Targets: `status`, `status --exit-code` and `--version` at most 0.8× `dbmate status`, peak RSS at most 40 MiB, whatever the SQL compiled in.",
+  "",
+  ...sections,
+].join("\n");
+// Keep bench/download.ts's section (its xz runs take minutes).
+const old = existsSync(values.out!) ? readFileSync(values.out!, "utf8") : "";
+const kept = old.includes(DOWNLOAD_SECTION) ? `\n${old.slice(old.indexOf(DOWNLOAD_SECTION))}` : "";
+writeFileSync(values.out!, text + kept);
+console.log(text);
