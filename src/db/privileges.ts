@@ -4,6 +4,7 @@
 // The README's "Privileges" section lists what each command needs.
 
 import { PgshipError } from "../core/errors.ts";
+import { quoteLiteral } from "../core/format.ts";
 import type { Sql } from "./connect.ts";
 
 /** SQLSTATE insufficient_privilege. */
@@ -51,6 +52,7 @@ export type Need = "read" | "record" | "apply" | "rollback" | "create" | "create
 
 export async function readTrackingPrivileges(sql: Sql, schema: string): Promise<TrackingPrivileges> {
   // By oid, not by name: resolving "schema.table" itself fails without USAGE on the schema.
+  // The name is a literal, not a parameter: one round trip instead of two.
   const [r] = await sql.unsafe<Record<string, any>[]>(
     `select current_user::text as role, current_database()::text as database,
        (select pg_get_userbyid(datdba)::text from pg_database where datname = current_database()) as owner,
@@ -69,8 +71,7 @@ export async function readTrackingPrivileges(sql: Sql, schema: string): Promise<
                 c.relkind <> 'S' and has_table_privilege(c.oid, 'DELETE'),
                 c.relkind = 'S' and has_sequence_privilege(c.oid, 'USAGE'))), '[]'::json)
           from pg_class c where c.relnamespace = n.oid and c.relkind in ('r', 'p', 'S')) as rels
-     from (select 1) one left join pg_namespace n on n.nspname = $1`,
-    [schema],
+     from (select 1) one left join pg_namespace n on n.nspname = ${quoteLiteral(schema)}`,
   );
   const rels: Record<string, RelPrivileges> = {};
   const list = (typeof r!.rels === "string" ? JSON.parse(r!.rels) : r!.rels) as [string, "table" | "sequence", boolean, boolean, boolean, boolean, boolean][];
