@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { indexOf, parseMigrationSet } from "../../src/core/migration-set.ts";
 import { readSnapshotFile, readSourceFiles } from "../../src/source.ts";
-import { BUN, cleanEnv, createDb, pgship, ROOT, tempDir } from "../harness/env.ts";
+import { BUN, cleanEnv, cluster, createDb, pgship, ROOT, tempDir } from "../harness/env.ts";
 
 const SRC = resolve(import.meta.dir, "../../src");
 const STATIC_IMPORT = /^\s*(?:import|export)\s+(?!type\b)(?:[^"'`;]*?\sfrom\s+)?["']([^"']+)["']/gm;
@@ -105,3 +105,20 @@ test("status (online, offline, --exit-code, --json) never loads the embedded SQL
   expect(up.code).not.toBe(0);
   expect(up.stderr).toContain("the SQL module was loaded");
 }, 120_000);
+
+test("status sends no parameterised query: each would cost a describe round trip more", async () => {
+  const db = await createDb("startup_rtt");
+  dbs.push(db);
+  const env = { DATABASE_URL: db.url };
+  expect((await pgship(["up", "--quiet"], { env })).code).toBe(0);
+  // Every statement of this database's sessions goes to the server log; the extended protocol logs a "parse" step.
+  await db.sql.unsafe(`alter database "${db.name}" set log_min_duration_statement = 0`);
+  await db.sql.end();
+  const logFile = join(dirname((await cluster()).dataDir), "log");
+  const before = readFileSync(logFile, "utf8").length;
+  const r = await pgship(["status"], { env, cwd: tempDir() });
+  expect(r.code).toBe(0);
+  const logged = readFileSync(logFile, "utf8").slice(before);
+  expect(logged).toContain("pgship\".migrations"); // the log does see status's queries
+  expect(logged.split("\n").filter((l) => /duration: .* (parse|bind) /.test(l))).toEqual([]);
+}, 60_000);
