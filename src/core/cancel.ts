@@ -86,3 +86,13 @@ export class Interrupt {
     });
   }
 }
+
+/**
+ * The delay before retry number `attempt` (1, 2, ...) of a retry loop: `first` ms,
+ * times `factor` each time, capped at `max`, spread by ±`jitter` (a fraction) when given.
+ * Every waiting loop (connect, the migration lock, lock_timeout retries) uses it.
+ */
+export function backoff(attempt: number, o: { first: number; factor: number; max: number; jitter?: number }): number {
+  const base = Math.min(o.first * o.factor ** (attempt - 1), o.max);
+  return Math.round(o.jitter ? base * (1 - o.jitter + Math.random() * 2 * o.jitter) : base);
+}

@@ -5,7 +5,7 @@
 import { brand } from "../brand.ts";
 import { formatDuration } from "../core/duration.ts";
 import { quoteIdent } from "../core/format.ts";
-import { interrupted, type Interrupt } from "../core/cancel.ts";
+import { backoff, interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
 import type { Migration, Section } from "../core/migration-file.ts";
@@ -78,7 +78,7 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
         break;
       } catch (e) {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
-          const delay = backoff(attempt);
+          const delay = backoff(attempt, LOCK_RETRY);
           ctx.emit({ type: "step-retry", step: label, attempt, delayMs: delay, reason: safeMessage(e) });
           await ctx.interrupt.sleep(delay, `while ${label.version}_${label.name} waited to retry its lock timeout; it was rolled back`);
           continue;
@@ -90,11 +90,8 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   ctx.emit({ type: "step-done", step: label, durationMs: performance.now() - t0 });
 }
 
-/** Bounded exponential backoff with jitter: ~1 s, 2 s, 4 s, 8 s ... capped at 30 s. */
-export function backoff(attempt: number): number {
-  const base = Math.min(1000 * 2 ** (attempt - 1), 30_000);
-  return Math.round(base * (0.75 + Math.random() * 0.5));
-}
+/** Retrying a lock timeout: ~1 s, 2 s, 4 s, 8 s ... capped at 30 s, with jitter so runners do not retry in step. */
+const LOCK_RETRY = { first: 1000, factor: 2, max: 30_000, jitter: 0.25 };
 
 const isLockTimeout = (e: unknown) => isSqlState(e, SQLSTATE.lockNotAvailable);
 
@@ -216,7 +213,7 @@ async function runWithoutTransaction(ctx: ApplyContext, m: Migration, section: S
           break;
         } catch (e) {
           if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
-            const delay = backoff(attempt);
+            const delay = backoff(attempt, LOCK_RETRY);
             ctx.emit({ type: "step-retry", step: { kind, version: m.version, name: m.name }, attempt, delayMs: delay, reason: safeMessage(e) });
             await ctx.interrupt.sleep(delay, `while ${m.file} waited to retry a statement that hit its lock timeout; its earlier statements stay applied and it is marked as running: '${brand.binary} up' resumes it`);
             continue;

@@ -4,7 +4,7 @@
 import postgres from "postgres";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
-import { interrupted, type Interrupt } from "../core/cancel.ts";
+import { backoff, interrupted, type Interrupt } from "../core/cancel.ts";
 import { isPgshipError, PgshipError } from "../core/errors.ts";
 import { sqlName } from "./privileges.ts";
 import { redactor, Redactor } from "../core/redact.ts";
@@ -58,8 +58,8 @@ const WAITING = "while connecting to the database: nothing was done";
 
 export async function connect(target: ConnectionTarget, opts: ConnectOptions): Promise<Db> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
-  let delay = 250;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
+    const delay = backoff(attempt, { first: 250, factor: 2, max: 5000 });
     const sql: Sql = postgres(clientOptions(target, opts));
     try {
       // Both in one round trip. A backend whose client died (kill -9) should notice soon and
@@ -82,7 +82,6 @@ export async function connect(target: ConnectionTarget, opts: ConnectOptions): P
       opts.onRetry?.(err.message, delay);
       if (opts.interrupt) await opts.interrupt.sleep(delay, WAITING);
       else await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
     }
   }
 }

@@ -6,7 +6,7 @@
 
 import { brand } from "../brand.ts";
 import { formatDuration } from "../core/duration.ts";
-import type { Interrupt } from "../core/cancel.ts";
+import { backoff, type Interrupt } from "../core/cancel.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import type { Sql } from "./connect.ts";
 
@@ -69,9 +69,8 @@ export async function acquireLock(
 ): Promise<void> {
   const [k1, k2] = lockKeys(schema);
   const deadline = Date.now() + timeoutMs;
-  let delay = 50;
   let told = false;
-  for (;;) {
+  for (let attempt = 1; ; attempt++) {
     const [row] = await sql.unsafe<{ ok: boolean }[]>(`select pg_try_advisory_lock($1, $2) as ok`, [k1, k2]);
     if (row!.ok) return;
     if (!told) {
@@ -91,10 +90,9 @@ export async function acquireLock(
         },
       );
     }
-    const pause = Math.min(delay, Math.max(0, deadline - Date.now()));
+    const pause = Math.min(backoff(attempt, { first: 50, factor: 1.6, max: 1000 }), Math.max(0, deadline - Date.now()));
     if (interrupt) await interrupt.sleep(pause, "while waiting for the migration lock: nothing was changed");
     else await new Promise((r) => setTimeout(r, pause));
-    delay = Math.min(Math.round(delay * 1.6), 1000);
   }
 }
 

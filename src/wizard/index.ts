@@ -80,7 +80,7 @@ export async function runWizard(args: Args, interrupt: Interrupt, io: WizardIO =
     session.envFile = file;
     await db.close();
     session.context = (opts: { onResult?: (v: unknown) => void; emit?: Emit } = {}) =>
-      createContext({ ...args, yes: true, quiet: true } as Args, interrupt, { target: target as ConnectionTarget, ...opts });
+      createContext({ ...args, yes: true, quiet: true }, interrupt, { target: target as ConnectionTarget, ...opts });
     const set = await loadMigrationSet({ migrationsDir: args["migrations-dir"] as string | undefined, schemaFile: args["schema-file"] as string | undefined });
     for (;;) {
       const ctx = session.context();
