@@ -4,6 +4,7 @@
 // A backup that fails at any point leaves no file under a backup's name.
 // Retention runs only after all of that, and never removes the new backup.
 
+import type { Emit } from "../core/events.ts";
 import { brand } from "../brand.ts";
 import { randomBytes } from "node:crypto";
 import { quoteIdent } from "../core/format.ts";
@@ -29,12 +30,6 @@ import type { RetentionPolicy } from "./retention.ts";
 import { fsyncDir, removeQuietly, writeFileAtomic } from "./store.ts";
 import { compressionProbeArgs, isUnsupportedCompression, pgDumpArgs, toolEnv } from "./tool-args.ts";
 
-export interface BackupLog {
-  info(m: string): void;
-  warn(m: string): void;
-  debug(m: string): void;
-}
-
 export interface BackupRequest {
   dir: string;
   /** The tracking schema, for the schema version. */
@@ -45,7 +40,8 @@ export interface BackupRequest {
   keys: EncryptKeys | null;
   retention: RetentionPolicy;
   interrupt: Interrupt;
-  log: BackupLog;
+  /** Warnings and debug lines, on the operation's event stream. */
+  emit: Emit;
   onProgress?: (bytes: number) => void;
 }
 
@@ -110,11 +106,11 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
   await requireDumpable(db.sql);
   const source = await readSource(db, req.schema);
   if (source.running.length) {
-    req.log.warn(`migration ${source.running.join(", ")} is marked running (interrupted?): the backup holds the database as it is now, part-way`);
+    req.emit({ type: "warn", message: `migration ${source.running.join(", ")} is marked running (interrupted?): the backup holds the database as it is now, part-way` });
   }
   const pgDump = await locatePgTool("pg_dump", serverMajor, req.tools);
   const pgRestore = await siblingTool(pgDump, "pg_restore").catch(() => locatePgTool("pg_restore", pgDump.major, req.tools));
-  req.log.debug(`using ${describeTool(pgDump)} and ${describeTool(pgRestore)}`);
+  req.emit({ type: "debug", message: `using ${describeTool(pgDump)} and ${describeTool(pgRestore)}` });
   const env = toolEnv(target, source.database, `${brand.binary} backup`);
   const compression = await chooseCompression(pgDump, req.compression, env);
   req.interrupt.check();
@@ -194,7 +190,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
     if (back.stored.hex() !== stored.hex() || back.stored.bytes !== stored.bytes || (back.plainComplete && back.plain.hex() !== plain.hex())) {
       throw new PgshipError("backup_write_failed", `the new backup reads back different from what was written to ${tmpArchive}, so it was not kept`, { hint: "check the disk and file system; run the backup again" });
     }
-    if (back.header.database !== source.database) req.log.warn(`pg_dump archived database "${back.header.database}", expected "${source.database}"`);
+    if (back.header.database !== source.database) req.emit({ type: "warn", message: `pg_dump archived database "${back.header.database}", expected "${source.database}"` });
 
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,

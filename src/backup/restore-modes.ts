@@ -6,12 +6,13 @@
 //   in-place no CREATEDB: replace the contents in one transaction
 // A failure in any of them leaves the live database as it was.
 
+import type { Emit } from "../core/events.ts";
 import { brand } from "../brand.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { quoteIdent, quoteLiteral } from "../core/format.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
-import { acquireLock, releaseLock, type LockHolder } from "../db/lock.ts";
+import { acquireLock, releaseLock } from "../db/lock.ts";
 import type { PgTool } from "../tools/pg-tools.ts";
 import { inPlacePreamble, keptComment, keptDatabaseName, workDatabaseName } from "./restore-plan.ts";
 import { createDatabase, databaseExists, dropDatabase, readInPlaceTarget, readLiveDatabase, renameDatabase, swapDatabases } from "./restore-db.ts";
@@ -30,10 +31,10 @@ export interface ModeRun {
   input: RestoreInput;
   schema: string;
   lockTimeoutMs: number;
-  onLockWait: (holder: LockHolder | null) => void;
   /** Stops a wait for the migration lock. */
   interrupt?: Interrupt;
-  warn: (m: string) => void;
+  /** Lock waits and warnings, on the operation's event stream. */
+  emit: Emit;
   /** Called once the live database has been replaced (after this, the old connection is gone). */
   closeLive: () => Promise<void>;
 }
@@ -58,7 +59,7 @@ async function buildBeside(admin: Db, name: string, r: ModeRun, like: Awaited<Re
     await admin.sql.unsafe(`comment on database ${quoteIdent(name)} is null`);
   } catch (e) {
     // Whatever went wrong (including an interrupt), the half-built database goes.
-    await dropDatabase(admin, name).catch((d: unknown) => r.warn(`could not drop the half-restored database "${name}": ${(d as Error).message}; drop it by hand`));
+    await dropDatabase(admin, name).catch((d: unknown) => r.emit({ type: "warn", message: `could not drop the half-restored database "${name}": ${(d as Error).message}; drop it by hand` }));
     throw e;
   }
 }
@@ -75,7 +76,7 @@ export async function runSwap(r: ModeRun, at: Date, dropOld: boolean, keeps: str
   const kept = keeps !== null && !(await databaseExists(admin.sql, keeps)) ? keeps : await freeName(admin, (n) => keptDatabaseName(r.live, at, n));
   const like = await readLiveDatabase(admin.sql, r.live, admin.serverVersionNum);
   // No migration may start on the live database while its replacement is built.
-  await acquireLock(r.liveDb!.sql, r.schema, r.lockTimeoutMs, r.onLockWait, r.interrupt);
+  await acquireLock(r.liveDb!.sql, r.schema, r.lockTimeoutMs, (holder) => r.emit({ type: "lock-wait", holder }), r.interrupt);
   await buildBeside(admin, work, r, like);
   await releaseLock(r.liveDb!.sql, r.schema).catch(() => undefined);
   await r.closeLive();
@@ -83,7 +84,7 @@ export async function runSwap(r: ModeRun, at: Date, dropOld: boolean, keeps: str
   try {
     ({ ended } = await swapDatabases(admin, r.live, work, kept, keptComment(r.live, r.input.file, at)));
   } catch (e) {
-    await dropDatabase(admin, work).catch(() => r.warn(`the restored copy "${work}" is left on the server; drop it by hand`));
+    await dropDatabase(admin, work).catch(() => r.emit({ type: "warn", message: `the restored copy "${work}" is left on the server; drop it by hand` }));
     throw e;
   }
   let dropped = false;
@@ -92,7 +93,7 @@ export async function runSwap(r: ModeRun, at: Date, dropOld: boolean, keeps: str
       await dropDatabase(admin, kept);
       dropped = true;
     } catch (e) {
-      r.warn(`restored, but could not drop the old database "${kept}": ${(e as Error).message}; drop it later with '${brand.binary} restore --drop-old'`);
+      r.emit({ type: "warn", message: `restored, but could not drop the old database "${kept}": ${(e as Error).message}; drop it later with '${brand.binary} restore --drop-old'` });
     }
   }
   return { database: r.live, kept: dropped ? null : kept, dropped, endedSessions: ended };
@@ -118,7 +119,7 @@ export async function runInto(r: ModeRun, name: string): Promise<ModeResult> {
 
 export async function runInPlace(r: ModeRun): Promise<ModeResult> {
   const db = r.liveDb!;
-  await acquireLock(db.sql, r.schema, r.lockTimeoutMs, r.onLockWait, r.interrupt);
+  await acquireLock(db.sql, r.schema, r.lockTimeoutMs, (holder) => r.emit({ type: "lock-wait", holder }), r.interrupt);
   try {
     const target = await readInPlaceTarget(db.sql);
     await restoreInPlace(r.live, r.pgRestore, r.psql!, inPlacePreamble(target, r.lockTimeoutMs), r.input);

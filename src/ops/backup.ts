@@ -5,12 +5,11 @@
 import { resolve } from "node:path";
 import { brand } from "../brand.ts";
 import { PgshipError, UsageError } from "../core/errors.ts";
-import type { Emit } from "../core/events.ts";
 import { formatBytes } from "../core/format.ts";
 import type { EncryptKeys } from "../backup/age-stream.ts";
 import { applyRetention, type RetentionOutcome } from "../backup/apply-retention.ts";
 import type { CompressionChoice } from "../backup/compression.ts";
-import { takeBackup, type BackupLog, type TakenBackup } from "../backup/create.ts";
+import { takeBackup, type TakenBackup } from "../backup/create.ts";
 import type { Encryption, Verification } from "../backup/manifest.ts";
 import { policyIsEmpty, type RetentionPolicy } from "../backup/retention.ts";
 import type { Db } from "../db/connect.ts";
@@ -98,18 +97,12 @@ async function retentionDryRun(ctx: OpContext, dir: string, policy: RetentionPol
   return { ok: true, dryRun: true, dir, database, retention };
 }
 
-/** The events of a backup's steps; `quiet`: its info lines are debug lines (a backup inside another operation). */
-const backupLog = (emit: Emit, quiet = false): BackupLog => ({
-  info: (message) => emit({ type: quiet ? "debug" : "info", message }),
-  warn: (message) => emit({ type: "warn", message }),
-  debug: (message) => emit({ type: "debug", message }),
-});
 
 /** A verified backup of `db`, progress and warnings as events. */
 export async function backupWith(
   ctx: OpContext,
   db: Db,
-  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; quiet?: boolean },
+  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string },
 ): Promise<TakenBackup> {
   const progress = bytesProgress(ctx.emit, o.label);
   try {
@@ -122,7 +115,7 @@ export async function backupWith(
       keys: o.keys,
       retention: o.retention,
       interrupt: ctx.interrupt,
-      log: backupLog(ctx.emit, o.quiet),
+      emit: ctx.emit,
       onProgress: (n) => progress.update(n),
     });
   } finally {

@@ -20,7 +20,6 @@ import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import { plural, quoteIdent } from "../core/format.ts";
 import { computeStatus } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
-import type { LockHolder } from "../db/lock.ts";
 import { isSqlState, SQLSTATE } from "../db/sqlstate.ts";
 import { appliedVersion, finishHistory, readState, startHistory, trackingExists } from "../db/tracking.ts";
 import { describeTool, locatePgTool, siblingTool, type ToolLocation } from "../tools/pg-tools.ts";
@@ -345,9 +344,8 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
         psql,
         schema: ctx.schema,
         lockTimeoutMs: ctx.lockTimeoutMs,
-        onLockWait: (holder: LockHolder | null) => ctx.emit({ type: "lock-wait", holder }),
         interrupt: ctx.interrupt,
-        warn: (msg: string) => warn(ctx, msg),
+        emit: ctx.emit,
         closeLive: async () => {
           await liveDb?.close().catch(() => undefined);
           liveDb = null;
@@ -415,7 +413,7 @@ function describePlan(p: RestorePlan, o: { live: string; sessions: Session[] }):
 async function takeSafetyBackup(ctx: OpContext, tools: ToolLocation, db: Db, dir: string, keys: DecryptKeys | null): Promise<string> {
   info(ctx, `taking a safety backup of "${db.target.database}" into ${dir}`);
   try {
-    const out = await backupWith(ctx, db, { dir, tools, compression: { method: "auto" }, keys: keys ? await sameKeysFor(keys) : null, retention: {}, label: "safety backup", quiet: true });
+    const out = await backupWith(ctx, db, { dir, tools, compression: { method: "auto" }, keys: keys ? await sameKeysFor(keys) : null, retention: {}, label: "safety backup" });
     return out.archivePath;
   } catch (e) {
     if (ctx.interrupt.interrupted || (e instanceof PgshipError && e.code === "interrupted")) throw e;
