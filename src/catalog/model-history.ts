@@ -3,7 +3,7 @@
 // catalog model (a delta against the previous version's model; the first one
 // against an empty model). `verify` at version V rebuilds V's model from these
 // deltas, so it needs neither CREATEDB nor pg_dump at any version. Written by
-// `pgship dump`, gated by `pgship check`, embedded by the build and loaded only
+// `<binary> dump`, gated by `<binary> check`, embedded by the build and loaded only
 // by the commands that compare schemas (never by `status`).
 
 import { brand } from "../brand.ts";

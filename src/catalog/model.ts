@@ -1,7 +1,7 @@
 // The comparable shape of a database schema: every object the app owns, keyed
 // by qualified name, with only the attributes that matter for drift. Produced by
 // introspect.ts from a live catalog, or read from schema.model.json (generated
-// by `pgship dump`, embedded in the binary; see model-history.ts) for the expected side.
+// by `<binary> dump`, embedded in the binary; see model-history.ts) for the expected side.
 
 export interface Column {
   type: string;

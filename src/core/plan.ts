@@ -155,7 +155,7 @@ export interface UpOptions {
   mode: "up" | "install" | "update";
   /** Versions of interrupted transaction:false migrations that may resume with their edited text. */
   acceptChanged?: string[];
-  /** The command that accepts a change, for the message: `pgship up --accept-changed V`. */
+  /** The command that accepts a change, for the message: `<binary> up --accept-changed V`. */
   acceptCommand?: (version: string) => string;
 }
 

@@ -113,7 +113,7 @@ async function diagnose(ctx: OpContext, db: Db, add: (c: Omit<Check, "exitCode">
     : { name: "lock", status: "ok", detail: "free" });
   const set = await ctx.migrations();
   // Privileges first (pipelined with the state read): a role that cannot read the tracking
-  // tables, or cannot create what an install creates, is told the GRANT, not "pgship up".
+  // tables, or cannot create what an install creates, is told the GRANT, not "<binary> up".
   const [privileges, read] = await Promise.all([readTrackingPrivileges(db.sql, ctx.schema), readState(db.sql, ctx.schema).then((s) => ({ s }), (e: unknown) => ({ e }))]);
   const cannotRead = lacking(privileges, ["read"]);
   if (cannotRead.length) {
@@ -122,7 +122,7 @@ async function diagnose(ctx: OpContext, db: Db, add: (c: Omit<Check, "exitCode">
   }
   if ("e" in read) throw read.e;
   const state = read.s;
-  // What 'pgship up' needs next, when this role cannot do it: the GRANT is the fix.
+  // What '<binary> up' needs next, when this role cannot do it: the GRANT is the fix.
   const upFix = (install: boolean) => {
     const l = lacking(privileges, install ? ["record", "apply", "create", "create-public"] : ["record", "apply"]);
     return l.length ? { detail: lackSentence(privileges, l), fix: lackGrants(privileges, l) } : null;

@@ -576,7 +576,7 @@ export async function afterRestore(ctx: OpContext, o: { args: string; fromVersio
   } else if (out.managed && out.pending) {
     if (o.update) {
       info(ctx, `the backup is at ${out.schemaVersion ?? "(none)"}, this binary at ${out.head}: applying ${plural(out.pending, "pending migration")}`);
-      // The same code as `pgship update`, its result folded into restore's.
+      // The same code as `<binary> update`, its result folded into restore's.
       const r = await migrate(ctx, { mode: "update" });
       out.update = { action: r.action, from: r.from, to: r.to, steps: r.steps.map((d) => ({ version: d.version, name: d.name, durationMs: d.durationMs })), drift: r.drift };
       out.schemaVersion = r.to;
