@@ -201,6 +201,18 @@ export function needsNoTransaction(text: string): string | null {
   return null;
 }
 
+const CONCURRENT_INDEX = /create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[A-Za-z_][\w$]*))?)/gi;
+
+/** Index names a migration builds concurrently (schema-qualified when written so). */
+export function concurrentIndexNames(sql: string): string[] {
+  const names: string[] = [];
+  for (const m of sql.matchAll(CONCURRENT_INDEX)) {
+    const parts = m[1]!.split(/\s*\.\s*/).map((p) => (p.startsWith('"') ? p.slice(1, -1).replace(/""/g, '"') : p.toLowerCase()));
+    names.push(parts.join("."));
+  }
+  return names;
+}
+
 /** Statements that end or start the migration's own transaction. SAVEPOINT and ROLLBACK TO are fine inside it. */
 export function transactionControl(text: string): string | null {
   const [a, b] = topLevelWords(text, 2);

@@ -8,7 +8,7 @@ import { quoteIdent } from "../core/format.ts";
 import { backoff, interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";
-import type { Migration, Section } from "../core/migration-file.ts";
+import { concurrentIndexNames, type Migration, type Section } from "../core/migration-file.ts";
 import type { Plan, Step } from "../core/plan.ts";
 import { lineAt, statements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
@@ -155,18 +155,6 @@ async function runStatementsInTx(ctx: ApplyContext, tx: Sql, section: Section, m
       throw e;
     }
   }
-}
-
-const CONCURRENT_INDEX = /create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?((?:"[^"]+"|[A-Za-z_][\w$]*)(?:\s*\.\s*(?:"[^"]+"|[A-Za-z_][\w$]*))?)/gi;
-
-/** Index names a migration builds concurrently (schema-qualified when written so). */
-export function concurrentIndexNames(sql: string): string[] {
-  const names: string[] = [];
-  for (const m of sql.matchAll(CONCURRENT_INDEX)) {
-    const parts = m[1]!.split(/\s*\.\s*/).map((p) => (p.startsWith('"') ? p.slice(1, -1).replace(/""/g, '"') : p.toLowerCase()));
-    names.push(parts.join("."));
-  }
-  return names;
 }
 
 /** Drops INVALID indexes a failed CREATE INDEX CONCURRENTLY of this migration left behind. */
