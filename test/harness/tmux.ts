@@ -4,6 +4,7 @@
 // exit status (tmux 3.3 loses it for some processes); it ignores SIGINT itself
 // so Ctrl-C ends only the binary, which installs its own handler.
 
+import { afterAll, afterEach } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -98,4 +99,21 @@ export class Terminal {
   close(): void {
     spawnSync("tmux", ["-L", this.socket, "kill-server"]);
   }
+}
+
+/**
+ * The terminals and test databases of one test file: each terminal is closed
+ * after its test, each database's connections when the file is done. Call at
+ * the top level of the file and push what the tests open.
+ */
+export function useTerminals(): { terminals: Terminal[]; dbs: { sql: { end(o?: { timeout?: number }): Promise<void> } }[] } {
+  const terminals: Terminal[] = [];
+  const dbs: { sql: { end(o?: { timeout?: number }): Promise<void> } }[] = [];
+  afterEach(() => {
+    for (const t of terminals.splice(0)) t.close();
+  });
+  afterAll(async () => {
+    await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
+  });
+  return { terminals, dbs };
 }

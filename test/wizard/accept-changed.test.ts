@@ -2,22 +2,15 @@
 // was edited since: it says so and asks (default No); declining changes nothing,
 // accepting resumes with the new text and records the accepted change.
 
-import { afterAll, afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, type TestDb } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
-import { Terminal } from "../harness/tmux.ts";
+import { Terminal, useTerminals } from "../harness/tmux.ts";
 
-const dbs: TestDb[] = [];
-const terminals: Terminal[] = [];
-afterEach(() => {
-  for (const t of terminals.splice(0)) t.close();
-});
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+const { terminals, dbs } = useTerminals();
 
 const V = "20250102000000";
 const FILE = `${V}_build.sql`;

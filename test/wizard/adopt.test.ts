@@ -2,22 +2,15 @@
 // recommended first action; choosing it checks the schema at that tool's version,
 // records the history and applies what is newer, all drawn inside the frame.
 
-import { afterAll, afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, pgship, ROOT, type TestDb } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, pgship, ROOT } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
-import { Terminal } from "../harness/tmux.ts";
+import { Terminal, useTerminals } from "../harness/tmux.ts";
 
-const dbs: TestDb[] = [];
-const terminals: Terminal[] = [];
-afterEach(() => {
-  for (const t of terminals.splice(0)) t.close();
-});
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end({ timeout: 1 });
-});
+const { terminals, dbs } = useTerminals();
 
 const VERSIONS = readdirSync(join(ROOT, "migrations")).sort().map((f) => f.slice(0, 14));
 const MID = VERSIONS[4]!;

@@ -5,24 +5,17 @@
 // changed. Each test checks the screen, the server and the files, and that
 // nothing was printed outside the wizard's frame.
 
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { parseDotenv } from "../../src/core/config.ts";
-import { cleanEnv, cluster, createDb, ensureBinary, noStackTrace, type TestDb } from "../harness/env.ts";
+import { cleanEnv, cluster, createDb, ensureBinary, noStackTrace } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
-import { Terminal } from "../harness/tmux.ts";
+import { Terminal, useTerminals } from "../harness/tmux.ts";
 
-const dbs: TestDb[] = [];
-const terminals: Terminal[] = [];
-afterEach(() => {
-  for (const t of terminals.splice(0)) t.close();
-});
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
-});
+const { terminals, dbs } = useTerminals();
 
 let n = 0;
 const unique = (prefix: string) => `${prefix}_${process.pid}_${++n}`;

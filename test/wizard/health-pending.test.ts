@@ -4,22 +4,15 @@
 // repair (before, it offered to add the pending migrations' objects, and the
 // next update then failed forever).
 
-import { afterAll, afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, cluster, createDb, ensureBinary, pgship, schemaOf, type TestDb } from "../harness/env.ts";
+import { cleanEnv, cluster, createDb, ensureBinary, pgship, schemaOf } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
-import { Terminal } from "../harness/tmux.ts";
+import { Terminal, useTerminals } from "../harness/tmux.ts";
 
-const dbs: TestDb[] = [];
-const terminals: Terminal[] = [];
-afterEach(() => {
-  for (const t of terminals.splice(0)) t.close();
-});
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+const { terminals, dbs } = useTerminals();
 
 test.skipIf(missing("tmux"))("health check with migrations pending: 'update first', no repair offered, nothing changed", async () => {
   const d = await createDb("wizh");

@@ -3,22 +3,15 @@
 // wizard's frame (a warning line of its own, after the progress line), and
 // nothing reaches raw stderr.
 
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, pgship, type TestDb } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, pgship } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
-import { Terminal } from "../harness/tmux.ts";
+import { Terminal, useTerminals } from "../harness/tmux.ts";
 
-const dbs: TestDb[] = [];
-const terminals: Terminal[] = [];
-afterEach(() => {
-  for (const t of terminals.splice(0)) t.close();
-});
-afterAll(async () => {
-  for (const d of dbs) await d.sql.end();
-});
+const { terminals, dbs } = useTerminals();
 
 describe.skipIf(missing("tmux"))("wizard restore of an older backup", () => {
   test("the 'behind' warning is in the frame, not on stderr nor in the spinner line", async () => {

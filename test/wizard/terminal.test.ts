@@ -3,23 +3,16 @@
 // from the list, Ctrl-C at a prompt and during a migration. Assertions are on
 // the database, not only the screen.
 
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, until, type TestDb } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
-import { Terminal } from "../harness/tmux.ts";
+import { Terminal, useTerminals } from "../harness/tmux.ts";
 
-const dbs: TestDb[] = [];
-const terminals: Terminal[] = [];
-afterEach(() => {
-  for (const t of terminals.splice(0)) t.close();
-});
-afterAll(async () => {
-  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
-});
+const { terminals, dbs } = useTerminals();
 
 /** A directory like a self-hoster's: .env with DATABASE_URL, and the binary started there. */
 async function setup(opts: { installTo?: string; migrations?: string } = {}) {
