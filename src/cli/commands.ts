@@ -29,6 +29,7 @@ export const commands: Record<string, CommandEntry> = {
   backup: { description: "Back up the database: verified pg_dump archive + manifest, optional age encryption, retention", load: () => import("../commands/backup.ts") },
   backups: { description: "List the backups in a directory; 'backups verify FILE' test-restores one", load: () => import("../commands/backups.ts") },
   restore: { description: "Restore a backup: checked first, built beside the live database and swapped in", load: () => import("../commands/restore.ts") },
+  schedule: { description: "Back up by itself: install a systemd timer or crontab line ('schedule backup'); list, remove", load: () => import("../commands/schedule.ts") },
   check: { description: "CI gate: snapshot equals replay, every down undoes its up, snapshot and model current", load: () => import("../commands/check.ts") },
   doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
   verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },

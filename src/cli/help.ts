@@ -10,7 +10,7 @@ import { stdoutColumns } from "../runtime.ts";
 
 const GROUPS: [string, string[]][] = [
   ["For servers", ["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]],
-  ["Backups", ["backup", "backups", "restore"]],
+  ["Backups", ["backup", "backups", "restore", "schedule"]],
   ["For developers", ["new", "dump", "check"]],
 ];
 
@@ -31,6 +31,7 @@ const GLOBALS: Record<string, string[]> = {
   backup: [...DB, ...OUT],
   backups: [...DB, ...OUT],
   restore: [...DB, ...OUT, ...MIGRATIONS, "lock-timeout", "yes"],
+  schedule: ["env-file", ...OUT],
   new: ["json", "quiet", "verbose", "migrations-dir"],
   dump: [...DB, ...OUT, ...MIGRATIONS],
   check: [...DB, ...OUT, ...MIGRATIONS],

@@ -63,6 +63,8 @@ export const ERROR_CODES = [
   "restore_failed",
   "restore_refused",
   "retention_failed",
+  "schedule_missing",
+  "schedule_unavailable",
   "scratch_failed",
   "swap_failed",
   "tool_failed",
