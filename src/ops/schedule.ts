@@ -72,7 +72,7 @@ export interface ScheduleInstalled {
   backend: ScheduleBackend;
   /** Installed, or only printed (--print). */
   installed: boolean;
-  /** Systemd units written, or the crontab (a file under PGSHIP_SCHEDULE_ROOT, else "crontab"). */
+  /** Systemd units written, or the crontab (a file under PGSHIP_SCHEDULE_ROOT, else "crontab") with only our line as content. */
   files: ScheduleFile[];
   /** The crontab line (cron only). */
   cronLine: string | null;
@@ -166,15 +166,13 @@ export const unitName = (name: string) => `${brand.binary}-${name}`;
 export const lockFileFor = (envFile: string, name: string) => join(dirname(envFile), `.${brand.binary}-${name}.lock`);
 const marker = (name: string) => `# ${MARK}:${name}`;
 
-export function renderUnits(o: { name: string; at: ScheduleTime; envFile: string; flock: string; binary: string; argv: string[]; retention: RetentionPolicy }): { service: string; timer: string } {
+export function renderUnits(o: { name: string; at: ScheduleTime; envFile: string; flock: string; binary: string; argv: string[]; retention: RetentionPolicy; user: boolean }): { service: string; timer: string } {
   const lock = lockFileFor(o.envFile, o.name);
   const exec = [o.flock, "-n", lock, o.binary, ...o.argv].map(systemdWord).join(" ");
   const head = `${marker(o.name)}\n# Written by '${brand.binary} schedule backup'; remove with '${brand.binary} schedule remove ${o.name}'.\n`;
   const service = `${head}[Unit]
 Description=${brand.display} backup (${o.name}): ${describeTime(o.at)}, retention: ${describePolicy(o.retention)}
-Wants=network-online.target
-After=network-online.target
-
+${o.user ? "" : "Wants=network-online.target\nAfter=network-online.target\n"}
 [Service]
 Type=oneshot
 # DATABASE_URL and the other secrets are only in this file (mode 0600).
@@ -333,7 +331,7 @@ export async function scheduleBackup(ctx: OpContext, o: ScheduleOptions): Promis
   let activate: string[];
   let crontabText = "";
   if (backend === "systemd") {
-    const u = renderUnits({ name: o.name, at: o.at, envFile: o.envFile, flock, binary: o.binary, argv, retention: o.backup.retention });
+    const u = renderUnits({ name: o.name, at: o.at, envFile: o.envFile, flock, binary: o.binary, argv, retention: o.backup.retention, user: p.user });
     files = [
       { path: join(p.unitDir, `${unit}.service`), content: u.service },
       { path: join(p.unitDir, `${unit}.timer`), content: u.timer },
@@ -345,7 +343,8 @@ export async function scheduleBackup(ctx: OpContext, o: ScheduleOptions): Promis
       const before = withoutOurs(await readCrontab(ctx, p), o.name).replace(/\n*$/, "");
       crontabText = `${before ? `${before}\n` : ""}${cronLine}\n`;
     }
-    files = [{ path: p.root ? join(p.root, "crontab") : "crontab", content: o.print ? `${cronLine}\n` : crontabText }];
+    // Only our line: the rest of the crontab is the user's (and may hold anything).
+    files = [{ path: p.root ? join(p.root, "crontab") : "crontab", content: `${cronLine}\n` }];
     activate = [];
   }
   if (!o.print) {

@@ -104,8 +104,11 @@ describeWithPgDump("schedule backup: a crontab line", () => {
     const s = setup();
     mkdirSync(s.root);
     writeFileSync(join(s.root, "crontab"), "MAILTO=ops@example.com\n0 1 * * * /usr/local/bin/other-job\n");
-    const r = await pgship(["schedule", "backup", "--cron", "--dir", "backups", "--at", "02:30", "--keep-daily", "7", "--ping", PING], { cwd: s.dir, env: s.env });
+    const r = await pgship(["schedule", "backup", "--cron", "--dir", "backups", "--at", "02:30", "--keep-daily", "7", "--ping", PING, "--json"], { cwd: s.dir, env: s.env });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+    // The outcome shows our line, never the rest of the user's crontab.
+    expect(doc(r.stdout).files).toEqual([{ path: join(s.root, "crontab"), content: expect.stringMatching(/^30 2 \* \* \* .* # pgship-schedule:backup\n$/) }]);
+    expect(r.stdout).not.toContain("ops@example.com");
     const crontab = readFileSync(join(s.root, "crontab"), "utf8");
     const lines = crontab.trimEnd().split("\n");
     expect(lines.slice(0, 2)).toEqual(["MAILTO=ops@example.com", "0 1 * * * /usr/local/bin/other-job"]);

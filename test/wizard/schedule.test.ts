@@ -161,4 +161,29 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     expect(readFileSync(join(dir, ".env"), "utf8")).toBe(envText);
     expect(existsSync(join(dir, "pgship-backup-key.txt"))).toBe(false);
   }, 120_000);
+
+  test("a backup that fails saves no schedule: the error is in the frame and the menu comes back", async () => {
+    const { dir, root, term, envText } = await setup();
+    term.send("Enter"); // a folder on this machine
+    await term.waitFor("Backup folder");
+    term.type("./.env/backups"); // under a file: cannot be created
+    term.send("Enter");
+    await term.waitFor("Back up every day at");
+    term.send("Enter");
+    await term.waitFor("Keep one backup per day for how many days?");
+    term.send("Enter");
+    await term.waitFor("And one per week for how many weeks?");
+    term.send("Enter");
+    await term.waitFor("Encrypt the backups?");
+    term.send("Right", "Enter"); // No
+    await term.waitFor("Back up and test-restore now, then save the schedule?");
+    term.send("Enter");
+    await term.waitFor("Backup failed: the schedule was not saved", 60_000);
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter");
+    expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
+    expect(existsSync(root)).toBe(false);
+    expect(readFileSync(join(dir, ".env"), "utf8")).toBe(envText);
+  }, 120_000);
 });
