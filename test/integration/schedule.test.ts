@@ -157,6 +157,13 @@ describeWithPgDump("schedule backup: a crontab line", () => {
   }, 60_000);
 });
 
+test("help names the long aliases with two dashes (--ping, not -ping)", async () => {
+  const r = await pgship(["schedule", "--help"]);
+  expect(r.stdout).toContain("--ping, --ping-url <url>");
+  expect(r.stdout).toContain("--notify, --notify-url <url>");
+  expect(r.stdout).not.toMatch(/(^|\s)-ping/);
+});
+
 describe("schedule: bad input is one message and an exit code", () => {
   const bad = async (args: string[], code: number, message: string | RegExp, envText?: string) => {
     const s = setup(envText);
