@@ -65,7 +65,7 @@ describe("schedule backup: systemd units", () => {
     expect(r.stdout).not.toContain("hc-ping");
     expect(existsSync(s.root)).toBe(false);
     expect(readFileSync(s.envFile, "utf8")).toBe(`DATABASE_URL=${d.url}\n`);
-  });
+  }, 60_000);
 
   test("installs the service and timer: systemd-analyze verify accepts them; the ping URL goes to the env file only", async () => {
     if (missing("systemd-analyze")) return;
@@ -96,7 +96,7 @@ describe("schedule backup: systemd units", () => {
     const again = await pgship(["schedule", "remove", "backup", "--json"], { env: s.env });
     expect(again.code).toBe(1);
     expect(doc(again.stdout).error.code).toBe("schedule_missing");
-  });
+  }, 60_000);
 });
 
 describeWithPgDump("schedule backup: a crontab line", () => {
@@ -178,7 +178,7 @@ describe("schedule: bad input is one message and an exit code", () => {
 
   test("--at must be HH:MM on the 24-hour clock, daily or hourly", async () => {
     for (const at of ["3:15", "24:00", "03:60", "03:15:00", "3pm", "weekly", ""]) await bad(["backup", "--cron", "--dir", "b", "--at", at], 2, at ? `--at "${at}" is not a time` : /needs a value|is not a time/);
-  });
+  }, 60_000);
 
   test("missing --dir, unknown action, both backends, --database-url, no env file, a ping that is not a URL", async () => {
     await bad(["backup", "--cron"], 2, "--dir is required");
@@ -191,11 +191,11 @@ describe("schedule: bad input is one message and an exit code", () => {
     await bad(["backup", "--dir", "b", "--cron", "--keep-daily", "0"], 2, "--keep-daily");
     await bad(["backup", "--dir", "b", "--cron", "--encrypt-to", "age1nope"], 2, "is not an age recipient");
     await bad(["remove", "Bad_Name"], 2, "must be lower-case");
-  });
+  }, 60_000);
 
   test("an env file sh would misread is refused for cron, naming the line", async () => {
     await bad(["backup", "--dir", "b", "--cron"], 2, /line 2 \(DATABASE_URL\): cron reads this file with sh/, `# app\nDATABASE_URL=${d.url}?sslmode=disable&application_name=x\n`);
-  });
+  }, 60_000);
 
   test("neither systemd nor cron: schedule_unavailable, exit 1, nothing installed", async () => {
     // Without PGSHIP_SCHEDULE_ROOT this would install for real: only where it cannot (no systemd, no crontab on PATH).
@@ -206,5 +206,5 @@ describe("schedule: bad input is one message and an exit code", () => {
     expect(r.status).toBe(1);
     expect(doc(r.stdout).error).toMatchObject({ code: "schedule_unavailable", exitCode: 1 });
     expect(r.stderr).toContain("neither systemd nor cron runs here");
-  });
+  }, 60_000);
 });
