@@ -91,7 +91,8 @@ export async function scheduleAction(s: Session): Promise<void> {
   const retention: RetentionPolicy = { daily: daily || undefined, weekly: weekly || undefined };
   const encrypt = await answer(confirm({ ...io, message: "Encrypt the backups? (a key pair is created; only its secret key can read them)", initialValue: true }));
 
-  const ctx = s.context();
+  // Warnings (an env file others can read) are drawn inside the frame.
+  const ctx = s.context({ emit: (e) => e.type === "warn" && say.warn(io, e.message) });
   const target = ctx.target();
   const envFile = s.envFile ?? join(cwd(), ".env");
   const keyFile = join(dirname(envFile), `${s.binary}-backup-key.txt`);

@@ -16,13 +16,13 @@ import { Terminal, useTerminals } from "../harness/tmux.ts";
 
 const { terminals, dbs } = useTerminals();
 
-async function setup() {
+async function setup(envMode = 0o600) {
   const d = await createDb("wizsched");
   dbs.push(d);
   expect((await pgship(["install"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
   const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-sched-"));
   const envText = `DATABASE_URL=${d.url}\n`;
-  writeFileSync(join(dir, ".env"), envText, { mode: 0o600 });
+  writeFileSync(join(dir, ".env"), envText, { mode: envMode });
   const root = join(dir, "root");
   const base = cleanEnv();
   const term = new Terminal([ensureBinary()], {
@@ -41,7 +41,8 @@ async function setup() {
 
 describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
   test("local folder, encrypted: one backup, test-restored, then the schedule with the promised time and retention", async () => {
-    const { d, dir, root, term, password } = await setup();
+    // A .env others can read: the warning about it is drawn inside the frame.
+    const { d, dir, root, term, password } = await setup(0o644);
     term.send("Enter"); // a folder on this machine
     await term.waitFor("Backup folder");
     term.send("Enter"); // ./backups
@@ -70,6 +71,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     const screen = term.screen();
     expect(screen).not.toContain(password);
     expect(screen).toContain("Test restore passed: test-restored into a scratch database");
+    expect(screen).toContain(`${join(dir, ".env")} can be read by other users: chmod 600`);
 
     // The backup exists, encrypted, and its manifest records the test restore.
     const backups = join(dir, "backups");
