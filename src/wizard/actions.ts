@@ -32,7 +32,7 @@ export interface Session {
 }
 
 /** The binary's absolute path when running compiled, else its name. */
-function selfPath(s: Session): string {
+export function selfPath(s: Session): string {
   const exe = execPath();
   return /^(bun|deno|node)(\.exe)?$/.test(basename(exe)) ? s.binary : exe;
 }
@@ -153,7 +153,7 @@ export async function askBackupDir(s: Session, message = "Backup directory"): Pr
  * What a backup or restore reports while the progress line runs: bytes and the
  * rate on the line; warnings and notes drawn above it, inside the frame.
  */
-function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
+export function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
   return (e) => {
     if (e.type === "bytes") line.update(`${verb}: ${formatBytes(e.bytes)} at ${formatBytes(e.bytesPerSecond)}/s`);
     else if (e.type === "warn") line.interject(() => say.warn(s.io, e.message));

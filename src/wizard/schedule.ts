@@ -5,19 +5,17 @@
 // (the `backups verify` operation). Only then is the schedule installed (the
 // `schedule backup` operation), secrets in the env file only.
 
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { confirm, note, password, select, text } from "@clack/prompts";
 import { describeTarget } from "../core/config.ts";
-import { formatBytes } from "../core/format.ts";
-import type { Emit } from "../core/events.ts";
 import { keyPairFile } from "../backup/keys.ts";
 import { describePolicy, type RetentionPolicy } from "../backup/retention.ts";
 import { backup } from "../ops/backup.ts";
 import { verifyBackup } from "../ops/backups.ts";
 import { describeTime, parseAt, scheduleBackup, type ScheduleOptions, type ScheduleTime } from "../ops/schedule.ts";
-import { cwd, env, execPath } from "../runtime.ts";
+import { cwd, env } from "../runtime.ts";
 import { databaseUrl } from "./provision.ts";
-import type { Session } from "./actions.ts";
+import { opEmit, selfPath, type Session } from "./actions.ts";
 import { answer, ProgressLine, say, type WizardIO } from "./ui.ts";
 
 interface S3Answers {
@@ -28,13 +26,6 @@ interface S3Answers {
 }
 
 const out = (io: WizardIO) => io.output ?? process.stdout;
-
-function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
-  return (e) => {
-    if (e.type === "bytes") line.update(`${verb}: ${formatBytes(e.bytes)} at ${formatBytes(e.bytesPerSecond)}/s`);
-    else if (e.type === "warn") line.interject(() => say.warn(s.io, e.message));
-  };
-}
 
 const count = (v: string | undefined) => (/^\d{1,4}$/.test(v ?? "") ? undefined : "a whole number (0 for none)");
 
@@ -100,7 +91,6 @@ export async function scheduleAction(s: Session): Promise<void> {
   // Settings typed (or only in the environment) go into the env file, which the schedule reads.
   if (!s.envFile) envVars.DATABASE_URL = target.source === "env" && env().DATABASE_URL ? env().DATABASE_URL! : databaseUrl(target);
   if (s3) Object.assign(envVars, { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
-  const exe = execPath();
   const opts: ScheduleOptions = {
     name: "backup",
     at,
@@ -108,7 +98,7 @@ export async function scheduleAction(s: Session): Promise<void> {
     print: true,
     envFile,
     envVars,
-    binary: /^(bun|deno|node)(\.exe)?$/.test(basename(exe)) ? s.binary : exe,
+    binary: selfPath(s),
     backup: { dir, retention, encryptTo: [], recipientsFiles: [] },
   };
   // Checked before anything is written: systemd or cron is there, the env file can hold the settings.
