@@ -14,6 +14,7 @@ import { encryptKeys } from "../backup/keys.ts";
 import { describeEncryption } from "../backup/manifest.ts";
 import { describePolicy } from "../backup/retention.ts";
 import { encryptArgs, keyFlags, retentionArgs, retentionPolicy, toolArgs, toolLocation } from "../cli/backup-flags.ts";
+import { alertArgs } from "../cli/alerts.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { backup, type BackupOptions, type BackupResult } from "../ops/backup.ts";
@@ -25,6 +26,7 @@ export const args = {
   ...retentionArgs,
   "dry-run": { type: "boolean", description: "Take no backup, delete nothing: show what the --keep-* flags would delete" },
   ...toolArgs,
+  ...alertArgs,
 } as const satisfies ArgsDef;
 
 export const usage = `Writes DIR/<database>-<UTC time>.dump (.dump.age when encrypted) and a .manifest.json beside it,

@@ -10,6 +10,7 @@ import type { TakenBackup } from "../backup/create.ts";
 import { backupBeforeMigrating } from "../ops/backup.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
+import { alertArgs } from "../cli/alerts.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "../cli/backup-flags.ts";
@@ -31,6 +32,7 @@ export const args = {
   ...migrateArgs,
   adopt: { type: "boolean", description: "Adopt a database dbmate, golang-migrate, Prisma or Alembic migrated (as 'baseline --from'), then apply what is pending" },
   ...preBackupArgs,
+  ...alertArgs,
 } as const satisfies ArgsDef;
 export const run = (ctx: Context, a: Args) => runMigrate(ctx, a, "up");
 export const usage = `Empty database: fresh install from the snapshot. Installed database: pending migrations.
