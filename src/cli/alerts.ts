@@ -41,8 +41,8 @@ export const describeUrl = (u: URL): string => `${u.protocol}//${u.host}`;
 
 function parseTarget(value: string | undefined, source: string, secrets: Redactor): URL | null {
   if (value === undefined || value === "") return null;
-  // Registered before anything can echo it: the whole URL and each long path or query part (tokens).
-  secrets.push(value, ...value.split(/[/?&=#]/).filter((p) => p.length >= 12));
+  // Registered before anything can echo it: the whole URL, and each long part of its path and query (tokens).
+  secrets.push(value);
   secrets.addUrl(value);
   let u: URL | null = null;
   try {
@@ -50,6 +50,7 @@ function parseTarget(value: string | undefined, source: string, secrets: Redacto
   } catch {
     // reported below, without the value
   }
+  if (u) secrets.push(...`${u.pathname}${u.search}`.split(/[/?&=#]/).filter((p) => p.length >= 12));
   if (!u || (u.protocol !== "http:" && u.protocol !== "https:")) {
     throw new UsageError(`${source} is not an http:// or https:// URL`, "give the full URL the monitoring service shows, e.g. https://hc-ping.com/<uuid>");
   }
