@@ -8,6 +8,7 @@ import { formatDuration } from "../core/duration.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import type { TakenBackup } from "../backup/create.ts";
 import { backupBeforeMigrating } from "../ops/backup.ts";
+import { releasePreUpdatePins } from "../ops/backups.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
 import { alertArgs } from "../cli/alerts.ts";
@@ -68,7 +69,11 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
     throw withRestoreHint(e, backup, a);
   });
   const taken = backup as TakenBackup | null;
-  const json = taken ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a) } } : r;
+  // The update succeeded: the backup taken before it replaces the earlier pre-update pin.
+  const unpinned = taken ? releasePreUpdatePins(ctx, taken.archivePath) : [];
+  const json = taken
+    ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a), pinned: taken.manifest.pinned ?? null, unpinned } }
+    : r;
   ctx.result(json, () => summary(r));
   return r.drift && a["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
 }
