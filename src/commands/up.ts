@@ -42,7 +42,8 @@ dbmate, golang-migrate, Prisma or Alembic migrated is adopted first (schema chec
 Examples:
   ${brand.binary} up --database-url postgres://app@db:5432/app --wait 60s   # container entrypoint
   ${brand.binary} up --dry-run                                               # show plan and SQL
-  ${brand.binary} up --backup /var/backups/app                               # verified backup first (see 'backup')
+  ${brand.binary} up --backup /var/backups/app                               # verified backup first, pinned (see 'backup')
+  ${brand.binary} up --ping https://hc-ping.com/<uuid>                       # report start, success or failure
   ${brand.binary} up --adopt                                                 # take over from dbmate & co, then migrate`;
 
 export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Promise<number> {
