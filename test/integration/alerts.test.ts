@@ -21,7 +21,7 @@ const servers: { stop(force?: boolean): unknown }[] = [];
 afterAll(() => servers.forEach((s) => s.stop(true)));
 
 /** A monitoring service on loopback that records what it is sent (`hang`: never answers those paths). */
-function monitor(opts: { hang?: (path: string) => boolean } = {}) {
+function monitor(opts: { hang?: (path: string) => boolean; status?: number } = {}) {
   const hits: Hit[] = [];
   const server = Bun.serve({
     port: 0,
@@ -30,7 +30,7 @@ function monitor(opts: { hang?: (path: string) => boolean } = {}) {
       const u = new URL(req.url);
       hits.push({ method: req.method, path: u.pathname, query: u.searchParams, body: await req.text(), contentType: req.headers.get("content-type") });
       if (opts.hang?.(u.pathname)) await new Promise(() => undefined);
-      return new Response("OK");
+      return new Response(opts.status ? "nope" : "OK", { status: opts.status ?? 200 });
     },
   });
   servers.push(server);
@@ -147,6 +147,13 @@ describe("--ping / --notify", () => {
     expect(out.alerts.warnings[1]).toStartWith(`--ping success to http://127.0.0.1:${port} failed: `);
     expect(r.stderr).toContain(`warning: --ping start to http://127.0.0.1:${port} failed`);
     expect(r.stderr).toContain("(the command itself is not affected)");
+    // A monitor that answers with an error status: the same warning, with the status.
+    const broken = monitor({ status: 500 });
+    const r500 = await pgship(["verify", "--json", "--notify", broken.url(`/hook/${HOOK_TOKEN}`)], { env: { DATABASE_URL: d.url } });
+    expect(r500.code).toBe(0);
+    noSecrets(r500);
+    expect(JSON.parse(r500.stdout).alerts).toEqual({ ping: null, notify: broken.origin, warnings: [`--notify to ${broken.origin} failed: HTTP 500 Internal Server Error (the command itself is not affected)`] });
+    expect(broken.hits).toHaveLength(1);
     // --ping "" switches the variable off.
     const off = await pgship(["verify", "--json", "--ping", ""], { env: { DATABASE_URL: d.url, PGSHIP_PING_URL: `http://127.0.0.1:${port}/${TOKEN}` } });
     expect(off.code).toBe(0);
