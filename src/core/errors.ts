@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   "backup_dir",
   "backup_foreign",
   "backup_missing",
+  "backup_no_manifest",
   "backup_unreadable",
   "backup_unverifiable",
   "backup_write_failed",
