@@ -164,6 +164,30 @@ test("help names the long aliases with two dashes (--ping, not -ping)", async ()
   expect(r.stdout).not.toMatch(/(^|\s)-ping/);
 });
 
+describeWithPgDump("schedule backup --ping: the URL reaches each run through the env file", () => {
+  test("scheduling pings nothing; the crontab line's run reports start and success to the monitor", async () => {
+    const hits: string[] = [];
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => (hits.push(`${req.method} ${new URL(req.url).pathname}`), new Response("OK")) });
+    try {
+      const url = `http://127.0.0.1:${server.port}/ping/5b2c1e0a-token-8d7f6e5d4c3b`;
+      const s = setup();
+      const r = await pgship(["schedule", "backup", "--cron", "--dir", "backups", "--ping", url, "--json"], { cwd: s.dir, env: s.env });
+      expect(r.code).toBe(0);
+      expect(hits).toEqual([]);
+      const line: string = doc(r.stdout).cronLine;
+      expect(line).not.toContain("5b2c1e0a-token");
+      // Run like cron, without blocking this process (the monitor answers from here).
+      const child = spawn("/bin/sh", ["-c", cronCommand(line)], { cwd: s.dir, env: { HOME: s.dir, PATH: "/usr/bin:/bin" }, stdio: "ignore" });
+      const code = await new Promise<number | null>((res) => child.on("close", res));
+      expect(code).toBe(0);
+      expect(dumps(join(s.dir, "backups"))).toHaveLength(1);
+      expect(hits).toEqual(["POST /ping/5b2c1e0a-token-8d7f6e5d4c3b/start", "POST /ping/5b2c1e0a-token-8d7f6e5d4c3b"]);
+    } finally {
+      server.stop(true);
+    }
+  }, 120_000);
+});
+
 describe("schedule: bad input is one message and an exit code", () => {
   const bad = async (args: string[], code: number, message: string | RegExp, envText?: string) => {
     const s = setup(envText);
