@@ -139,9 +139,10 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     await term.waitFor("Back up every day at");
     term.send("Enter");
     await term.waitFor("Keep one backup per day for how many days?");
+    term.type("0"); // no daily rule
     term.send("Enter");
     await term.waitFor("And one per week for how many weeks?");
-    term.send("Enter");
+    term.send("Enter"); // 4
     await term.waitFor("Encrypt the backups?");
     term.send("Right", "Enter"); // No
     await term.waitFor("Plan: automatic backups");
@@ -149,7 +150,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     const plan = term.screen();
     expect(plan).toContain("s3://my-bucket/app-backups at https://s3.example.com");
     expect(plan).toContain("daily at 03:15");
-    expect(plan).toContain("7 daily, 4 weekly");
+    expect(plan).toMatch(/Keep: +4 weekly +│/); // 0 days: no daily rule
     expect(plan).toContain("AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY written there");
     term.send("Right", "Enter"); // No
     await term.waitFor("Not saved: nothing was changed.");
