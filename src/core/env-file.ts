@@ -2,7 +2,7 @@
 // text written atomically at 0600 (it holds passwords and tokens).
 
 import { randomBytes } from "node:crypto";
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { readRegularFile } from "./files.ts";
 
@@ -24,14 +24,17 @@ export function upsertDotenv(text: string, key: string, value: string): string {
  * Sets KEY=value in the .env file at `path`, keeping its other lines. The new
  * text goes to a temporary file created 0600 in the same directory, then is
  * renamed over the old one: no reader ever sees a half-written file, and the
- * password is never in a file other users can read, not even briefly.
+ * password is never in a file other users can read, not even briefly. The file
+ * keeps its owner (root scheduling a backup must not take the app's .env from it).
  */
 export function saveDotenv(path: string, key: string, value: string): void {
   const before = readRegularFile(path, basename(path)) ?? "";
+  const owner = before ? ownerOf(path) : null;
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   const fd = openSync(tmp, "wx", 0o600);
   try {
     fchmodSync(fd, 0o600);
+    if (owner && (owner.uid !== process.getuid?.() || owner.gid !== process.getgid?.())) fchownSync(fd, owner.uid, owner.gid);
     writeSync(fd, upsertDotenv(before, key, value));
     fsyncSync(fd);
     closeSync(fd);
@@ -44,5 +47,14 @@ export function saveDotenv(path: string, key: string, value: string): void {
     }
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+function ownerOf(path: string): { uid: number; gid: number } | null {
+  try {
+    const st = statSync(path);
+    return { uid: st.uid, gid: st.gid };
+  } catch {
+    return null;
   }
 }

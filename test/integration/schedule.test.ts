@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDb, describeWithPgDump, ensureBinary, noStackTrace, pgship, tempDir, type TestDb } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
@@ -187,6 +187,16 @@ describeWithPgDump("schedule backup --ping: the URL reaches each run through the
     }
   }, 120_000);
 });
+
+test.skipIf(process.getuid?.() !== 0)("root adding the ping URL to an app's env file leaves the file its owner (mode 0600)", async () => {
+  const s = setup();
+  chownSync(s.envFile, 4321, 4321);
+  const r = await pgship(["schedule", "backup", "--systemd", "--dir", "b", "--ping", PING], { cwd: s.dir, env: s.env });
+  expect(r.code).toBe(0);
+  const st = statSync(s.envFile);
+  expect({ uid: st.uid, gid: st.gid, mode: st.mode & 0o777 }).toEqual({ uid: 4321, gid: 4321, mode: 0o600 });
+  expect(readFileSync(s.envFile, "utf8")).toContain(`PGSHIP_PING_URL=${PING}`);
+}, 60_000);
 
 describe("schedule: bad input is one message and an exit code", () => {
   const bad = async (args: string[], code: number, message: string | RegExp, envText?: string) => {
