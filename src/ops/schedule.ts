@@ -336,7 +336,8 @@ export async function scheduleBackup(ctx: OpContext, o: ScheduleOptions): Promis
       { path: join(p.unitDir, `${unit}.service`), content: u.service },
       { path: join(p.unitDir, `${unit}.timer`), content: u.timer },
     ];
-    activate = [systemctl(p, "daemon-reload").join(" "), systemctl(p, "enable", "--now", `${unit}.timer`).join(" ")];
+    // restart, not start: a timer installed again with another time takes it now.
+    activate = [systemctl(p, "daemon-reload"), systemctl(p, "enable", `${unit}.timer`), systemctl(p, "restart", `${unit}.timer`)].map((c) => c.join(" "));
   } else {
     cronLine = renderCronLine({ name: o.name, at: o.at, envFile: o.envFile, flock, binary: o.binary, argv });
     if (!o.print) {

@@ -60,7 +60,7 @@ describe("schedule backup: systemd units", () => {
     expect(r.stdout).toContain(`EnvironmentFile=${s.envFile}\n`);
     expect(r.stdout).toContain("OnCalendar=*-*-* 04:05:00");
     expect(r.stdout).toMatch(new RegExp(`ExecStart=/\\S*flock -n ${s.dir}/\\.pgship-backup\\.lock ${ensureBinary()} backup --env-file ${s.envFile} --dir ${s.dir}/backups --keep-daily 7 --keep-weekly 4\\n`));
-    expect(r.stdout).toContain("systemctl enable --now pgship-backup.timer");
+    expect(r.stdout).toContain("systemctl daemon-reload\nsystemctl enable pgship-backup.timer\nsystemctl restart pgship-backup.timer\n");
     expect(r.stdout).not.toContain(PING);
     expect(r.stdout).not.toContain("hc-ping");
     expect(existsSync(s.root)).toBe(false);
