@@ -9,6 +9,9 @@ import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { check, type CheckOutcome, type Problem } from "../ops/check.ts";
 
+/** Defaults from ./pgship.json. */
+export const project = true;
+
 export const args = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump (to compare schema.sql byte for byte)", valueHint: "dir" },
   "skip-stairway": { type: "boolean", description: "Skip the up -> down -> up test of every migration" },

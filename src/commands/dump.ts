@@ -9,6 +9,9 @@ import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { dump, type DumpOutcome } from "../ops/dump.ts";
 
+/** Defaults from ./pgship.json. */
+export const project = true;
+
 export const args = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump", valueHint: "dir" },
   check: { type: "boolean", description: "Do not write: exit 4 if schema.sql or schema.model.json is not what dump would write" },

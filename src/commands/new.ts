@@ -11,6 +11,9 @@ import type { Args } from "../cli/flags.ts";
 import { cwd } from "../runtime.ts";
 import { TEMPLATE_MARK } from "../core/migration-file.ts";
 
+/** Defaults from ./pgship.json. */
+export const project = true;
+
 export const args = {
   name: { type: "positional", description: "What the migration does, e.g. add_webhook_url", required: true },
   // --no-transaction (a boolean named "no-..." cannot be given: the parser reads --no-X as X=false).
