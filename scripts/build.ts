@@ -52,7 +52,7 @@ if (!values["package-json"]) {
 const pkg: typeof ownPkg = values["package-json"]
   ? JSON.parse(readExistingFile(resolve(values["package-json"])))
   : project
-    ? { ...ownPkg, pgship: { ...ownPkg.pgship, binaryName: project.name, displayName: project.displayName, trackingSchema: project.trackingSchema, releaseRepository: project.releaseRepository ?? "" } }
+    ? { ...ownPkg, pgship: { ...ownPkg.pgship, binaryName: project.name, displayName: project.displayName, trackingSchema: project.trackingSchema, releaseRepository: project.releaseRepository ?? ownPkg.pgship.releaseRepository } }
     : ownPkg;
 if (values["print-brand"]) {
   console.log(`BIN=${pkg.pgship.binaryName}\nDISPLAY=${pkg.pgship.displayName}\nREPOSITORY=${pkg.pgship.releaseRepository}`);

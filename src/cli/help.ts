@@ -78,7 +78,7 @@ function flagRow(name: string, d: FlagDef): [string, string] {
 
 /** Two columns, the second wrapped; a first column too wide for the layout puts its text on the next line. */
 function columns(rows: [string, string][], width: number): string[] {
-  const left = Math.min(Math.max(...rows.map(([l]) => l.length)), 26);
+  const left = Math.min(Math.max(...rows.map(([l]) => l.length)), 28);
   const at = 2 + left + 2;
   const out: string[] = [];
   for (const [l, r] of rows) {

@@ -19,7 +19,7 @@ import { migrationTemplate, utcVersion } from "./new.ts";
 export const args = {
   name: { type: "string", description: "The binary's name (default: <directory>-db)", valueHint: "name" },
   "display-name": { type: "string", description: "The name people read (default: the binary's name)", valueHint: "text" },
-  "release-repository": { type: "string", description: "GitHub owner/repo whose releases install.sh downloads (default: the origin remote)", valueHint: "owner/repo" },
+  "release-repository": { type: "string", description: "GitHub owner/repo whose releases install.sh downloads (default: the origin remote)", valueHint: "repo" },
   force: { type: "boolean", description: "Overwrite files init writes that already exist" },
 } as const satisfies ArgsDef;
 
@@ -29,7 +29,7 @@ of them (exit 1, listing them) unless --force. --tracking-schema, --migrations-d
 --schema-file set those of the project (defaults: <name>_db, db/migrations, db/schema.sql).
 Examples:
   ${brand.binary} init
-  ${brand.binary} init --name myapp-db --display-name "MyApp database" --release-repository acme/myapp`;
+  ${brand.binary} init --name myapp-db --release-repository acme/myapp`;
 
 /** The GitHub owner/repo of the origin remote, if it is on GitHub. */
 function originRepository(dir: string): string | null {

@@ -666,10 +666,13 @@ describe("install.sh: with the real compiled binary", () => {
     });
     try {
       const r = await runInstall(dash, ["--dir", s.dir], { ...env, PGSHIP_BASE_URL: `http://127.0.0.1:${local.port}` });
-      expect(r.stderr).toContain(`installed ${join(s.dir, BINARY)} (${BINARY} ${pkg.version})`);
+      // The test binary names itself after the test app (test/fixtures/app), whatever BINARY is.
+      const version = spawnSync(bin, ["--version"], { encoding: "utf8" }).stdout;
+      expect(version).toBe(`pgship ${pkg.version}\n`);
+      expect(r.stderr).toContain(`installed ${join(s.dir, BINARY)} (${version.trim()})`);
       expect(r.code).toBe(0);
       expect(requested).toEqual(["SHA256SUMS", `${dry.asset}.gz`]);
-      expect(spawnSync(join(s.dir, BINARY), ["--version"], { encoding: "utf8" }).stdout).toBe(`${BINARY} ${pkg.version}\n`);
+      expect(spawnSync(join(s.dir, BINARY), ["--version"], { encoding: "utf8" }).stdout).toBe(version);
     } finally {
       local.stop(true);
     }
