@@ -3,18 +3,15 @@
 // releases the app's own branded binary on tags, and that binary's install.sh.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { ArgsDef } from "citty";
 import { brand } from "../brand.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
-import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
-import { binaryNameProblem, defaultTrackingSchema, PROJECT_FILE, releaseRepositoryProblem, trackingSchemaProblem } from "../core/project.ts";
-import { brandInstallScript } from "../init/install-script.ts";
-import { workflowYaml } from "../init/workflow.ts";
+import { ExitCode, UsageError } from "../core/errors.ts";
+import { binaryNameProblem, defaultTrackingSchema, displayNameProblem, PROJECT_FILE, releaseRepositoryProblem, trackingSchemaProblem } from "../core/project.ts";
+import { initProject } from "../ops/init.ts";
 import { ask, cwd, stdinIsTTY } from "../runtime.ts";
-import { migrationTemplate, utcVersion } from "./new.ts";
 
 export const args = {
   name: { type: "string", description: "The binary's name (default: <directory>-db)", valueHint: "name" },
@@ -58,7 +55,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
   if (!name) throw new UsageError(`cannot make a binary name from the directory name "${basename(root)}"`, "pass --name, e.g. --name myapp-db");
   check(binaryNameProblem(name), "name");
   const displayName = (await value(ctx, a["display-name"], "Display name", name))!;
-  if (!displayName || /[\u0000-\u001f"$`\\]/.test(displayName)) throw new UsageError(`--display-name "${displayName}" may not be empty or hold control characters, quotes, $, \` or \\`);
+  check(displayNameProblem(displayName), "display-name");
   const trackingSchema = typeof a["tracking-schema"] === "string" ? a["tracking-schema"] : defaultTrackingSchema(name);
   check(trackingSchemaProblem(trackingSchema), "tracking-schema");
   const releaseRepository = await value(ctx, a["release-repository"], "GitHub repository the releases are published in (owner/repo)", originRepository(root));
@@ -69,37 +66,11 @@ export async function run(ctx: Context, a: Args): Promise<number> {
 
   const migrationsDir = resolve(root, typeof a["migrations-dir"] === "string" ? a["migrations-dir"] : "db/migrations");
   const schemaFile = resolve(root, typeof a["schema-file"] === "string" ? a["schema-file"] : join(dirname(migrationsDir), "schema.sql"));
-  const rel = (p: string) => relative(root, p) || ".";
-  const projectFile = join(root, PROJECT_FILE);
-  const workflowFile = join(root, ".github", "workflows", "db.yml");
-  const installFile = join(dirname(migrationsDir), "install.sh");
-  const hasMigrations = existsSync(migrationsDir) && readdirSync(migrationsDir).some((f) => f.endsWith(".sql"));
+  const tool = { binary: brand.binary, version: brand.version, releaseRepository: brand.releaseRepository };
+  const { project, files: written, firstMigration, commit } = initProject({ root, name, displayName, trackingSchema, releaseRepository, migrationsDir, schemaFile, force: Boolean(a.force), tool });
 
-  const taken = [projectFile, workflowFile, installFile].filter((f) => existsSync(f)).map(rel);
-  if (hasMigrations) taken.push(`${rel(migrationsDir)}/ (holds migrations)`);
-  if (taken.length && !a.force) {
-    throw new PgshipError("project_exists", `already there: ${taken.join(", ")}; nothing was written`, { hint: "pass --force to overwrite them (existing migrations are kept)" });
-  }
-
-  const project = { name, displayName, trackingSchema, releaseRepository, migrationsDir: rel(migrationsDir), schemaFile: rel(schemaFile) };
-  const written: string[] = [];
-  const write = (path: string, text: string, mode?: number) => {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text, mode === undefined ? undefined : { mode });
-    written.push(rel(path));
-  };
-  let first: string | null = null;
-  mkdirSync(migrationsDir, { recursive: true });
-  if (!hasMigrations) {
-    first = join(migrationsDir, `${utcVersion(new Date())}_initial_schema.sql`);
-    write(first, migrationTemplate(true));
-  }
-  write(projectFile, `${JSON.stringify(project, null, 2)}\n`);
-  write(workflowFile, workflowYaml({ tool: { binary: brand.binary, version: brand.version, releaseRepository: brand.releaseRepository }, projectFile: PROJECT_FILE, installScript: rel(installFile) }));
-  write(installFile, brandInstallScript({ name, displayName, releaseRepository }), 0o755);
-
-  const edit = first ? rel(first) : rel(migrationsDir);
-  const next = [`${ctx.binary} dump --database-url postgres://localhost/dev`, `${ctx.binary} check --database-url postgres://localhost/dev`, `git add ${PROJECT_FILE} ${rel(dirname(migrationsDir)) === "." ? rel(migrationsDir) : rel(dirname(migrationsDir))} .github/workflows/db.yml && git commit -m "Ship the database with ${name}"`];
+  const edit = firstMigration ?? project.migrationsDir;
+  const next = [`${ctx.binary} dump --database-url postgres://localhost/dev`, `${ctx.binary} check --database-url postgres://localhost/dev`, `git add ${commit.join(" ")} && git commit -m "Ship the database with ${name}"`];
   ctx.result({ ok: true, project, files: written, next }, () =>
     [
       `Wrote ${written.join(", ")}.`,

@@ -51,6 +51,11 @@ export function releaseRepositoryProblem(repo: string): string | null {
   return null;
 }
 
+export function displayNameProblem(name: string): string | null {
+  if (!name.trim() || /[\u0000-\u001f"$`\\]/.test(name)) return `"${name}" may not be empty or hold control characters, quotes, $, \` or \\`;
+  return null;
+}
+
 /** The tracking schema that goes with a binary name: myapp-db -> myapp_db. */
 export function defaultTrackingSchema(name: string): string {
   const s = name.replace(/[^a-z0-9_]/g, "_").slice(0, 63);
@@ -97,7 +102,8 @@ export function loadProject(dir: string): Project | null {
   const repoProblem = releaseRepository === null ? null : releaseRepositoryProblem(releaseRepository);
   if (repoProblem) throw invalid(shown, `"releaseRepository": ${repoProblem}`);
   const displayName = str("displayName") ?? name;
-  if (/[\u0000-\u001f"$`\\]/.test(displayName)) throw invalid(shown, `"displayName" may not hold control characters, quotes, $, \` or \\`);
+  const displayProblem = displayNameProblem(displayName);
+  if (displayProblem) throw invalid(shown, `"displayName": ${displayProblem}`);
   const migrationsDir = resolve(dir, str("migrationsDir") ?? "migrations");
   const schemaFile = str("schemaFile") === undefined ? join(resolve(migrationsDir, ".."), "schema.sql") : resolve(dir, o.schemaFile as string);
   return { name, displayName, trackingSchema, releaseRepository, migrationsDir, schemaFile, dir: resolve(dir), file: path };

@@ -117,6 +117,7 @@ describe("init", () => {
       schemaFile: "sql/schema.sql",
     });
     expect(readFileSync(join(app, "sql/install.sh"), "utf8")).toContain('\nDISPLAY_NAME="Acme database"\n');
+    expect(r.stdout).toContain("3. git add pgship.json sql .github/workflows/db.yml && git commit");
     expectGeneratedFilesValid(app, "acme-db", "sql/install.sh");
   });
 
@@ -247,6 +248,7 @@ describe("pgship.json", () => {
       [{ name: "myapp-db", trackingSchema: "drop table" }, '"trackingSchema": "drop table" is not a safe schema name'],
       [{ name: "myapp-db", releaseRepository: "x" }, '"releaseRepository"'],
       [[1], "one JSON object"],
+      [{ name: "myapp-db", displayName: "a $(x)" }, '"displayName": "a $(x)" may not'],
     ] as const) {
       const app = project(json);
       for (const command of [["new", "x"], ["check"], ["dump", "--check"]]) {
