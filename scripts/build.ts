@@ -1,5 +1,5 @@
 // bun run build [--migrations-dir DIR] [--schema-file F] [--outfile PATH] [--target bun-linux-x64]
-//               [--project DIR] [--package-json F] [--print-brand]
+//               [--project DIR] [--package-json F]
 // Validates the migrations (a malformed file fails the build with file:line),
 // embeds them with their sha256 checksums and the snapshot, and compiles one
 // executable named after the project.
@@ -9,8 +9,6 @@
 // default the working directory: name, displayName, trackingSchema,
 // releaseRepository, and the default migrationsDir and schemaFile); this
 // repository's package.json `pgship` section with ./migrations and ./schema.sql.
-// --print-brand prints BIN=, DISPLAY= and REPOSITORY= lines (for the release
-// workflow) and builds nothing.
 
 import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
@@ -30,7 +28,6 @@ const { values } = parseArgs({
     target: { type: "string" },
     project: { type: "string" },
     "package-json": { type: "string" },
-    "print-brand": { type: "boolean" },
   },
 });
 const ownPkgPath = resolve(import.meta.dir, "..", "package.json");
@@ -54,10 +51,6 @@ const pkg: typeof ownPkg = values["package-json"]
   : project
     ? { ...ownPkg, pgship: { ...ownPkg.pgship, binaryName: project.name, displayName: project.displayName, trackingSchema: project.trackingSchema, releaseRepository: project.releaseRepository ?? ownPkg.pgship.releaseRepository } }
     : ownPkg;
-if (values["print-brand"]) {
-  console.log(`BIN=${pkg.pgship.binaryName}\nDISPLAY=${pkg.pgship.displayName}\nREPOSITORY=${pkg.pgship.releaseRepository}`);
-  process.exit(0);
-}
 values.outfile ??= `dist/${pkg.pgship.binaryName}`;
 values["migrations-dir"] ??= project ? relative(".", project.migrationsDir) || "." : "migrations";
 values["schema-file"] ??= project ? relative(".", project.schemaFile) : "schema.sql";

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse as parseYaml } from "yaml";
-import { ensureBinary, noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
+import { BUN, ensureBinary, noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 import { missing } from "../harness/tools.ts";
 
@@ -206,6 +206,23 @@ describe("pgship.json", () => {
     writeFileSync(join(app, "db/migrations/20300101000000_things.sql"), "-- migrate:up\ncreate table things (id int);\n-- migrate:down\ndrop table things;\n");
     return app;
   }
+
+  test("the build takes the name, brand and sources from it (--project), and refuses a bad one", () => {
+    const app = project({ name: "myapp-db", displayName: "MyApp", trackingSchema: "myapp_db", migrationsDir: "db/migrations", schemaFile: "db/schema.sql" });
+    const out = join(app, "out");
+    const b = spawnSync(BUN, ["scripts/build.ts", "--project", app, "--outfile", out], { cwd: ROOT, encoding: "utf8" });
+    expect({ status: b.status, stderr: b.stderr }).toMatchObject({ status: 0 });
+    expect(b.stdout).toContain("with 1 migrations (head 20300101000000, snapshot none)");
+    expect(b.stderr).toContain("db/schema.sql: fresh installs will replay every migration");
+    expect(spawnSync(out, ["--version"], { encoding: "utf8" }).stdout).toStartWith("myapp-db ");
+    const help = spawnSync(out, ["--help"], { encoding: "utf8" }).stdout;
+    expect(help).toContain("MyApp's tracking tables");
+    writeFileSync(join(app, "pgship.json"), JSON.stringify({ name: "myapp-db", schemaDir: "x" }));
+    const bad = spawnSync(BUN, ["scripts/build.ts", "--project", app, "--outfile", out], { cwd: ROOT, encoding: "utf8" });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('pgship.json: unknown key "schemaDir"');
+    expect(noStackTrace(bad.stderr)).toBe(true);
+  }, 120_000);
 
   test("new writes into its migrationsDir", async () => {
     const app = project({ name: "myapp-db", migrationsDir: "db/migrations" });
