@@ -19,6 +19,7 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Needs a server where the role may create databases (CI's PostgreSQL service). Exit 4 on any problem.
+Reads migrationsDir, schemaFile and trackingSchema from ./pgship.json when there is one.
 Examples:
   ${brand.binary} check --database-url postgres://postgres:postgres@localhost:5432/postgres
   ${brand.binary} check --json`;

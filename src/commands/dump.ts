@@ -18,6 +18,7 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Needs a server where the role may create databases (a development server), and pg_dump.
+Reads migrationsDir, schemaFile and trackingSchema from ./pgship.json when there is one.
 Writes schema.sql (the snapshot) and schema.model.json (the catalog model at every migration,
 which 'verify' compares with at the database's version).
 Examples:

@@ -20,7 +20,8 @@ export const args = {
   transaction: { type: "boolean", default: true, description: "Start from the template that runs in one transaction", negativeDescription: "Start from the transaction:false template (CREATE INDEX CONCURRENTLY, batched backfills)" },
 } as const satisfies ArgsDef;
 
-export const usage = `Examples:
+export const usage = `Writes into the migrationsDir of ./pgship.json when there is one, else ./migrations.
+Examples:
   ${brand.binary} new add_webhook_url
   ${brand.binary} new index_api_keys_user --no-transaction`;
 
