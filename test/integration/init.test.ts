@@ -41,6 +41,17 @@ function expectGeneratedFilesValid(app: string, name: string, installSh = "db/in
   expect(release).toContain("pgship pack --from");
   for (const p of ["linux-x64", "linux-x64-musl", "linux-arm64", "linux-arm64-musl", "darwin-x64", "darwin-arm64"]) expect(release).toContain(p);
   expect(release).toContain("gh release create");
+  if (shellcheck) {
+    // Every step's script, as the runner's bash runs it.
+    for (const job of Object.values<{ steps: { name?: string; run?: string }[] }>(wf.jobs)) {
+      for (const step of job.steps.filter((s) => s.run)) {
+        const file = join(tempDir(), "step.sh");
+        writeFileSync(file, `#!/bin/bash\nset -eo pipefail\n${step.run}`);
+        const r = spawnSync("shellcheck", [file], { encoding: "utf8" });
+        expect({ step: step.name, out: r.stdout + r.stderr }).toEqual({ step: step.name, out: "" });
+      }
+    }
+  }
   const script = join(app, installSh);
   expect(statSync(script).mode & 0o111).not.toBe(0);
   const text = readFileSync(script, "utf8");
