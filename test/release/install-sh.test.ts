@@ -639,7 +639,7 @@ describe("install.sh: the file itself", () => {
 
 describe("install.sh: with the real compiled binary", () => {
   const host = process.platform === "linux" && process.arch === "x64";
-  test.skipIf(!host)("installs dist/pgship served (as .gz) as this machine's build and runs it", async () => {
+  test.skipIf(!host)("installs the compiled test binary served (as .gz) as this machine's build and runs it", async () => {
     const bin = ensureBinary();
     // The build detected for this machine, with the real uname, ldd and /proc/cpuinfo.
     const s = sandbox();
