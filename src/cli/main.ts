@@ -64,6 +64,7 @@ async function main(): Promise<number> {
     return ExitCode.ok;
   }
   const args = parseStrict(rest, defs);
+  if (mod.project) (await import("./project.ts")).applyProjectDefaults(args);
   const interrupt = new Interrupt();
   let signals = 0;
   const onInterrupt = () => {

@@ -59,6 +59,8 @@ export const ERROR_CODES = [
   "not_installed",
   "nothing_to_undo",
   "pg_dump_failed",
+  "project_exists",
+  "project_invalid",
   "repair_failed",
   "replay_failed",
   "restore_failed",

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { commands } from "../../src/cli/commands.ts";
-import { ROOT, pgship, tempDir, useDatabases, testWithPgDump } from "../harness/env.ts";
+import { FIXTURE, ROOT, pgship, tempDir, useDatabases, testWithPgDump } from "../harness/env.ts";
 
 const dir = join(ROOT, "docs", "json");
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -174,7 +174,7 @@ describe("--json schemas", () => {
     const app = tempDir();
     mkdirSync(join(app, "migrations"));
     writeFileSync(join(app, "migrations", "20300101000000_a.sql"), "-- migrate:up\ncreate table a (id int);\n");
-    copyFileSync(join(ROOT, "schema.sql"), join(app, "schema.sql"));
+    copyFileSync(join(FIXTURE, "schema.sql"), join(app, "schema.sql"));
     const stale = await pgship(["status", "--json", "--migrations-dir", "migrations"], { cwd: app });
     expect(stale.code).toBe(0);
     expect(expectValid("status.schema.json", stale.stdout)).toMatchObject({ offline: true, snapshot: { current: false }, model: { version: null, current: false } });
