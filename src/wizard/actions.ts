@@ -38,16 +38,17 @@ export function selfPath(s: Session): string {
 }
 
 /**
- * A crontab line that backs up nightly. Cron starts commands in the home
- * directory with an almost empty environment: the line names the binary, the
- * settings file and the backup directory by absolute path.
+ * How to back up by itself: the menu's "Automatic backups", or the `schedule
+ * backup` command with the settings file and backup directory by absolute path.
+ * Secrets stay in the settings file: the advice never puts DATABASE_URL in a
+ * crontab or unit file.
  */
-export function cronAdvice(s: Session, backupDir = "backups"): string {
+export function scheduleAdvice(s: Session, backupDir = "backups"): string {
   const dir = resolve(cwd(), backupDir);
-  const line = `0 3 * * * ${selfPath(s)} backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
+  const command = `${selfPath(s)} schedule backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
   return s.envFile
-    ? `Back up nightly from cron (crontab -e):\n  ${line}`
-    : `Back up nightly from cron (crontab -e). The settings are not in a file,\nso set DATABASE_URL at the top of the crontab:\n  DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB\n  ${line}`;
+    ? `Back up every night: choose "Automatic backups" in the menu, or run\n  ${command}`
+    : `Back up every night: choose "Automatic backups" in the menu. A schedule reads\nDATABASE_URL from a settings file (mode 0600), never from the crontab: put it\nin ./.env, then run\n  ${command}`;
 }
 
 const out = (s: Session) => s.io.output ?? process.stdout;
@@ -90,7 +91,7 @@ export async function installAction(s: Session, report: StatusReport): Promise<v
   const r = await migrate(ctx, { mode: "install" });
   s.changes.push(`installed ${r.to}`);
   say.success(s.io, `Installed: the database is at ${r.to} (${formatDuration(r.durationMs)}).`);
-  note(cronAdvice(s), "Next", s.io);
+  note(scheduleAdvice(s), "Next", s.io);
 }
 
 export async function updateAction(s: Session, report: StatusReport): Promise<void> {
@@ -182,7 +183,7 @@ export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: st
   const file = written.file;
   line.done(`Backup written and verified: ${file}`);
   s.changes.push(`backup ${file}`);
-  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s, dir)}`, "Next", s.io);
+  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${scheduleAdvice(s, dir)}`, "Next", s.io);
   return file;
 }
 
