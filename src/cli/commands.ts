@@ -32,4 +32,5 @@ export const commands: Record<string, CommandEntry> = {
   check: { description: "CI gate: snapshot equals replay, every down undoes its up, snapshot and model current", load: () => import("../commands/check.ts") },
   doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
   verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },
+  pack: { description: "Brand a released binary with an app's migrations: a copy that carries them (no toolchain needed)", load: () => import("../commands/pack.ts") },
 };

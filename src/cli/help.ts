@@ -11,7 +11,7 @@ import { stdoutColumns } from "../runtime.ts";
 const GROUPS: [string, string[]][] = [
   ["For servers", ["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]],
   ["Backups", ["backup", "backups", "restore"]],
-  ["For developers", ["new", "dump", "check"]],
+  ["For developers", ["new", "dump", "check", "pack"]],
 ];
 
 const DB = ["database-url", "env-file", "wait", "tracking-schema"];
@@ -34,6 +34,7 @@ const GLOBALS: Record<string, string[]> = {
   new: ["json", "quiet", "verbose", "migrations-dir"],
   dump: [...DB, ...OUT, ...MIGRATIONS],
   check: [...DB, ...OUT, ...MIGRATIONS],
+  pack: ["json", "json-events", "quiet", "verbose", ...MIGRATIONS, "tracking-schema"],
 };
 
 export const globalsFor = (command: string): string[] => Object.keys(globalArgs).filter((n) => n === "help" || (GLOBALS[command]?.includes(n) ?? true));
