@@ -63,7 +63,7 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     out: resolve(cwd(), out),
     tool: brand.binary,
   };
-  const o = await pack(ctx.emit, opts);
+  const o = await pack(ctx, opts);
   ctx.result(o, () =>
     [
       `Packed ${o.out} (${o.platform}): ${o.brand.name} ${o.brand.version}, ${o.migrations} migrations (head ${o.head ?? "none"}, snapshot ${o.snapshot ?? "none"}), ${formatBytes(o.payloadBytes)} attached${o.replaced ? ", replacing the ones it carried" : ""}.`,

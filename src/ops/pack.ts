@@ -3,14 +3,14 @@
 // (src/bundle.ts), then attached to a copy of the binary (src/pack/binary.ts,
 // format in src/payload.ts).
 
-import { existsSync, mkdirSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { prepareBundle } from "../bundle.ts";
 import { shownPath } from "../core/files.ts";
-import { UsageError } from "../core/errors.ts";
+import { PgshipError, UsageError } from "../core/errors.ts";
 import { inspectBinary, writePacked } from "../pack/binary.ts";
 import { readPayload } from "../payload.ts";
-import type { Emit } from "../core/events.ts";
+import type { OpContext } from "./context.ts";
 
 /** Everything pack needs, as one object (flags today; a project file can fill in defaults). */
 export interface PackOptions {
@@ -82,7 +82,7 @@ export const defaultTrackingSchema = (name: string) => {
   return /^[0-9]/.test(s) ? `_${s}` : s;
 };
 
-export async function pack(emit: Emit, o: PackOptions): Promise<PackOutcome> {
+export async function pack(ctx: Pick<OpContext, "emit">, o: PackOptions): Promise<PackOutcome> {
   if (!NAME.test(o.name)) throw new UsageError(`--name "${o.name}" must be a file name: letters, digits, '.', '_' and '-'`);
   const trackingSchema = o.trackingSchema ?? defaultTrackingSchema(o.name);
   if (!SCHEMA.test(trackingSchema)) throw new UsageError(`--tracking-schema "${trackingSchema}" must be a lower-case identifier (letters, digits, _)`);
@@ -91,23 +91,27 @@ export async function pack(emit: Emit, o: PackOptions): Promise<PackOutcome> {
   if (existsSync(o.out) && realpathSync(o.out) === realpathSync(o.from)) {
     throw new UsageError(`--out ${shownPath(o.out)} is the input binary`, "pack writes a new file; choose another --out");
   }
+  if (existsSync(o.out) && statSync(o.out).isDirectory()) throw new UsageError(`--out ${shownPath(o.out)} is a directory`, "name the file to write, e.g. --out dist/myapp-db");
   const prepared = await prepareBundle({ migrationsDir: o.migrationsDir, schemaFile: o.schemaFile, adopt: o.adopt, adoptSource: o.adoptSource ?? "package.json", tool: o.tool });
-  for (const message of prepared.warnings) emit({ type: "warn", message });
+  for (const message of prepared.warnings) ctx.emit({ type: "warn", message });
   const info = inspectBinary(o.from, shownPath(o.from));
   const head = prepared.set.migrations.at(-1)?.version ?? null;
   const brand = { name: o.name, displayName: o.displayName ?? o.name, trackingSchema, version: o.version ?? head ?? "0" };
-  mkdirSync(dirname(o.out), { recursive: true });
-  const payloadBytes = writePacked(
-    o.from,
-    info,
-    {
-      brand: { name: brand.name, display: brand.displayName, trackingSchema, version: brand.version, alembic: prepared.alembic },
-      indexJson: prepared.indexJson,
-      setJson: prepared.bundleJson,
-      modelsJson: prepared.modelsJson,
-    },
-    o.out,
-  );
+  const parts = {
+    brand: { name: brand.name, display: brand.displayName, trackingSchema, version: brand.version, alembic: prepared.alembic },
+    indexJson: prepared.indexJson,
+    setJson: prepared.bundleJson,
+    modelsJson: prepared.modelsJson,
+  };
+  let payloadBytes: number;
+  try {
+    mkdirSync(dirname(o.out), { recursive: true });
+    payloadBytes = writePacked(o.from, info, parts, o.out);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof PgshipError || !code) throw e;
+    throw new PgshipError("file", `${shownPath(o.out)}: cannot write it (${code === "EACCES" ? "permission denied" : code === "ENOSPC" ? "no space left on the device" : (e as Error).message})`);
+  }
   const out = shownPath(o.out);
   return {
     ok: true,

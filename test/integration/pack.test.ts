@@ -7,9 +7,19 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, writeSync, readSync, closeSync } from "node:fs";
 import { join } from "node:path";
+import Ajv2020 from "ajv/dist/2020";
 import { BUN, cleanEnv, ensureBinary, migrationsDir, noStackTrace, ROOT, tempDir, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("pack");
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+for (const f of ["error.schema.json", "pack.schema.json"]) ajv.addSchema(JSON.parse(readFileSync(join(ROOT, "docs", "json", f), "utf8")), f);
+/** The --json document, checked against docs/json/pack.schema.json. */
+function packJson(stdout: string) {
+  const doc = JSON.parse(stdout);
+  const validate = ajv.getSchema("pack.schema.json")!;
+  expect({ valid: validate(doc), errors: validate.errors ?? null }).toEqual({ valid: true, errors: null });
+  return doc;
+}
 const APP = join(ROOT, "test", "fixtures", "pack-app");
 const FIXTURE = ["--migrations-dir", join(APP, "migrations"), "--schema-file", join(APP, "schema.sql")];
 const BRAND = ["--name", "notes-db", "--display-name", "Notes", "--tracking-schema", "notes_db", "--version", "2.1.0"];
@@ -53,11 +63,11 @@ function both(args: (bin: "built" | "packed") => string[], env: (bin: "built" | 
   return { built: run(built, args("built"), env("built")), packed: run(packed, args("packed"), env("packed")) };
 }
 
-/** Only what must differ between two runs: the database's name and timings. */
+/** Only what must differ between two runs: the database's name, durations (`…Ms`) and times (`…At`, dates). */
 const normalise = (text: string, names: string[]) => {
   let t = text;
   for (const n of names) t = t.replaceAll(n, "DB");
-  return t.replace(/"(\w*(?:Ms|At))": ("[^"]*"|\d+(\.\d+)?)/g, '"$1": 0').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, "TIME");
+  return t.replace(/"(\w*(?:Ms|At))": ("[^"]*"|\d+(\.\d+)?)/g, '"$1": 0').replace(/\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?Z?/g, "TIME");
 };
 
 describe("a packed binary against one built from source with the same migrations and brand", () => {
@@ -104,7 +114,7 @@ describe("repacking", () => {
     const again = join(work, "again", "other-db");
     const r = pgship(["pack", ...FIXTURE, "--name", "other-db", "--version", "3.0.0", "--from", packed, "--out", again, "--json"]);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, replaced: true, platform: "linux-x64-glibc", brand: { name: "other-db", displayName: "other-db", trackingSchema: "other_db", version: "3.0.0" } });
+    expect(packJson(r.stdout)).toMatchObject({ ok: true, replaced: true, platform: "linux-x64-glibc", brand: { name: "other-db", displayName: "other-db", trackingSchema: "other_db", version: "3.0.0" } });
     expect(run(again, ["--version"]).stdout).toBe("other-db 3.0.0\n");
     // Same size as packing the released binary directly: the old payload is gone.
     const direct = join(work, "direct", "other-db");
@@ -115,7 +125,7 @@ describe("repacking", () => {
     const self = join(work, "self", "third-db");
     const s = run(packed, ["pack", ...FIXTURE, "--name", "third-db", "--out", self, "--json"]);
     expect(s.code).toBe(0);
-    expect(JSON.parse(s.stdout)).toMatchObject({ replaced: true, brand: { version: "20240402080000" } });
+    expect(packJson(s.stdout)).toMatchObject({ replaced: true, brand: { version: "20240402080000" } });
     expect(run(self, ["--version"]).stdout).toBe("third-db 20240402080000\n");
     expect(statSync(self).size).toBeLessThan(statSync(packed).size + 1000);
   }, 120_000);
@@ -205,7 +215,7 @@ describe("inputs pack refuses", () => {
       expect(r.stderr).toContain(what);
       expect(noStackTrace(r.stderr)).toBe(true);
     }
-    expect(JSON.parse(pgship(["pack", ...FIXTURE, "--name", "x", "--from", "/bin/sh", "--out", out(), "--json"]).stdout).error.code).toBe("pack_refused");
+    expect(packJson(pgship(["pack", ...FIXTURE, "--name", "x", "--from", "/bin/sh", "--out", out(), "--json"]).stdout).error.code).toBe("pack_refused");
     // Compiled by Bun, but not pgship: no code to read a payload.
     const foreign = join(work, "foreign");
     writeFileSync(join(work, "hello.ts"), "console.log('hello');\n");
@@ -259,12 +269,12 @@ describe("binaries for other platforms", () => {
       const out = join(work, "cross", `${target}-notes-db`);
       const r = pgship(["pack", ...FIXTURE, ...BRAND, "--from", base, "--out", out, "--json"]);
       expect({ target, code: r.code, stderr: r.stderr }).toMatchObject({ target, code: 0 });
-      const o = JSON.parse(r.stdout);
+      const o = packJson(r.stdout);
       expect(o).toMatchObject({ platform, migrations: 3, replaced: false, resign: platform.startsWith("darwin") ? expect.stringContaining("codesign -s -") : null });
       if (platform.startsWith("darwin")) expect(spawnSync(ensureBinary(), ["pack", ...FIXTURE, ...BRAND, "--from", base, "--out", `${out}2`], { encoding: "utf8" }).stdout).toContain("rcodesign sign");
       const i = pgship(["pack", "--inspect", out, "--json"]);
       expect({ target, code: i.code }).toEqual({ target, code: 0 });
-      expect(JSON.parse(i.stdout)).toEqual({
+      expect(packJson(i.stdout)).toEqual({
         ok: true,
         file: expect.any(String),
         platform,
@@ -275,6 +285,6 @@ describe("binaries for other platforms", () => {
       if (!platform.startsWith("darwin")) expect(packedBin.subarray(0, bin.length).equals(bin)).toBe(true);
     }
     // The unpacked release carries nothing.
-    expect(JSON.parse(pgship(["pack", "--inspect", ensureBinary(), "--json"]).stdout)).toMatchObject({ platform: "linux-x64-glibc", packed: null });
+    expect(packJson(pgship(["pack", "--inspect", ensureBinary(), "--json"]).stdout)).toMatchObject({ platform: "linux-x64-glibc", packed: null });
   }, 300_000);
 });
