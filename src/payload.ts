@@ -22,7 +22,7 @@ import { fstatSync, openSync, readSync } from "node:fs";
 import type { AlembicMap } from "./core/adopt-map.ts";
 import { PgshipError } from "./core/errors.ts";
 import type { MigrationIndex } from "./core/migration-set.ts";
-import { execPath } from "./runtime.ts";
+import { execPath, platform } from "./runtime.ts";
 
 /** Also how `pack` recognises a pgship binary: its code contains this text. */
 export const PAYLOAD_MAGIC_TEXT = "pgship-payload1";
@@ -136,7 +136,7 @@ export function readPayload(file: string, opts: { anyPlatform?: boolean; shown?:
   let end = size;
   let tail = pread(fd, Math.min(TRAILER_SIZE, size), size - Math.min(TRAILER_SIZE, size));
   const hasMagic = (t: Buffer) => t.length === TRAILER_SIZE && t.subarray(160).equals(MAGIC);
-  if (!hasMagic(tail) && (opts.anyPlatform || process.platform === "darwin")) {
+  if (!hasMagic(tail) && (opts.anyPlatform || platform().startsWith("darwin-"))) {
     // A re-signed Mach-O: codesign put its signature after the payload (16-byte aligned).
     const sig = machoSignatureStart(fd, head);
     if (sig !== null && sig >= TRAILER_SIZE) {

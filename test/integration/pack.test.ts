@@ -86,7 +86,7 @@ describe("a packed binary against one built from source with the same migrations
       expect(r.packed.code).toBe(0);
     }
     expect(run(packed, ["--version"]).stdout).toBe("notes-db 2.1.0\n");
-    for (const args of [["--version"], ["status", "--json"], ["status"]]) {
+    for (const args of [["--version"], ["--help"], ["pack", "--help"], ["status", "--json"], ["status"]]) {
       const r = run(packed, args);
       expect({ args, out: `${r.stdout}${r.stderr}`.toLowerCase().includes("pgship") }).toEqual({ args, out: false });
     }
