@@ -128,8 +128,12 @@ export function readPayload(file: string, opts: { anyPlatform?: boolean; shown?:
   let fd: number;
   try {
     fd = openSync(file, "r");
-  } catch {
-    return null;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    // Running without knowing which migrations it carries would be worse than not running.
+    throw new PgshipError("file", `${shown}: cannot read its own file to find the migrations attached to it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      hint: `make it readable: chmod a+r ${file}`,
+    });
   }
   const size = fstatSync(fd).size;
   const head = pread(fd, 64, 0);
