@@ -45,8 +45,9 @@ export class BundleError extends PgshipError {
     code: ErrorCode,
     readonly lines: string[],
     readonly summary: string,
+    from?: PgshipError,
   ) {
-    super(code, lines.length ? `${summary}:\n  ${lines.join("\n  ")}` : summary);
+    super(code, lines.length ? `${summary}:\n  ${lines.join("\n  ")}` : summary, { exitCode: from?.exitCode, hint: from?.hint });
   }
 }
 
@@ -68,7 +69,7 @@ export async function prepareBundle(input: BundleInput): Promise<PreparedBundle>
       throw new BundleError("migration_file", lines, `${lines.length} problem(s) in the migrations`);
     }
     // A file that is not a regular, readable file: `file: what is wrong`.
-    if (e instanceof PgshipError) throw new BundleError(e.code, e.message.split("\n"), "unreadable migration files");
+    if (e instanceof PgshipError) throw new BundleError(e.code, e.message.split("\n"), e.code === "usage" ? "no migrations to read" : "unreadable migration files", e);
     throw e;
   }
   const schemaShown = shown(input.schemaFile);
@@ -84,7 +85,7 @@ export async function prepareBundle(input: BundleInput): Promise<PreparedBundle>
   try {
     models = await readModelFile(modelPath);
   } catch (e) {
-    if (e instanceof PgshipError) throw new BundleError(e.code, [], e.message);
+    if (e instanceof PgshipError) throw new BundleError(e.code, [], e.message, e);
     throw e;
   }
   if (!models) warnings.push(`no ${modelShown}: 'verify' will need CREATEDB to build its expected schema; run '${input.tool} dump'`);

@@ -269,10 +269,12 @@ describe("inputs pack refuses", () => {
     expect(lines(r.stderr)).toEqual(lines(b.stderr));
   }, 60_000);
 
-  test("bad brand flags are usage errors (exit 2)", () => {
+  test("bad brand flags and a missing migrations directory are usage errors (exit 2)", () => {
     expect(pgship(["pack", ...FIXTURE, "--name", "../x", "--out", out()]).code).toBe(2);
     expect(pgship(["pack", ...FIXTURE, "--name", "x", "--tracking-schema", "Bad-Schema", "--out", out()]).code).toBe(2);
     expect(pgship(["pack", ...FIXTURE, "--out", out()]).code).toBe(2);
+    const missing = pgship(["pack", "--migrations-dir", join(work, "nowhere"), "--name", "x", "--out", out()]);
+    expect({ code: missing.code, stderr: missing.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining("nowhere does not exist") });
   });
 });
 
