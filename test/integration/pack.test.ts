@@ -278,6 +278,8 @@ describe("inputs pack refuses", () => {
   });
 });
 
+const QEMU = existsSync("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") ? Bun.which("qemu-aarch64") : null;
+
 describe("binaries for other platforms", () => {
   // Bun downloads the runtime for each target from the npm registry (once, then cached).
   test("linux arm64 (glibc), x64 musl and darwin arm64: packed, then read back with pack --inspect", () => {
@@ -299,6 +301,13 @@ describe("binaries for other platforms", () => {
         platform,
         packed: { brand: { name: "notes-db", displayName: "Notes", trackingSchema: "notes_db", version: "2.1.0" }, migrations: 3, head: "20240402080000", snapshot: "20240402080000", models: true },
       });
+      // Where qemu-user and the arm64 C library are installed (apt-get install qemu-user libc6-arm64-cross),
+      // the packed arm64 binary runs and answers like the packed x64 one.
+      if (target === "bun-linux-arm64" && QEMU) {
+        const arm = (args: string[]) => spawnSync(QEMU, ["-L", "/usr/aarch64-linux-gnu", out, ...args], { cwd: work, env: cleanEnv(), encoding: "utf8", timeout: 120_000 });
+        expect(arm(["--version"]).stdout).toBe("notes-db 2.1.0\n");
+        expect(arm(["status", "--json"]).stdout).toBe(run(packed, ["status", "--json"]).stdout);
+      }
       // ELF: the binary proper is kept as it was, the payload after it.
       const [bin, packedBin] = [readFileSync(base), readFileSync(out)];
       if (!platform.startsWith("darwin")) expect(packedBin.subarray(0, bin.length).equals(bin)).toBe(true);
