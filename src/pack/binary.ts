@@ -201,22 +201,24 @@ export function inspectBinary(file: string, shown = file): BinaryInfo {
     const notOurs = () => refuse(`${shown}: not an executable pgship can pack (not ELF, Mach-O or PE): not a pgship binary`);
     if (head.length < 64) throw notOurs();
     const magic = head.readUInt32BE(0);
-    // The payload already attached, if any (pack replaces it); a damaged one is reported as such.
-    const payload = readPayload(file, { anyPlatform: true, shown });
+    // The payload already attached, if any (pack replaces it), read once the file is known to be ours.
+    const attached = () => readPayload(file, { anyPlatform: true, shown });
     if (magic === 0x7f454c46) {
       const { format, end } = elf(fd, head, shown);
+      const payload = attached();
       return { format, baseEnd: payload?.baseEnd ?? end, payload, macho: null };
     }
-    if (magic === 0xcafebabe || magic === 0xbebafeca) {
+    if (magic === 0xcafebabe || magic === 0xcafebabf || magic === 0xbebafeca) {
       throw refuse(`${shown}: a universal (fat) Mach-O binary`, "pack each architecture's binary on its own (darwin-x64, darwin-arm64)");
     }
     if (head.readUInt32LE(0) === 0xfeedfacf) {
       const { format, layout } = macho(fd, head, shown);
-      const baseEnd = payload?.baseEnd ?? layout.signature?.dataoff ?? st.size;
-      return { format, baseEnd, payload, macho: layout };
+      const payload = attached();
+      return { format, baseEnd: payload?.baseEnd ?? layout.signature?.dataoff ?? st.size, payload, macho: layout };
     }
     if (head.readUInt16BE(0) === 0x4d5a) {
       const { format, end } = pe(fd, head, shown);
+      const payload = attached();
       return { format, baseEnd: payload?.baseEnd ?? Math.max(end, st.size), payload, macho: null };
     }
     throw notOurs();

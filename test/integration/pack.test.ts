@@ -3,15 +3,24 @@
 // migrations and brand; damaged, cut-off and foreign inputs are refused with
 // one message; cross-platform binaries are packed and read back.
 
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, writeSync, readSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
-import { BUN, cleanEnv, ensureBinary, migrationsDir, noStackTrace, ROOT, tempDir, useDatabases } from "../harness/env.ts";
+import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, ROOT, tempDir, type TestDb } from "../harness/env.ts";
 
-const db = useDatabases("pack");
+// Databases for this file, closed without waiting on idle connections when it is done.
+const dbs: TestDb[] = [];
+const db = async () => {
+  const d = await createDb("pack");
+  dbs.push(d);
+  return d;
+};
+afterAll(async () => {
+  await Promise.all(dbs.map((d) => d.sql.end({ timeout: 1 })));
+}, 30_000);
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 for (const f of ["error.schema.json", "pack.schema.json"]) ajv.addSchema(JSON.parse(readFileSync(join(ROOT, "docs", "json", f), "utf8")), f);
 /** The --json document, checked against docs/json/pack.schema.json. */
@@ -78,7 +87,7 @@ describe("a packed binary against one built from source with the same migrations
     expect(out.length).toBeGreaterThan(base.length);
     expect(out.subarray(0, base.length).equals(base)).toBe(true);
     expect(statSync(packed).mode & 0o777).toBe(0o755);
-  });
+  }, 60_000);
 
   test("--version, --help, and status --json offline are byte for byte the same, and never say pgship", () => {
     for (const args of [["--version"], ["--help"], ["status", "--json"], ["status"], ["up", "--help"]]) {
@@ -91,7 +100,7 @@ describe("a packed binary against one built from source with the same migrations
       const r = run(packed, args);
       expect({ args, out: `${r.stdout}${r.stderr}`.toLowerCase().includes("pgship") }).toEqual({ args, out: false });
     }
-  });
+  }, 60_000);
 
   test("status, up, status, verify and check against real databases: the same output, no pgship", async () => {
     const dbs = { built: await db(), packed: await db() };
@@ -170,7 +179,7 @@ describe("a damaged packed binary refuses to start", () => {
       expect(j.code).toBe(1);
       expect(JSON.parse(j.stdout).error).toMatchObject({ code: "payload_corrupt", exitCode: 1 });
     }
-  });
+  }, 60_000);
 
   test("a flipped byte in the SQL: status (which never reads it) works, up refuses before connecting", async () => {
     const payloadBytes = statSync(packed).size - statSync(ensureBinary()).size;
@@ -199,7 +208,7 @@ describe("a damaged packed binary refuses to start", () => {
     expectRefused(pgship(["pack", "--inspect", f]), "cut off");
     expectRefused(pgship(["pack", ...FIXTURE, "--name", "x", "--from", f, "--out", join(work, "never")]), "cut off");
     expect(existsSync(join(work, "never"))).toBe(false);
-  });
+  }, 60_000);
 });
 
 const SETPRIV = process.getuid?.() === 0 ? Bun.which("setpriv") : null;
@@ -216,7 +225,7 @@ test.skipIf(!SETPRIV)("an execute-only packed binary run by another user stops (
   };
   expect(as(0o755)).toEqual({ code: 0, stdout: "notes-db 2.1.0\n", stderr: "" });
   expectRefused(as(0o711), "cannot read its own file to find the migrations attached to it (EACCES)");
-});
+}, 60_000);
 
 describe("inputs pack refuses", () => {
   const out = () => join(work, "refused", "x");
@@ -249,7 +258,7 @@ describe("inputs pack refuses", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("is the input binary");
     expect(readFileSync(packed).equals(before)).toBe(true);
-  });
+  }, 60_000);
 
   test("malformed migrations fail with file:line and exit 1, like the build; nothing is written", () => {
     const dir = migrationsDir({
@@ -275,7 +284,7 @@ describe("inputs pack refuses", () => {
     expect(pgship(["pack", ...FIXTURE, "--out", out()]).code).toBe(2);
     const missing = pgship(["pack", "--migrations-dir", join(work, "nowhere"), "--name", "x", "--out", out()]);
     expect({ code: missing.code, stderr: missing.stderr }).toMatchObject({ code: 2, stderr: expect.stringContaining("nowhere does not exist") });
-  });
+  }, 60_000);
 });
 
 const QEMU = existsSync("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") ? Bun.which("qemu-aarch64") : null;
