@@ -20,15 +20,18 @@ export const args = {
   inspect: { type: "string", description: "Show the migrations and brand a binary carries, every part checked", valueHint: "file" },
 } as const satisfies ArgsDef;
 
-export const usage = `Checks the migrations like a build does (a malformed file fails with file:line, exit 1), then
-writes a copy of the binary that carries them and the brand. --tracking-schema defaults to the name
-in lower case with other characters as _. A binary that already carries migrations has them replaced.
-A macOS binary must be re-signed after packing (codesign -s - FILE on macOS, rcodesign sign FILE
-elsewhere); one signed with a certificate is refused.
+export const usage = `Checks the migrations like a build does (a malformed file fails with file:line,
+exit 1), then writes a copy of the binary that carries them and the brand.
+--tracking-schema defaults to the name in lower case, other characters as _.
+A binary that already carries migrations has them replaced. A macOS binary
+must be signed again after packing (codesign -s - FILE on macOS, rcodesign
+sign FILE elsewhere); one signed with a certificate is refused.
 
 Examples:
-  ${brand.binary} pack --migrations-dir db/migrations --name myapp-db --display-name MyApp --version 1.4.0 --out dist/myapp-db
-  ${brand.binary} pack --migrations-dir db/migrations --name myapp-db --from ${brand.binary}-linux-arm64-musl --out dist/myapp-db-linux-arm64-musl
+  ${brand.binary} pack --migrations-dir db/migrations --name myapp-db \\
+    --display-name MyApp --version 1.4.0 --out dist/myapp-db
+  ${brand.binary} pack --migrations-dir db/migrations --name myapp-db \\
+    --from release/linux-arm64-musl --out dist/myapp-db-linux-arm64-musl
   ${brand.binary} pack --inspect dist/myapp-db`;
 
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
