@@ -17,12 +17,11 @@
 // first needs them. Every part is checked against its sha256 before use; a
 // mismatch stops the command with `payload_corrupt`.
 
-import { createHash } from "node:crypto";
 import { fstatSync, openSync, readSync } from "node:fs";
 import type { AlembicMap } from "./core/adopt-map.ts";
 import { PgshipError } from "./core/errors.ts";
 import type { MigrationIndex } from "./core/migration-set.ts";
-import { execPath, platform } from "./runtime.ts";
+import { execPath, platform, sha256 } from "./runtime.ts";
 
 /** Also how `pack` recognises a pgship binary: its code contains this text. */
 export const PAYLOAD_MAGIC_TEXT = "pgship-payload1";
@@ -59,7 +58,6 @@ export interface Payload {
   end: number;
 }
 
-const sha = (b: Uint8Array) => createHash("sha256").update(b).digest();
 
 /** The bytes `pack` appends after `pad` zero bytes. */
 export function encodePayload(parts: PayloadParts, pad: number): Buffer {
@@ -72,10 +70,10 @@ export function encodePayload(parts: PayloadParts, pad: number): Buffer {
   t.writeBigUInt64LE(BigInt(index.length), 8);
   t.writeBigUInt64LE(BigInt(set.length), 16);
   t.writeBigUInt64LE(BigInt(models.length), 24);
-  sha(index).copy(t, 32);
-  sha(set).copy(t, 64);
-  sha(models).copy(t, 96);
-  sha(t.subarray(0, 128)).copy(t, 128);
+  sha256(index).copy(t, 32);
+  sha256(set).copy(t, 64);
+  sha256(models).copy(t, 96);
+  sha256(t.subarray(0, 128)).copy(t, 128);
   MAGIC.copy(t, 160);
   return Buffer.concat([Buffer.alloc(pad), index, set, models, t]);
 }
@@ -157,7 +155,7 @@ export function readPayload(file: string, opts: { anyPlatform?: boolean; shown?:
     if (natural !== null && size > natural) throw corrupt(shown, `${size - natural} bytes after the end of the program, without a valid trailer: the file is cut off or damaged`);
     return null;
   }
-  if (!sha(tail.subarray(0, 128)).equals(tail.subarray(128, 160)) || tail.readUInt32LE(0) !== FORMAT) throw corrupt(shown, "the trailer fails its checksum");
+  if (!sha256(tail.subarray(0, 128)).equals(tail.subarray(128, 160)) || tail.readUInt32LE(0) !== FORMAT) throw corrupt(shown, "the trailer fails its checksum");
   const lens = [8, 16, 24].map((o) => Number(tail.readBigUInt64LE(o)));
   const [indexLen, setLen, modelsLen] = lens as [number, number, number];
   const trailerAt = end - TRAILER_SIZE;
@@ -166,7 +164,7 @@ export function readPayload(file: string, opts: { anyPlatform?: boolean; shown?:
   if (indexAt - pad < 0) throw corrupt(shown, "the file is shorter than its trailer says");
   const part = (at: number, len: number, shaAt: number, what: string) => {
     const b = pread(fd, len, at);
-    if (b.length !== len || !sha(b).equals(tail.subarray(shaAt, shaAt + 32))) throw corrupt(shown, `the ${what} fail their checksum`);
+    if (b.length !== len || !sha256(b).equals(tail.subarray(shaAt, shaAt + 32))) throw corrupt(shown, `the ${what} fail their checksum`);
     return b.toString("utf8");
   };
   const head_ = JSON.parse(part(indexAt, indexLen, 32, "migration list and brand")) as { brand: PackedBrand; index: MigrationIndex };
