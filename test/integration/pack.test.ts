@@ -291,10 +291,11 @@ const QEMU = existsSync("/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1") ? Bu
 
 describe("binaries for other platforms", () => {
   // Bun downloads the runtime for each target from the npm registry (once, then cached).
-  test("linux arm64 (glibc), x64 musl and darwin arm64: packed, then read back with pack --inspect", () => {
-    for (const [target, platform] of [["bun-linux-arm64", "linux-arm64-glibc"], ["bun-linux-x64-musl", "linux-x64-musl"], ["bun-darwin-arm64", "darwin-arm64"]] as const) {
-      const base = join(work, "cross", target);
-      const b = spawnSync(BUN, ["scripts/build.ts", "--target", target, "--outfile", base], { cwd: ROOT, encoding: "utf8" });
+  test("linux arm64 (glibc), x64 musl, darwin arm64 and windows x64: packed, then read back with pack --inspect", () => {
+    for (const [target, platform] of [["bun-linux-arm64", "linux-arm64-glibc"], ["bun-linux-x64-musl", "linux-x64-musl"], ["bun-darwin-arm64", "darwin-arm64"], ["bun-windows-x64", "windows-x64"]] as const) {
+      const outfile = join(work, "cross", target);
+      const b = spawnSync(BUN, ["scripts/build.ts", "--target", target, "--outfile", outfile], { cwd: ROOT, encoding: "utf8" });
+      const base = target.includes("windows") ? `${outfile}.exe` : outfile;
       expect({ target, code: b.status, stderr: b.stderr }).toMatchObject({ target, code: 0 });
       const out = join(work, "cross", `${target}-notes-db`);
       const r = pgship(["pack", ...FIXTURE, ...BRAND, "--from", base, "--out", out, "--json"]);
