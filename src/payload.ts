@@ -167,12 +167,12 @@ export function readPayload(file: string, opts: { anyPlatform?: boolean; shown?:
     if (b.length !== len || !sha256(b).equals(tail.subarray(shaAt, shaAt + 32))) throw corrupt(shown, `the ${what} fail their checksum`);
     return b.toString("utf8");
   };
-  const head_ = JSON.parse(part(indexAt, indexLen, 32, "migration list and brand")) as { brand: PackedBrand; index: MigrationIndex };
+  const indexPart = JSON.parse(part(indexAt, indexLen, 32, "migration list and brand")) as { brand: PackedBrand; index: MigrationIndex };
   let set: string | undefined;
   let models: string | null | undefined;
   return {
-    brand: head_.brand,
-    index: head_.index,
+    brand: indexPart.brand,
+    index: indexPart.index,
     setJson: () => (set ??= part(indexAt + indexLen, setLen, 64, "migrations")),
     modelsJson: () => (models ??= modelsLen ? part(indexAt + indexLen + setLen, modelsLen, 96, "schema models") : null),
     baseEnd: indexAt - pad,
