@@ -36,4 +36,5 @@ export const commands: Record<string, CommandEntry> = {
   doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
   init: { description: "Ship the database with an app: first migration, pgship.json, CI workflow, branded install.sh", load: () => import("../commands/init.ts") },
   verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },
+  pack: { description: "Brand a released binary with an app's migrations: a copy that carries them (no toolchain needed)", load: () => import("../commands/pack.ts") },
 };

@@ -11,7 +11,7 @@ import { stdoutColumns } from "../runtime.ts";
 const GROUPS: [string, string[]][] = [
   ["For servers", ["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]],
   ["Backups", ["backup", "backups", "restore", "schedule"]],
-  ["For developers", ["new", "dump", "check", "init"]],
+  ["For developers", ["new", "dump", "check", "init", "pack"]],
 ];
 
 const DB = ["database-url", "env-file", "wait", "tracking-schema"];
@@ -36,6 +36,7 @@ const GLOBALS: Record<string, string[]> = {
   dump: [...DB, ...OUT, ...MIGRATIONS],
   check: [...DB, ...OUT, ...MIGRATIONS],
   init: ["json", "quiet", "verbose", "yes", "tracking-schema", ...MIGRATIONS],
+  pack: ["json", "json-events", "quiet", "verbose", ...MIGRATIONS, "tracking-schema"],
 };
 
 export const globalsFor = (command: string): string[] => Object.keys(globalArgs).filter((n) => n === "help" || (GLOBALS[command]?.includes(n) ?? true));

@@ -34,9 +34,9 @@ function staticClosure(entry: string): { files: Set<string>; packages: Set<strin
   return { files, packages };
 }
 
-test("--version needs only the entry point, the runtime seam and package.json", () => {
+test("--version needs only the entry point, the runtime seam, the payload reader and package.json", () => {
   const { files, packages } = staticClosure(join(SRC, "main.ts"));
-  expect([...files].filter((f) => f.startsWith(SRC)).map((f) => f.slice(SRC.length + 1)).sort()).toEqual(["main.ts", "runtime.ts"]);
+  expect([...files].filter((f) => f.startsWith(SRC)).map((f) => f.slice(SRC.length + 1)).sort()).toEqual(["core/errors.ts", "main.ts", "payload.ts", "runtime.ts"]);
   expect([...packages]).toEqual([]);
 });
 
