@@ -22,3 +22,6 @@ export const brand = packed
       /** Alembic revision id → version, for `baseline --from alembic` (checked by the build). */
       alembicMap: parseAdoptSection((pkg.pgship as { adopt?: unknown }).adopt).alembic,
     };
+
+/** The name of one of this binary's own environment variables: PGSHIP_PING_URL, or MYAPP_DB_PING_URL for a branded `myapp-db`. */
+export const envName = (suffix: string): string => `${brand.binary.toUpperCase().replace(/[^A-Z0-9]+/g, "_")}_${suffix}`;

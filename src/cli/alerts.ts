@@ -8,7 +8,7 @@
 // host only, and never given to a child process.
 
 import type { ArgsDef } from "citty";
-import { brand } from "../brand.ts";
+import { brand, envName } from "../brand.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import type { Emit } from "../core/events.ts";
 import { UsageError } from "../core/errors.ts";
@@ -18,10 +18,10 @@ import type { Args } from "./flags.ts";
 export const alertArgs = {
   ping: {
     type: "string",
-    description: "Report start, success and failure to this monitoring URL (healthchecks.io; Uptime Kuma push and Cronitor URLs too; else PGSHIP_PING_URL)",
+    description: `Report start, success and failure to this monitoring URL (healthchecks.io; Uptime Kuma push and Cronitor URLs too; else ${envName("PING_URL")})`,
     valueHint: "url",
   },
-  notify: { type: "string", description: "When done, POST the --json outcome to this URL (else PGSHIP_NOTIFY_URL)", valueHint: "url" },
+  notify: { type: "string", description: `When done, POST the --json outcome to this URL (else ${envName("NOTIFY_URL")})`, valueHint: "url" },
 } as const satisfies ArgsDef;
 
 /** Each request gives up after this long; the command goes on. */
@@ -61,8 +61,8 @@ function parseTarget(value: string | undefined, source: string, secrets: Redacto
 export function alertTargets(a: Args, e: Record<string, string | undefined>, secrets: Redactor): AlertTargets | null {
   const pick = (flag: string, variable: string): [string | undefined, string] =>
     a[flag] !== undefined ? [String(a[flag]), `--${flag}`] : [e[variable], variable];
-  const ping = parseTarget(...pick("ping", "PGSHIP_PING_URL"), secrets);
-  const notify = parseTarget(...pick("notify", "PGSHIP_NOTIFY_URL"), secrets);
+  const ping = parseTarget(...pick("ping", envName("PING_URL")), secrets);
+  const notify = parseTarget(...pick("notify", envName("NOTIFY_URL")), secrets);
   return ping || notify ? { ping, notify } : null;
 }
 

@@ -34,7 +34,7 @@ export const commands: Record<string, CommandEntry> = {
   schedule: { description: "Back up by itself: install a systemd timer or crontab line ('schedule backup'); list, remove", load: () => import("../commands/schedule.ts") },
   check: { description: "CI gate: snapshot equals replay, every down undoes its up, snapshot and model current", load: () => import("../commands/check.ts") },
   doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
-  init: { description: "Ship the database with an app: first migration, pgship.json, CI workflow, branded install.sh", load: () => import("../commands/init.ts") },
+  init: { description: "Ship the database with an app: first migration, project settings file, CI workflow, branded install.sh", load: () => import("../commands/init.ts") },
   verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },
   pack: { description: "Brand a released binary with an app's migrations: a copy that carries them (no toolchain needed)", load: () => import("../commands/pack.ts") },
 };

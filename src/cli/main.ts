@@ -4,6 +4,7 @@
 import type { ArgsDef } from "citty";
 import { commands } from "./commands.ts";
 import { brand, createContext, type Context } from "./context.ts";
+import { envName } from "../brand.ts";
 import type { AlertTargets } from "./alerts.ts";
 import { globalArgs, parseStrict } from "./flags.ts";
 import { commandUsage, mainUsage } from "./help.ts";
@@ -167,6 +168,6 @@ function report(e: unknown, json: boolean, verbose: boolean, secrets: Redactor, 
 
 /** Runs the command line and exits with its code: the only place that exits the process. */
 export async function runCli(): Promise<never> {
-  const code = await main().catch((e) => report(e, argv().includes("--json"), argv().includes("--verbose") || Boolean(env().PGSHIP_DEBUG), seedRedactor(redactor, argv(), env())));
+  const code = await main().catch((e) => report(e, argv().includes("--json"), argv().includes("--verbose") || Boolean(env()[envName("DEBUG")]), seedRedactor(redactor, argv(), env())));
   return exit(code);
 }

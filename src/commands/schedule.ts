@@ -2,7 +2,7 @@
 // runs `backup` by itself; `schedule list` and `schedule remove NAME` see only
 // what this command installed. The work is src/ops/schedule.ts.
 
-import { brand } from "../brand.ts";
+import { brand, envName } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { basename, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
@@ -25,8 +25,8 @@ export const args = {
   compress: { type: "string", description: "backup: compression, as for the backup command", valueHint: "method" },
   ...toolArgs,
   // Keyed apart from the backup command's --ping/--notify: scheduling is not a run to report on; the URLs go into the env file.
-  "ping-url": { type: "string", alias: "ping", description: "backup: monitoring URL each scheduled run reports to (written to the env file as PGSHIP_PING_URL)", valueHint: "url" },
-  "notify-url": { type: "string", alias: "notify", description: "backup: URL each scheduled run POSTs its outcome to (written to the env file as PGSHIP_NOTIFY_URL)", valueHint: "url" },
+  "ping-url": { type: "string", alias: "ping", description: `backup: monitoring URL each scheduled run reports to (written to the env file as ${envName("PING_URL")})`, valueHint: "url" },
+  "notify-url": { type: "string", alias: "notify", description: `backup: URL each scheduled run POSTs its outcome to (written to the env file as ${envName("NOTIFY_URL")})`, valueHint: "url" },
   name: { type: "string", description: "backup: name of this schedule, to keep several (default backup)", valueHint: "name" },
   systemd: { type: "boolean", description: "backup: install a systemd timer (default where systemd runs)" },
   cron: { type: "boolean", description: "backup: install a crontab line (default where systemd does not run)" },
@@ -85,8 +85,8 @@ export function options(ctx: Context, a: Args): ScheduleOptions {
   const abs = (p: string) => resolve(cwd(), p);
   const dir = String(a.dir);
   const envVars: Record<string, string> = {};
-  urlVar(a, "ping", "PGSHIP_PING_URL", envVars, ctx);
-  urlVar(a, "notify", "PGSHIP_NOTIFY_URL", envVars, ctx);
+  urlVar(a, "ping", envName("PING_URL"), envVars, ctx);
+  urlVar(a, "notify", envName("NOTIFY_URL"), envVars, ctx);
   return {
     name: String(a.name ?? "backup"),
     at,

@@ -152,7 +152,7 @@ describe("help", () => {
     const groups = r.stdout.split(/\n(?=For servers:|Backups:|For developers:|Global flags:)/);
     const names = (title: string) => [...groups.find((g) => g.startsWith(title))!.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
     expect(names("For servers:")).toEqual(["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]);
-    expect(names("Backups:")).toEqual(["backup", "backups", "restore"]);
+    expect(names("Backups:")).toEqual(["backup", "backups", "restore", "schedule"]);
     expect(names("For developers:")).toEqual(["new", "dump", "check", "init", "pack"]);
     expect(r.stdout).toContain("with no command on a terminal to start the interactive wizard");
     for (const line of r.stdout.split("\n")) expect({ line, fits: line.length <= 80 }).toEqual({ line, fits: true });
