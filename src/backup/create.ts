@@ -60,7 +60,7 @@ interface SourceInfo {
   running: string[];
 }
 
-async function readSource(db: Db, schema: string): Promise<SourceInfo> {
+export async function readSource(db: Db, schema: string): Promise<SourceInfo> {
   const [row] = await db.sql.unsafe<{ name: string; size: string | null }[]>(
     "select current_database() as name, case when has_database_privilege(current_database(), 'connect') then pg_database_size(current_database()) end as size",
   );
@@ -75,7 +75,7 @@ async function readSource(db: Db, schema: string): Promise<SourceInfo> {
 }
 
 /** The best compression this pg_dump supports, asking it when it is 16 or newer. */
-async function chooseCompression(pgDump: PgTool, choice: CompressionChoice, env: Record<string, string>): Promise<Compression> {
+export async function chooseCompression(pgDump: PgTool, choice: CompressionChoice, env: Record<string, string>): Promise<Compression> {
   const candidates = compressionCandidates(choice, pgDump.major);
   if (!candidates.length) {
     throw new PgshipError("compression_unsupported", `pg_dump ${pgDump.version} compresses custom archives with gzip only, not ${"method" in choice ? choice.method : "?"}`, {

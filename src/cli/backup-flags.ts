@@ -12,10 +12,12 @@ import { intFlag, type Args } from "./flags.ts";
 import { brand, type Context } from "./context.ts";
 import type { RetentionPolicy } from "../backup/retention.ts";
 import { argv } from "../runtime.ts";
+import { setS3Endpoint } from "../backup/s3.ts";
 
 export const toolArgs = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump, pg_restore and psql", valueHint: "dir" },
   "docker-container": { type: "string", description: "Run the pg tools inside this container (docker exec -i)", valueHint: "name" },
+  "s3-endpoint": { type: "string", description: "S3-compatible server for s3:// locations (else AWS_ENDPOINT_URL, else AWS); credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY only", valueHint: "url" },
 } as const satisfies ArgsDef;
 
 export const encryptArgs = {
@@ -55,6 +57,7 @@ export function toolLocation(a: Args): ToolLocation {
   const pgBin = a["pg-bin"] ? String(a["pg-bin"]) : undefined;
   const container = a["docker-container"] ? String(a["docker-container"]) : undefined;
   if (pgBin && container) throw new UsageError("--pg-bin and --docker-container cannot be combined", "use local tools (--pg-bin) or the container's, not both");
+  if (a["s3-endpoint"]) setS3Endpoint(String(a["s3-endpoint"]));
   return { pgBin, container };
 }
 

@@ -6,11 +6,13 @@ import { resolve } from "node:path";
 import { interrupted } from "../core/cancel.ts";
 import { isPgshipError, PgshipError } from "../core/errors.ts";
 import type { DecryptKeys } from "../backup/age-stream.ts";
-import { lastVerification, type Encryption, type Verification } from "../backup/manifest.ts";
+import { lastVerification, type Encryption, type Manifest, type Verification } from "../backup/manifest.ts";
 import { listArchive } from "../backup/read.ts";
 import { checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
 import { restoreInto } from "../backup/restore-stream.ts";
-import { listBackups as listDir, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
+import { listBackups as listDir, removeQuietly, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
+import { parseLocation } from "../backup/location.ts";
+import { cleanS3Partials, listS3, putS3Manifest, resolveS3Backup } from "../backup/s3-store.ts";
 import type { Sql } from "../db/connect.ts";
 import { withScratchDatabase } from "../db/scratch.ts";
 import { appliedVersion } from "../db/tracking.ts";
@@ -40,14 +42,26 @@ export interface ListedBackup {
 export interface BackupListing {
   dir: string;
   backups: ListedBackup[];
-  /** Temporary files left by interrupted backups. */
+  /** Temporary files left by interrupted backups (in S3: unfinished multipart uploads, as s3:// URLs). */
   partials: string[];
+  /** With cleanPartials: the partials removed (in S3: the multipart uploads aborted). */
+  cleaned?: string[];
+  /** S3 only: why unfinished multipart uploads could not be listed. */
+  partialsUnknown?: string;
 }
 
-export async function listBackups(_ctx: OpContext, opts: { dir: string }): Promise<BackupListing> {
+export async function listBackups(_ctx: OpContext, opts: { dir: string; cleanPartials?: boolean }): Promise<BackupListing> {
+  const loc = parseLocation(opts.dir);
+  if (loc.kind === "s3") {
+    const l = await listS3(loc);
+    const partials = l.partials.map((p) => p.url + (p.uploadId ? ` (unfinished multipart upload${p.initiated ? ` started ${p.initiated}` : ""})` : ""));
+    if (opts.cleanPartials) await cleanS3Partials(l.partials);
+    return { dir: loc.url, backups: l.backups.map(row), partials, ...(opts.cleanPartials ? { cleaned: partials } : {}), ...(l.partialsUnknown ? { partialsUnknown: l.partialsUnknown } : {}) };
+  }
   const dir = resolve(opts.dir);
   const { backups, partials } = listDir(dir);
-  return { dir, backups: backups.map(row), partials };
+  if (opts.cleanPartials) partials.forEach(removeQuietly);
+  return { dir, backups: backups.map(row), partials, ...(opts.cleanPartials ? { cleaned: partials } : {}) };
 }
 
 function row(b: StoredBackup): ListedBackup {
@@ -91,7 +105,8 @@ export interface VerifiedBackup {
 
 export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): Promise<VerifiedBackup> {
   const { file } = opts;
-  const b = checkedBackup(resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: true });
+  const s3 = parseLocation(file, "FILE").kind === "s3";
+  const b = checkedBackup(s3 ? await resolveS3Backup(file) : resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: true });
   const keys = keysFor(b, file, opts.keys);
   const m = b.manifest;
   const t0 = Date.now();
@@ -148,7 +163,9 @@ export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): P
   const how = opts.restore ? "test-restore" : "readback";
   if (m && b.manifestPath) {
     try {
-      saveManifest(b.manifestPath, { ...m, verified: [...m.verified, { at: new Date().toISOString(), how, detail }] });
+      const updated: Manifest = { ...m, verified: [...m.verified, { at: new Date().toISOString(), how, detail }] };
+      if (s3) await putS3Manifest(b.manifestPath, updated);
+      else saveManifest(b.manifestPath, updated);
     } catch (e) {
       ctx.emit({ type: "warn", message: `verified, but could not record it in ${b.manifestPath}: ${(e as Error).message}` });
     }

@@ -1,0 +1,102 @@
+// Streaming an archive to S3 while it is produced: the chunks are gathered
+// into parts of PART_SIZE bytes and sent as a multipart upload, at most
+// IN_FLIGHT parts at a time. Waiting for a slot is what slows pg_dump down
+// (backpressure), so memory stays at (IN_FLIGHT + 1) part buffers whatever the
+// archive's size. An archive smaller than one part is sent with one PUT.
+// Any failure or interrupt aborts the multipart upload, so nothing appears.
+
+import { env } from "../runtime.ts";
+import type { S3Client } from "./s3.ts";
+
+/** 8 MiB parts (S3's minimum part size is 5 MiB; 10,000 parts: archives up to 78 GiB). */
+export const PART_SIZE = 8 * 1024 * 1024;
+export const IN_FLIGHT = 2;
+const MAX_PARTS = 10_000;
+
+/** The part size; PGSHIP_S3_PART_SIZE (bytes) overrides it for tests against servers without S3's 5 MiB minimum. */
+export function partSize(): number {
+  const v = Number(env().PGSHIP_S3_PART_SIZE);
+  return Number.isSafeInteger(v) && v >= 1024 ? v : PART_SIZE;
+}
+
+export interface Uploaded {
+  bytes: number;
+  parts: number;
+}
+
+export interface UploadHandle {
+  /** Resolves when the object exists under its key. */
+  done: Promise<Uploaded>;
+  /** Stops the upload and aborts the multipart upload (the promise then rejects). */
+  cancel(): void;
+}
+
+/** Sends `src` to s3://bucket/key. `onStart` learns the multipart upload id (for a cleanup elsewhere). */
+export function uploadStream(client: S3Client, bucket: string, key: string, src: AsyncIterable<Uint8Array>, o: { onStart?: (uploadId: string) => void } = {}): UploadHandle {
+  const abort = new AbortController();
+  const size = partSize();
+  const run = async (): Promise<Uploaded> => {
+    let uploadId: string | null = null;
+    const etags: { n: number; etag: string }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failed: unknown = null;
+    let buf = new Uint8Array(size);
+    let filled = 0;
+    let total = 0;
+    let n = 0;
+    const send = async (part: Uint8Array) => {
+      if (uploadId === null) {
+        uploadId = await client.createMultipart(bucket, key, abort.signal);
+        o.onStart?.(uploadId);
+      }
+      const id: string = uploadId;
+      const partNo = ++n;
+      if (partNo > MAX_PARTS) throw new Error(`the archive needs more than ${MAX_PARTS} parts of ${size} bytes`);
+      const p: Promise<void> = client.uploadPart(bucket, key, id, partNo, part, abort.signal).then(
+        (etag) => void etags.push({ n: partNo, etag }),
+        (e: unknown) => void (failed ??= e),
+      );
+      const tracked = p.finally(() => inFlight.delete(tracked));
+      inFlight.add(tracked);
+      while (inFlight.size >= IN_FLIGHT && !failed) await Promise.race(inFlight);
+      if (failed) throw failed;
+    };
+    try {
+      for await (const chunk of src) {
+        if (abort.signal.aborted) throw abort.signal.reason ?? new Error("upload cancelled");
+        total += chunk.length;
+        let off = 0;
+        while (off < chunk.length) {
+          const take = Math.min(size - filled, chunk.length - off);
+          buf.set(chunk.subarray(off, off + take), filled);
+          filled += take;
+          off += take;
+          if (filled === size) {
+            const part = buf;
+            buf = new Uint8Array(size);
+            filled = 0;
+            await send(part);
+          }
+        }
+      }
+      if (abort.signal.aborted) throw abort.signal.reason ?? new Error("upload cancelled");
+      if (uploadId === null && n === 0) {
+        // Smaller than one part: one PUT.
+        await client.request("PUT", bucket, key, { body: buf.subarray(0, filled), headers: { "content-type": "application/octet-stream" }, signal: abort.signal }).then((r) => r.arrayBuffer());
+        return { bytes: total, parts: 1 };
+      }
+      if (filled > 0) await send(buf.subarray(0, filled));
+      await Promise.all(inFlight);
+      if (failed) throw failed;
+      etags.sort((a, b) => a.n - b.n);
+      await client.completeMultipart(bucket, key, uploadId!, etags, abort.signal);
+      return { bytes: total, parts: etags.length };
+    } catch (e) {
+      abort.abort();
+      await Promise.allSettled(inFlight);
+      if (uploadId !== null) await client.abortMultipart(bucket, key, uploadId).catch(() => undefined);
+      throw failed ?? e;
+    }
+  };
+  return { done: run(), cancel: () => abort.abort(new Error("upload cancelled")) };
+}
