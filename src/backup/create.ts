@@ -51,6 +51,8 @@ export interface TakenBackup {
   manifest: Manifest;
   pgDump: PgTool;
   retention: RetentionOutcome | null;
+  /** In S3: how the archive was uploaded. */
+  upload?: { parts: number; partBytes: number };
 }
 
 interface SourceInfo {

@@ -26,7 +26,7 @@ import { listArchive } from "./read.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { listS3, putS3Manifest, removeS3Backup, s3Url } from "./s3-store.ts";
 import { s3Client, type S3Client } from "./s3.ts";
-import { uploadStream, type UploadHandle } from "./s3-upload.ts";
+import { uploadStream, type UploadHandle, type Uploaded } from "./s3-upload.ts";
 import { pgDumpArgs, toolEnv } from "./tool-args.ts";
 
 type S3Loc = Location & { kind: "s3" };
@@ -112,6 +112,7 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
 
   let active: RunningProc | null = null;
   let upload: UploadHandle | null = null;
+  let sent: Uploaded | null = null;
   let uploaded = false;
   let cancelled = false;
   let committed = false;
@@ -128,7 +129,10 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
     });
     upload = uploadStream(client, loc.bucket, key, endsWhenDumpSucceeded(src, dump, () => cancelled));
     const uploadError = await upload.done.then(
-      () => null,
+      (u) => {
+        sent = u;
+        return null;
+      },
       (e: unknown) => {
         dump.kill("SIGKILL");
         return e;
@@ -199,7 +203,8 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
     const err = e instanceof PgshipError ? e : new PgshipError("retention_failed", (e as Error).message, { cause: e });
     throw new PgshipError(err.code, `the backup was written (${url}), but retention failed: ${err.message}`, { hint: err.hint, cause: e });
   }
-  return { archivePath: url, manifestPath: s3Url(loc, keyIn(loc, manifestName(stem))), manifest, pgDump, retention };
+  const how = sent as Uploaded | null;
+  return { archivePath: url, manifestPath: s3Url(loc, keyIn(loc, manifestName(stem))), manifest, pgDump, retention, ...(how ? { upload: { parts: how.parts, partBytes: how.partBytes } } : {}) };
 }
 
 export interface CopiedBackup {

@@ -22,6 +22,7 @@ export function partSize(): number {
 export interface Uploaded {
   bytes: number;
   parts: number;
+  partBytes: number;
 }
 
 export interface UploadHandle {
@@ -83,14 +84,14 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
       if (uploadId === null && n === 0) {
         // Smaller than one part: one PUT.
         await client.request("PUT", bucket, key, { body: buf.subarray(0, filled), headers: { "content-type": "application/octet-stream" }, signal: abort.signal }).then((r) => r.arrayBuffer());
-        return { bytes: total, parts: 1 };
+        return { bytes: total, parts: 1, partBytes: size };
       }
       if (filled > 0) await send(buf.subarray(0, filled));
       await Promise.all(inFlight);
       if (failed) throw failed;
       etags.sort((a, b) => a.n - b.n);
       await client.completeMultipart(bucket, key, uploadId!, etags, abort.signal);
-      return { bytes: total, parts: etags.length };
+      return { bytes: total, parts: etags.length, partBytes: size };
     } catch (e) {
       abort.abort();
       await Promise.allSettled(inFlight);

@@ -69,6 +69,7 @@ export function text(o: BackupResult): string {
     `  sha256 ${o.sha256}`,
     `  verified: read back and listed by pg_restore; pg_dump ${o.pgDump}, ${(o.durationMs / 1000).toFixed(1)} s`,
   ];
+  if (o.upload) lines.push(`  uploaded in ${o.upload.parts} part${o.upload.parts === 1 ? "" : "s"} of up to ${formatBytes(o.upload.partBytes)}`);
   if (o.retention) lines.push(...renderRetention(o.retention));
   if (o.copy) {
     lines.push(`Copied to: ${o.copy.file}`, `  verified: ${o.copy.verified}`);

@@ -51,6 +51,8 @@ export interface BackupWritten {
   verified: Verification[];
   durationMs: number;
   retention: RetentionOutcome | null;
+  /** In S3: the multipart upload's parts. */
+  upload?: { parts: number; partBytes: number };
   /** With copyTo: the verified copy. */
   copy?: CopiedBackup;
 }
@@ -112,6 +114,7 @@ export async function backup(ctx: OpContext, opts: BackupOptions): Promise<Backu
     verified: m.verified,
     durationMs: m.durationMs,
     retention: out.retention,
+    ...(out.upload ? { upload: out.upload } : {}),
     ...(copy ? { copy } : {}),
   };
 }
