@@ -121,6 +121,10 @@ export async function resolveS3Backup(file: string, client: S3Client = s3Client(
     const h = await client.head(loc.bucket, keyIn(loc, archiveName));
     if (h) sizes.set(archiveName, h.bytes);
   }
+  if (!sizes.size && manifestText === null) {
+    // HEAD answers a bare 404 for a missing bucket too: a listing tells them apart (and throws s3_no_bucket).
+    await client.list(loc.bucket, keyIn(loc, f.name));
+  }
   if (!sizes.size && manifestText === null) throw new PgshipError("backup_missing", `${file} does not exist`, { hint: `list the backups with '${brand.binary} backups --dir ${loc.url}'` });
   let b: StoredBackup;
   if (stem && manifestText !== null) {

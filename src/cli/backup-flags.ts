@@ -57,8 +57,13 @@ export function toolLocation(a: Args): ToolLocation {
   const pgBin = a["pg-bin"] ? String(a["pg-bin"]) : undefined;
   const container = a["docker-container"] ? String(a["docker-container"]) : undefined;
   if (pgBin && container) throw new UsageError("--pg-bin and --docker-container cannot be combined", "use local tools (--pg-bin) or the container's, not both");
-  if (a["s3-endpoint"]) setS3Endpoint(String(a["s3-endpoint"]));
+  s3EndpointFlag(a);
   return { pgBin, container };
+}
+
+/** --s3-endpoint, for every s3:// location of this run. */
+export function s3EndpointFlag(a: Args): void {
+  if (a["s3-endpoint"]) setS3Endpoint(String(a["s3-endpoint"]));
 }
 
 export function keyFlags(ctx: Context, a: Args): KeyFlags {

@@ -9,7 +9,7 @@ import { ExitCode, UsageError } from "../core/errors.ts";
 import { formatBytes, plural } from "../core/format.ts";
 import { decryptKeys } from "../backup/keys.ts";
 import { describeEncryption } from "../backup/manifest.ts";
-import { decryptArgs, keyFlags, toolArgs, toolLocation } from "../cli/backup-flags.ts";
+import { decryptArgs, keyFlags, s3EndpointFlag, toolArgs, toolLocation } from "../cli/backup-flags.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { table } from "../cli/output.ts";
@@ -40,6 +40,7 @@ Examples:
 export async function run(ctx: Context, a: Args): Promise<number> {
   const action = a.action as string | undefined;
   if (action === undefined || action === "list") {
+    s3EndpointFlag(a);
     const listing = await listBackups(ctx, { dir: String(a.dir ?? cwd()), cleanPartials: Boolean(a["clean-partials"]) });
     ctx.result(listing, () => listText(listing));
     return ExitCode.ok;
