@@ -250,10 +250,18 @@ export class S3Client {
     return id;
   }
 
+  /** One part; a 500 or 503 (S3's "slow down") is retried twice, after 1 s and 2 s. */
   async uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: Uint8Array, signal?: AbortSignal): Promise<string> {
-    const res = await this.request("PUT", bucket, key, { query: { partNumber: String(partNumber), uploadId }, body, signal });
-    await res.arrayBuffer();
-    return res.headers.get("etag") ?? "";
+    for (let attempt = 0; ; attempt++) {
+      const retry = attempt < 2 ? [500, 503] : [];
+      const res = await this.request("PUT", bucket, key, { query: { partNumber: String(partNumber), uploadId }, body, signal, accept: retry });
+      if (!retry.includes(res.status)) {
+        await res.arrayBuffer();
+        return res.headers.get("etag") ?? "";
+      }
+      await res.arrayBuffer().catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
+    }
   }
 
   async completeMultipart(bucket: string, key: string, uploadId: string, parts: { n: number; etag: string }[], signal?: AbortSignal): Promise<void> {

@@ -197,6 +197,9 @@ describeWithPgDump("backups in S3", () => {
       expect(cmdline).not.toContain(SECRET);
       expect(cmdline).not.toContain("S3RVER");
     }
+    expect(childrenNamed(child.pid!, "pg_dump").length).toBe(1);
+    // pg_dump does not even inherit the secret in its environment.
+    for (const pid of childrenNamed(child.pid!, "pg_dump")) expect(readFileSync(`/proc/${pid}/environ`, "utf8")).not.toContain(SECRET);
     child.kill("SIGKILL");
     await new Promise((r) => child.once("close", r));
 
