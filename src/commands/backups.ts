@@ -85,7 +85,10 @@ export function listText(l: BackupListing): string {
   const ok = backups.filter((b) => b.status === "ok").length;
   out.push(`${plural(backups.length, "backup")}, ${ok} ok${backups.length - ok ? `, ${backups.length - ok} not restorable as they are` : ""}.`);
   if (l.cleaned) out.push(l.cleaned.length ? `Removed ${plural(l.cleaned.length, "partial file")} left by interrupted backups: ${l.cleaned.map((p) => basename(p)).join(", ")}` : "No partial files to remove.");
-  else if (partials.length) out.push(`${plural(partials.length, "partial file")} left by interrupted backups (safe to delete: '${brand.binary} backups --dir ${dir} --clean-partials'): ${partials.map((p) => basename(p)).join(", ")}`);
+  else if (partials.length) {
+    out.push(`${plural(partials.length, "partial file")} left by interrupted backups (safe to delete): ${partials.map((p) => basename(p)).join(", ")}`);
+    out.push(`  remove them with '${brand.binary} backups --dir ${dir} --clean-partials'`);
+  }
   if (l.partialsUnknown) out.push(`Note: ${l.partialsUnknown}.`);
   return out.join("\n");
 }

@@ -86,6 +86,11 @@ describeWithPgDump("backups in S3", () => {
     expect(listing.partials).toEqual([]);
     const text = await pgship(["backups", "--dir", "s3://backups/rt"], { env });
     expect(text.stdout).toContain("2 backups, 2 ok.");
+    // --dry-run applies --keep-* to the remote listing and changes nothing.
+    const dry = await pgship(["backup", "--dir", "s3://backups/rt", "--keep-last", "1", "--dry-run", "--json"], { env });
+    expect(dry.code).toBe(0);
+    expect(json(dry.stdout).retention.deleted.map((x: { file: string }) => x.file).sort()).toEqual([outs[1], outs[2]].map((o) => o.file.split("/").pop()).sort());
+    expect(storedNames("backups", "rt")).toEqual(names);
 
     await d.sql.unsafe("delete from api_keys; update users set display_name = 'changed'");
     const r = await pgship(["restore", last.file, "--yes", "--json"], { env });
@@ -279,6 +284,19 @@ describeWithPgDump("backups in S3", () => {
     expect(copy.stderr).toContain("--copy-to");
     expect(readdirSync(cwd)).toEqual([]);
   }, 60_000);
+});
+
+test("backups --clean-partials deletes a directory's partial files too (and says so)", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, ".app-20250601T000000Z.dump.partial-123-abcd"), "half");
+  writeFileSync(join(dir, "notes.txt"), "kept");
+  const l = await pgship(["backups", "--dir", dir]);
+  expect(l.stdout).toContain("1 partial file left by interrupted backups (safe to delete)");
+  expect(l.stdout).toContain(`--clean-partials`);
+  const c = await pgship(["backups", "--dir", dir, "--clean-partials", "--json"]);
+  expect(c.code).toBe(0);
+  expect(json(c.stdout).cleaned).toEqual([join(dir, ".app-20250601T000000Z.dump.partial-123-abcd")]);
+  expect(readdirSync(dir)).toEqual(["notes.txt"]);
 });
 
 describeWithPgDump("deno", () => {
