@@ -41,11 +41,15 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
     const etags: { n: number; etag: string }[] = [];
     const inFlight = new Set<Promise<void>>();
     let failed: unknown = null;
-    let buf = new Uint8Array(size);
+    // IN_FLIGHT + 1 buffers, reused: one filling while the others are sent (fresh ones per part would
+    // leave garbage for the collector and raise the peak).
+    const pool: Uint8Array[] = [];
+    const take = () => pool.pop() ?? new Uint8Array(size);
+    let buf = take();
     let filled = 0;
     let total = 0;
     let n = 0;
-    const send = async (part: Uint8Array) => {
+    const send = async (part: Uint8Array, whole: Uint8Array) => {
       if (uploadId === null) {
         uploadId = await client.createMultipart(bucket, key, abort.signal);
         o.onStart?.(uploadId);
@@ -57,7 +61,10 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
         (etag) => void etags.push({ n: partNo, etag }),
         (e: unknown) => void (failed ??= e),
       );
-      const tracked = p.finally(() => inFlight.delete(tracked));
+      const tracked = p.finally(() => {
+        inFlight.delete(tracked);
+        pool.push(whole);
+      });
       inFlight.add(tracked);
       while (inFlight.size >= IN_FLIGHT && !failed) await Promise.race(inFlight);
       if (failed) throw failed;
@@ -68,15 +75,15 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
         total += chunk.length;
         let off = 0;
         while (off < chunk.length) {
-          const take = Math.min(size - filled, chunk.length - off);
-          buf.set(chunk.subarray(off, off + take), filled);
-          filled += take;
-          off += take;
+          const len = Math.min(size - filled, chunk.length - off);
+          buf.set(chunk.subarray(off, off + len), filled);
+          filled += len;
+          off += len;
           if (filled === size) {
             const part = buf;
-            buf = new Uint8Array(size);
+            await send(part, part);
+            buf = take();
             filled = 0;
-            await send(part);
           }
         }
       }
@@ -86,7 +93,7 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
         await client.request("PUT", bucket, key, { body: buf.subarray(0, filled), headers: { "content-type": "application/octet-stream" }, signal: abort.signal }).then((r) => r.arrayBuffer());
         return { bytes: total, parts: 1, partBytes: size };
       }
-      if (filled > 0) await send(buf.subarray(0, filled));
+      if (filled > 0) await send(buf.subarray(0, filled), buf);
       await Promise.all(inFlight);
       if (failed) throw failed;
       etags.sort((a, b) => a.n - b.n);

@@ -12,7 +12,8 @@ import { intFlag, type Args } from "./flags.ts";
 import { brand, type Context } from "./context.ts";
 import type { RetentionPolicy } from "../backup/retention.ts";
 import { argv } from "../runtime.ts";
-import { setS3Endpoint } from "../backup/s3.ts";
+import { s3Config, setS3Endpoint } from "../backup/s3.ts";
+import { parseLocation } from "../backup/location.ts";
 
 export const toolArgs = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump, pg_restore and psql", valueHint: "dir" },
@@ -99,7 +100,10 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.
 /** Checks the flags before anything runs, so a typo fails before the lock and the plan. */
 export function preBackupFlags(ctx: Context, a: Args): PreBackupOptions | null {
   if (!a.backup) return null;
-  return { dir: String(a.backup), keys: encryptKeys(keyFlags(ctx, a), ctx.secrets), tools: toolLocation(a) };
+  const tools = toolLocation(a);
+  // An S3 location and its credentials are checked here too, before the lock and the plan.
+  if (parseLocation(String(a.backup), "--backup").kind === "s3") s3Config();
+  return { dir: String(a.backup), keys: encryptKeys(keyFlags(ctx, a), ctx.secrets), tools };
 }
 
 /** The command that puts the database back as it was backed up. */

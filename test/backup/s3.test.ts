@@ -268,6 +268,23 @@ describeWithPgDump("backups in S3", () => {
     expect(storedNames("backups", "x")).toEqual([]);
   }, 120_000);
 
+  test("up --backup s3://…: the backup before migrating goes to S3 and its restore command names the object; without credentials nothing runs", async () => {
+    const d = await createDb("s3up");
+    dbs.push(d);
+    const env = envFor(d);
+    expect((await pgship(["up", "--to", "20250305093000"], { env })).code).toBe(0);
+    const none = await pgship(["up", "--backup", "s3://backups/up"], { env: { ...env, AWS_SECRET_ACCESS_KEY: "" } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("AWS_SECRET_ACCESS_KEY is not set");
+    expect(storedNames("backups", "up")).toEqual([]);
+    const rows = await d.sql<{ v: string }[]>`select max(version) as v from pgship.migrations where state = 'applied'`;
+    expect(rows[0]!.v).toBe("20250305093000");
+    const ok = await pgship(["up", "--backup", "s3://backups/up", "--json"], { env });
+    expect(ok.code).toBe(0);
+    expect(json(ok.stdout).backup.restore).toMatch(/^pgship restore s3:\/\/backups\/up\/\S+\.dump --yes$/);
+    expect(storedNames("backups", "up")).toHaveLength(2);
+  }, 60_000);
+
   test("--s3-endpoint beats AWS_ENDPOINT_URL; other schemes and s3: without // are usage errors that create nothing", async () => {
     const d = await db(5);
     const ok = await pgship(["backups", "--dir", "s3://backups/none", "--s3-endpoint", s3.endpoint], { env: envFor(d, { AWS_ENDPOINT_URL: "http://127.0.0.1:9" }) });
