@@ -104,6 +104,13 @@ export function signV4(cfg: Pick<S3Config, "accessKeyId" | "secretAccessKey" | "
   return headers;
 }
 
+/** How long a request may wait for the server's answer: 2 min, 10 min with a body (PGSHIP_S3_TIMEOUT_MS overrides both, for tests). */
+function answerTimeoutMs(withBody: boolean): number {
+  const v = Number(env().PGSHIP_S3_TIMEOUT_MS);
+  if (Number.isSafeInteger(v) && v > 0) return v;
+  return withBody ? 600_000 : 120_000;
+}
+
 export interface RequestOptions {
   query?: Record<string, string>;
   headers?: Record<string, string>;
@@ -159,17 +166,30 @@ export class S3Client {
     const body = typeof o.body === "string" ? new TextEncoder().encode(o.body) : o.body;
     const payloadHash = body ? sha256Hex(body) : EMPTY_SHA256;
     const headers = signV4(this.cfg, { method, url, headers: o.headers ?? {}, payloadHash, now: new Date() });
+    // A server that accepts the connection but never answers must not hang a cron job: the response
+    // (its headers; a part's answer comes after its body was sent) must arrive within the limit.
+    const limitMs = answerTimeoutMs(body !== undefined);
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(), limitMs);
     let res: Response;
     try {
-      res = await fetch(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined, signal: o.signal, redirect: "manual" });
+      const signal = o.signal ? AbortSignal.any([o.signal, timeout.signal]) : timeout.signal;
+      res = await fetch(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | undefined, signal, redirect: "manual" });
     } catch (e) {
       if (o.signal?.aborted) throw e;
+      if (timeout.signal.aborted) {
+        throw new PgshipError("s3_unreachable", `the S3 server ${this.where} did not answer within ${Math.round(limitMs / 1000)} s (${method} s3://${bucket}${key ? `/${key}` : ""})`, {
+          hint: "check the endpoint (--s3-endpoint or AWS_ENDPOINT_URL), the network and the server's health",
+        });
+      }
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (e as Error).message;
       throw new PgshipError("s3_unreachable", `cannot reach the S3 server ${this.where}: ${why}`, {
         hint: "check the endpoint (--s3-endpoint or AWS_ENDPOINT_URL), the network and that the server runs",
         cause: e,
       });
+    } finally {
+      clearTimeout(timer);
     }
     if (res.ok || o.accept?.includes(res.status)) return res;
     const text = method === "HEAD" ? "" : await res.text().catch(() => "");
@@ -185,10 +205,13 @@ export class S3Client {
     }
     if (status === 403 || status === 401 || code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch") {
       const creds = code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch" || code === "ExpiredToken" || code === "InvalidToken";
+      const perms = "s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket";
       return new PgshipError("s3_denied", `the S3 server ${this.where} refused access to ${obj} (${said})`, {
         hint: creds
           ? "the credentials were not accepted: check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the environment"
-          : "the credentials were accepted but may not do this: the key needs s3:GetObject, s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:ListBucketMultipartUploads and s3:AbortMultipartUpload on the bucket",
+          : code
+            ? `the credentials were accepted but may not do this: the key needs ${perms}`
+            : `check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), and that the key has ${perms}`,
       });
     }
     if (status === 404 || code === "NoSuchKey") return new PgshipError("backup_missing", `${obj} does not exist`, { hint: "list the backups with 'backups --dir s3://BUCKET/PREFIX'" });

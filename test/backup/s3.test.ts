@@ -10,6 +10,7 @@ import { cluster, createDb, noStackTrace, pgship, spawnPgship, tempDir, type Tes
 import { addBulk, ageKeyPair, APP_DATA, childrenNamed, filesIn, fingerprint, seed, secretFile } from "../harness/backup.ts";
 import { startS3, type S3Server } from "../harness/s3.ts";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 
 // s3rver checks the access key id, not the signature: any secret is accepted, so a distinctive one shows where it leaks.
 const SECRET = "pgship-test-Secret-Zq8v2LkPw4";
@@ -261,6 +262,17 @@ describeWithPgDump("backups in S3", () => {
         expect(noStackTrace(t.stderr)).toBe(true);
         expect(t.stdout + t.stderr).not.toContain(SECRET);
       }
+    }
+    // A server that accepts connections and never answers: a clear error after the timeout, not a hang.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const hung = await pgship(["backups", "--dir", "s3://backups/x"], { env: envFor(d, { AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, PGSHIP_S3_TIMEOUT_MS: "1500" }) });
+      expect(hung.code).toBe(1);
+      expect(hung.stderr).toContain(`the S3 server http://127.0.0.1:${port} did not answer within 2 s`);
+    } finally {
+      silent.close();
     }
     const denied = await pgship(["backup", "--dir", "s3://backups/x"], { env: envFor(d, { AWS_ACCESS_KEY_ID: "WRONGKEYID" }) });
     expect(denied.stderr).toContain("check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY");
