@@ -315,6 +315,37 @@ describeWithPgDump("backups in S3", () => {
   }, 60_000);
 });
 
+describeWithPgDump("a server without ListMultipartUploads / AbortMultipartUpload (s3rver as shipped)", () => {
+  test("killed mid-upload: nothing listed, and the listing says it cannot see unfinished uploads instead of failing", async () => {
+    const plain = await startS3(["backups"], { asIs: true });
+    try {
+      const d = await db(20);
+      await addBulk(d, 20_000);
+      const env = { ...envFor(d), ...plain.env, AWS_SECRET_ACCESS_KEY: SECRET, PGSHIP_S3_PART_SIZE: String(64 * 1024) };
+      const uploads = join(plain.dir, "backups", "._S3rver_uploads");
+      const child = spawnPgship(["backup", "--dir", "s3://backups/k", "--compress", "none"], { env });
+      await until(async () => existsSync(uploads) && readdirSync(uploads).some((id) => existsSync(join(uploads, id, "2"))), 30_000, "a multipart upload in progress");
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("close", r));
+      const l = await pgship(["backups", "--dir", "s3://backups/k", "--json"], { env });
+      expect(l.code).toBe(0);
+      const listing = json(l.stdout);
+      expect(listing.backups).toEqual([]);
+      expect(listing.partials).toEqual([]);
+      expect(listing.partialsUnknown).toContain("the server did not list unfinished multipart uploads");
+      expect(listing.partialsUnknown).toContain("NotImplemented");
+      const t = await pgship(["backups", "--dir", "s3://backups/k"], { env });
+      expect(t.stdout).toContain("No backups in s3://backups/k.\nNote: the server did not list unfinished multipart uploads");
+      // A normal backup still works against it.
+      const b = await pgship(["backup", "--dir", "s3://backups/k", "--json"], { env: { ...env, PGSHIP_S3_PART_SIZE: String(1024 * 1024) } });
+      expect(b.code).toBe(0);
+      expect(json((await pgship(["backups", "--dir", "s3://backups/k", "--json"], { env })).stdout).backups).toHaveLength(1);
+    } finally {
+      await plain.stop();
+    }
+  }, 120_000);
+});
+
 test("backups --clean-partials deletes a directory's partial files too (and says so)", async () => {
   const dir = tempDir();
   writeFileSync(join(dir, ".app-20250601T000000Z.dump.partial-123-abcd"), "half");

@@ -1,6 +1,6 @@
 // A real S3-compatible server for the tests: the s3rver npm package, run as its
 // own process on loopback, storing in a directory. Usage: node s3-server.cjs DIR BUCKET...
-// Prints {"port": N} on stdout once it listens.
+// Prints {"port": N} on stdout once it listens. With S3RVER_AS_IS=1 nothing is added (see below).
 //
 // s3rver 3.7.1 implements neither ListMultipartUploads (GET /bucket?uploads) nor
 // AbortMultipartUpload (DELETE /bucket/key?uploadId=): both answer "not
@@ -22,7 +22,7 @@ const app = new S3rver({ directory: dir, address: "127.0.0.1", port: 0, silent: 
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const uploadsDir = (bucket) => path.join(dir, bucket, "._S3rver_uploads");
 
-app.middleware.unshift(async (ctx, next) => {
+if (!process.env.S3RVER_AS_IS) app.middleware.unshift(async (ctx, next) => {
   const m = /^\/([^/]+)(?:\/(.+))?$/.exec(ctx.path);
   const isList = ctx.method === "GET" && m && !m[2] && "uploads" in ctx.query;
   const isAbort = ctx.method === "DELETE" && m && m[2] && "uploadId" in ctx.query;

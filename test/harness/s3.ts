@@ -18,11 +18,14 @@ export interface S3Server {
 export const S3_KEY_ID = "S3RVER";
 export const S3_SECRET = "S3RVER";
 
-/** Starts s3rver with these buckets; node runs it (bun when node is missing). */
-export function startS3(buckets: string[] = ["backups"]): Promise<S3Server> {
+/**
+ * Starts s3rver with these buckets; node runs it (bun when node is missing). `asIs`: without the
+ * ListMultipartUploads and AbortMultipartUpload the harness adds (s3rver answers "not implemented").
+ */
+export function startS3(buckets: string[] = ["backups"], o: { asIs?: boolean } = {}): Promise<S3Server> {
   const dir = join(tempDir(), "s3");
   const runner = Bun.which("node") ?? process.execPath;
-  const child: ChildProcess = spawn(runner, [join(ROOT, "test/harness/s3-server.cjs"), dir, ...buckets], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn(runner, [join(ROOT, "test/harness/s3-server.cjs"), dir, ...buckets], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...(o.asIs ? { S3RVER_AS_IS: "1" } : {}) } });
   return new Promise((resolve, reject) => {
     let out = "";
     let err = "";
