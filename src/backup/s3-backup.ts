@@ -20,7 +20,7 @@ import { applyRetention, type RetentionOutcome, type RetentionStore } from "./ap
 import { describeCompression } from "./compression.ts";
 import { chooseCompression, readSource, type BackupRequest, type TakenBackup } from "./create.ts";
 import { keyIn, type Location } from "./location.ts";
-import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, type Manifest } from "./manifest.ts";
+import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, stemOf, type Manifest } from "./manifest.ts";
 import { Meter, readChunks, tap } from "./pipeline.ts";
 import { listArchive } from "./read.ts";
 import type { RetentionPolicy } from "./retention.ts";
@@ -38,10 +38,15 @@ export function s3RetentionStore(loc: S3Loc, client: S3Client = s3Client()): Ret
   };
 }
 
-async function freeS3Stem(client: S3Client, loc: S3Loc, database: string, at: Date, encrypted: boolean, taken?: string): Promise<string> {
+/** The names under the location (listing it also proves the bucket exists and the credentials work). */
+async function namesIn(client: S3Client, loc: S3Loc): Promise<Set<string>> {
   const prefix = loc.prefix ? `${loc.prefix}/` : "";
-  const names = new Set((await client.list(loc.bucket, prefix)).map((o) => o.key.slice(prefix.length)));
-  if (taken !== undefined) return names.has(archiveName(taken, encrypted)) || names.has(manifestName(taken)) ? "" : taken;
+  return new Set((await client.list(loc.bucket, prefix)).map((o) => o.key.slice(prefix.length)));
+}
+
+/** A stem whose archive and manifest names are both free (two backups in one second get -2, -3 …). */
+async function freeS3Stem(client: S3Client, loc: S3Loc, database: string, at: Date, encrypted: boolean): Promise<string> {
+  const names = await namesIn(client, loc);
   for (let n = 1; ; n++) {
     const stem = backupStem(database, at, n);
     if (!names.has(archiveName(stem, encrypted)) && !names.has(manifestName(stem))) return stem;
@@ -225,8 +230,9 @@ export async function copyBackupToS3(
 ): Promise<CopiedBackup> {
   const client = s3Client();
   const m = local.manifest;
-  const stem = m.archive.file.slice(0, -(m.encryption ? ".dump.age".length : ".dump".length));
-  if (!(await freeS3Stem(client, loc, m.database, new Date(m.createdAt), m.encryption !== null, stem))) {
+  const stem = stemOf(m.archive.file)!;
+  const names = await namesIn(client, loc);
+  if (names.has(m.archive.file) || names.has(manifestName(stem))) {
     throw new PgshipError("backup_write_failed", `${s3Url(loc, keyIn(loc, m.archive.file))} already exists`, { hint: "a backup of that name is already there; nothing was overwritten" });
   }
   const key = keyIn(loc, m.archive.file);
@@ -244,7 +250,9 @@ export async function copyBackupToS3(
       sent.update(c);
       o.onProgress?.(sent.bytes);
     }));
-    await upload.done;
+    await upload.done.catch((e: unknown) => {
+      throw cancelled ? interrupted("during the copy to S3: the upload was aborted") : e;
+    });
     uploaded = true;
     if (cancelled) throw interrupted("during the copy to S3");
     if (sent.hex() !== m.archive.sha256) throw new PgshipError("backup_write_failed", `${local.archivePath} changed while it was copied (sha256 ${sent.hex()}, expected ${m.archive.sha256})`);

@@ -241,6 +241,25 @@ describeWithPgDump("backups in S3", () => {
     expect(storedNames("backups", "int")).toEqual([]);
   }, 120_000);
 
+  test("--copy-to interrupted (SIGINT) mid-upload: exit 130, the local backup stays and is named, the upload is aborted", async () => {
+    const d = await db(20);
+    await addBulk(d, 40_000);
+    const env = envFor(d, { PGSHIP_S3_PART_SIZE: String(64 * 1024) });
+    const dir = join(tempDir(), "local");
+    const child = spawnPgship(["backup", "--dir", dir, "--copy-to", "s3://backups/cpint", "--compress", "none"], { env });
+    let stderr = "";
+    child.stderr!.on("data", (x) => (stderr += x));
+    await until(async () => openUploads("backups").some((id) => existsSync(join(s3.dir, "backups", "._S3rver_uploads", id, "2"))), 60_000, "the copy's multipart upload");
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.once("close", r));
+    expect(code).toBe(130);
+    expect(stderr).toContain("the backup was written and kept (");
+    expect(stderr).toContain("interrupted during the copy to S3");
+    expect(filesIn(dir).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
+    expect(openUploads("backups")).toEqual([]);
+    expect(storedNames("backups", "cpint")).toEqual([]);
+  }, 120_000);
+
   test("clear errors: server unreachable, wrong credentials, missing bucket, missing credentials; never the secret", async () => {
     const d = await db(5);
     const cases: [Record<string, string>, string, string, number, string][] = [
