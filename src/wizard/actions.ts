@@ -4,6 +4,7 @@
 // typed outcome with the next step.
 
 import { existsSync, readdirSync } from "node:fs";
+import { isS3 } from "../backup/location.ts";
 import { basename, resolve } from "node:path";
 import { confirm, note, select, text } from "@clack/prompts";
 import { describeTarget } from "../core/config.ts";
@@ -43,7 +44,7 @@ function selfPath(s: Session): string {
  * settings file and the backup directory by absolute path.
  */
 export function cronAdvice(s: Session, backupDir = "backups"): string {
-  const dir = resolve(cwd(), backupDir);
+  const dir = isS3(backupDir) ? backupDir : resolve(cwd(), backupDir);
   const line = `0 3 * * * ${selfPath(s)} backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
   return s.envFile
     ? `Back up nightly from cron (crontab -e):\n  ${line}`

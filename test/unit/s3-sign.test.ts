@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseLocation, parseS3File } from "../../src/backup/location.ts";
 import { EMPTY_SHA256, S3Client, signV4 } from "../../src/backup/s3.ts";
+import { cronAdvice, type Session } from "../../src/wizard/actions.ts";
 
 const cfg = { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", sessionToken: null, region: "us-east-1" };
 const now = new Date("2013-05-24T00:00:00Z");
@@ -59,4 +60,10 @@ describe("parseLocation", () => {
       expect(() => parseLocation(bad)).toThrow();
     }
   });
+});
+
+test("the wizard's cron line keeps an s3:// location as it is (a path is made absolute)", () => {
+  const s = { envFile: "/etc/app/.env", binary: "pgship" } as unknown as Session;
+  expect(cronAdvice(s, "s3://bucket/app")).toContain("--dir s3://bucket/app --keep-daily 7");
+  expect(cronAdvice(s, "backups")).toMatch(/--dir \/\S+\/backups --keep-daily 7/);
 });
