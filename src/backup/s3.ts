@@ -157,7 +157,10 @@ export class S3Client {
       u = new URL(`https://${bucket}.s3.${this.cfg.region}.amazonaws.com`);
       u.pathname = key ? `/${encodeKey(key)}` : "/";
     }
-    for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
+    // RFC 3986 on the wire too (searchParams would send a space as "+"), so what is signed is what is sent.
+    u.search = Object.entries(query)
+      .map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`)
+      .join("&");
     return u;
   }
 

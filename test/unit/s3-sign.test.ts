@@ -44,6 +44,8 @@ describe("SigV4", () => {
     expect(aws.url("my.bucket", "k").href).toBe("https://s3.eu-west-1.amazonaws.com/my.bucket/k");
     const minio = new S3Client({ ...cfg, endpoint: new URL("http://127.0.0.1:9000"), pathStyle: true });
     expect(minio.url("bucket", "p/k", { uploads: "" }).href).toBe("http://127.0.0.1:9000/bucket/p/k?uploads=");
+    // A continuation token (base64) and a prefix with a space go out as they are signed.
+    expect(minio.url("bucket", "", { "continuation-token": "a+b/c=", prefix: "my app/" }).search).toBe("?continuation-token=a%2Bb%2Fc%3D&prefix=my%20app%2F");
   });
 });
 
