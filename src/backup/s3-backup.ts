@@ -136,6 +136,8 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
     const uploadError = await upload.done.then(
       (u) => {
         sent = u;
+        // The object exists (even if cancelled meanwhile): from here on a failure deletes it.
+        uploaded = true;
         return null;
       },
       (e: unknown) => {
@@ -156,7 +158,6 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
       if (uploadError instanceof PgshipError || uploadError instanceof AgeError) throw uploadError;
       throw new PgshipError("s3_failed", `the upload to ${url} failed: ${(uploadError as Error).message}`, { cause: uploadError });
     }
-    uploaded = true;
     if (plain.bytes === 0) throw new PgshipError("pg_dump_failed", "backup failed: pg_dump exited successfully but wrote nothing");
 
     const detail = await verifyUploaded(client, loc, name, { bytes: stored.bytes, sha256: stored.hex(), plainSha256: plain.hex() }, readKeys, pgRestore, (p) => (active = p), () => cancelled).catch((e: unknown) => {

@@ -3,7 +3,10 @@
 // IN_FLIGHT parts at a time. Waiting for a slot is what slows pg_dump down
 // (backpressure), so memory stays at (IN_FLIGHT + 1) part buffers whatever the
 // archive's size. An archive smaller than one part is sent with one PUT.
-// Any failure or interrupt aborts the multipart upload, so nothing appears.
+// Any failure or interrupt aborts the multipart upload, so nothing appears:
+// the parts in flight are let finish first (a part the server is still
+// receiving when the upload is aborted can bring the upload back to life), and
+// no request is cut off half-way, so every outcome is known.
 
 import { env } from "../runtime.ts";
 import type { S3Client } from "./s3.ts";
@@ -28,13 +31,20 @@ export interface Uploaded {
 export interface UploadHandle {
   /** Resolves when the object exists under its key. */
   done: Promise<Uploaded>;
-  /** Stops the upload and aborts the multipart upload (the promise then rejects). */
+  /**
+   * Stops the upload: no further part is sent, and once the parts in flight are answered the
+   * multipart upload is aborted (the promise then rejects). A completion already under way
+   * is let finish (the promise resolves): the caller deletes that object.
+   */
   cancel(): void;
 }
 
 /** Sends `src` to s3://bucket/key. `onStart` learns the multipart upload id (for a cleanup elsewhere). */
 export function uploadStream(client: S3Client, bucket: string, key: string, src: AsyncIterable<Uint8Array>, o: { onStart?: (uploadId: string) => void } = {}): UploadHandle {
-  const abort = new AbortController();
+  let cancelled = false;
+  const stopIfCancelled = () => {
+    if (cancelled) throw new Error("upload cancelled");
+  };
   const size = partSize();
   const run = async (): Promise<Uploaded> => {
     let uploadId: string | null = null;
@@ -51,13 +61,13 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
     let n = 0;
     const send = async (part: Uint8Array, whole: Uint8Array) => {
       if (uploadId === null) {
-        uploadId = await client.createMultipart(bucket, key, abort.signal);
+        uploadId = await client.createMultipart(bucket, key);
         o.onStart?.(uploadId);
       }
       const id: string = uploadId;
       const partNo = ++n;
       if (partNo > MAX_PARTS) throw new Error(`the archive needs more than ${MAX_PARTS} parts of ${size} bytes`);
-      const p: Promise<void> = client.uploadPart(bucket, key, id, partNo, part, abort.signal).then(
+      const p: Promise<void> = client.uploadPart(bucket, key, id, partNo, part).then(
         (etag) => void etags.push({ n: partNo, etag }),
         (e: unknown) => void (failed ??= e),
       );
@@ -71,7 +81,7 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
     };
     try {
       for await (const chunk of src) {
-        if (abort.signal.aborted) throw abort.signal.reason ?? new Error("upload cancelled");
+        stopIfCancelled();
         total += chunk.length;
         let off = 0;
         while (off < chunk.length) {
@@ -87,24 +97,29 @@ export function uploadStream(client: S3Client, bucket: string, key: string, src:
           }
         }
       }
-      if (abort.signal.aborted) throw abort.signal.reason ?? new Error("upload cancelled");
+      stopIfCancelled();
       if (uploadId === null && n === 0) {
         // Smaller than one part: one PUT.
-        await client.request("PUT", bucket, key, { body: buf.subarray(0, filled), headers: { "content-type": "application/octet-stream" }, signal: abort.signal }).then((r) => r.arrayBuffer());
+        await client.request("PUT", bucket, key, { body: buf.subarray(0, filled), headers: { "content-type": "application/octet-stream" } }).then((r) => r.arrayBuffer());
         return { bytes: total, parts: 1, partBytes: size };
       }
       if (filled > 0) await send(buf.subarray(0, filled), buf);
       await Promise.all(inFlight);
       if (failed) throw failed;
+      stopIfCancelled();
       etags.sort((a, b) => a.n - b.n);
-      await client.completeMultipart(bucket, key, uploadId!, etags, abort.signal);
+      await client.completeMultipart(bucket, key, uploadId!, etags);
       return { bytes: total, parts: etags.length, partBytes: size };
     } catch (e) {
-      abort.abort();
       await Promise.allSettled(inFlight);
       if (uploadId !== null) await client.abortMultipart(bucket, key, uploadId).catch(() => undefined);
       throw failed ?? e;
     }
   };
-  return { done: run(), cancel: () => abort.abort(new Error("upload cancelled")) };
+  return {
+    done: run(),
+    cancel: () => {
+      cancelled = true;
+    },
+  };
 }
