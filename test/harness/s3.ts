@@ -3,6 +3,7 @@
 // one per test file, stopped afterwards. Its fixed credentials are S3RVER/S3RVER.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, tempDir } from "./env.ts";
 
@@ -45,7 +46,11 @@ export function startS3(buckets: string[] = ["backups"], o: { asIs?: boolean } =
         stop: () =>
           new Promise<void>((done) => {
             child.removeAllListeners("exit");
-            child.once("exit", () => done());
+            child.once("exit", () => {
+              // The stored objects (tens of MiB after the interrupted-upload tests) go with the server.
+              rmSync(dir, { recursive: true, force: true });
+              done();
+            });
             child.kill("SIGKILL");
           }),
       });
