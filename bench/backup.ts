@@ -12,8 +12,15 @@
 // for pgship that is pgship itself (pg_dump's own RSS is a few MiB).
 // Writes bench/backup-results.md. Takes a while: ~4 min per round at 1 GiB on
 // 2 cores. Run by hand; not part of `npm test`.
+// With --s3: the S3 target instead (bench/backup-s3.ts): backup --dir s3://… vs
+// pg_dump -Fc | a raw upload, against a local S3 server; its own section of the results.
 
 import postgres from "postgres";
+
+if (process.argv.includes("--s3")) {
+  await import("./backup-s3.ts");
+  process.exit(0);
+}
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, release, tmpdir, totalmem } from "node:os";

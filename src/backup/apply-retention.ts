@@ -22,14 +22,20 @@ export interface RetentionOutcome {
 
 const NEW = "(the new backup)";
 
+/** Where the backups are, when not a local directory (S3). */
+export interface RetentionStore {
+  list(): Promise<StoredBackup[]>;
+  remove(b: StoredBackup): Promise<void>;
+}
+
 export async function applyRetention(
   dir: string,
   newest: Manifest | { app: string; database: string; createdAt: string; hypothetical: true },
   policy: RetentionPolicy,
-  opts: { dryRun: boolean },
+  opts: { dryRun: boolean; store?: RetentionStore },
 ): Promise<RetentionOutcome | null> {
   if (policyIsEmpty(policy)) return null;
-  const { backups } = listBackups(dir);
+  const backups = opts.store ? await opts.store.list() : listBackups(dir).backups;
   const ignored: RetentionOutcome["ignored"] = [];
   const candidates: StoredBackup[] = [];
   for (const b of backups) {
@@ -54,7 +60,8 @@ export async function applyRetention(
   for (const id of remove) {
     if (!opts.dryRun) {
       try {
-        removeBackup(byId.get(id)!);
+        if (opts.store) await opts.store.remove(byId.get(id)!);
+        else removeBackup(byId.get(id)!);
       } catch (e) {
         throw new PgshipError("retention_failed", `could not delete old backup ${id}: ${(e as Error).message}`, {
           hint: `${deleted.length ? `deleted before this: ${deleted.map((d) => d.file).join(", ")}; ` : ""}check the permissions of ${dir}`,

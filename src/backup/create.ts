@@ -22,7 +22,7 @@ import { describeExit, runProc, startProc, type RunningProc } from "../tools/pro
 import { ignoreFileSizeSignal, pid } from "../runtime.ts";
 import { AgeError, encryptChunks, ephemeralIdentity, PASSPHRASE_WORK_FACTOR, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
 import { compressionCandidates, describeCompression, type Compression, type CompressionChoice } from "./compression.ts";
-import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, partialName, serialiseManifest, type Manifest } from "./manifest.ts";
+import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, partialName, serialiseManifest, type Manifest, type Pin } from "./manifest.ts";
 import { describeWriteError, Meter, tap, writeAll } from "./pipeline.ts";
 import { listArchive } from "./read.ts";
 import { applyRetention, type RetentionOutcome } from "./apply-retention.ts";
@@ -43,6 +43,8 @@ export interface BackupRequest {
   /** Warnings and debug lines, on the operation's event stream. */
   emit: Emit;
   onProgress?: (bytes: number) => void;
+  /** Written into the manifest: the backup is pinned from the start (see pins.ts). */
+  pin?: Pin;
 }
 
 export interface TakenBackup {
@@ -51,6 +53,8 @@ export interface TakenBackup {
   manifest: Manifest;
   pgDump: PgTool;
   retention: RetentionOutcome | null;
+  /** In S3: how the archive was uploaded. */
+  upload?: { parts: number; partBytes: number };
 }
 
 interface SourceInfo {
@@ -60,7 +64,7 @@ interface SourceInfo {
   running: string[];
 }
 
-async function readSource(db: Db, schema: string): Promise<SourceInfo> {
+export async function readSource(db: Db, schema: string): Promise<SourceInfo> {
   const [row] = await db.sql.unsafe<{ name: string; size: string | null }[]>(
     "select current_database() as name, case when has_database_privilege(current_database(), 'connect') then pg_database_size(current_database()) end as size",
   );
@@ -75,7 +79,7 @@ async function readSource(db: Db, schema: string): Promise<SourceInfo> {
 }
 
 /** The best compression this pg_dump supports, asking it when it is 16 or newer. */
-async function chooseCompression(pgDump: PgTool, choice: CompressionChoice, env: Record<string, string>): Promise<Compression> {
+export async function chooseCompression(pgDump: PgTool, choice: CompressionChoice, env: Record<string, string>): Promise<Compression> {
   const candidates = compressionCandidates(choice, pgDump.major);
   if (!candidates.length) {
     throw new PgshipError("compression_unsupported", `pg_dump ${pgDump.version} compresses custom archives with gzip only, not ${"method" in choice ? choice.method : "?"}`, {
@@ -211,6 +215,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
       },
       databaseBytes: source.databaseBytes,
       encryption: !req.keys ? null : "passphrase" in req.keys ? { tool: "age", mode: "passphrase", scryptWorkFactor: PASSPHRASE_WORK_FACTOR } : { tool: "age", mode: "recipients", recipients: req.keys.recipients },
+      ...(req.pin ? { pinned: req.pin } : {}),
       createdAt: createdAt.toISOString(),
       durationMs: Date.now() - t0,
       verified: [{ at: new Date().toISOString(), how: "readback", detail: `sha256 re-read${encrypted ? ", decrypted up to the end of its table of contents" : ""}, table of contents listed by pg_restore ${pgRestore.version}` }],

@@ -23,9 +23,8 @@ export function releaseEarlierPreUpdatePins(dir: string, kept: Manifest): { unpi
   const failed: { file: string; why: string }[] = [];
   for (const b of listBackups(dir).backups) {
     const m = b.manifest;
-    if (!m || !b.manifestPath || m.pinned?.reason !== "pre-update") continue;
-    if (m.archive.file === kept.archive.file || m.app !== kept.app || m.database !== kept.database) continue;
-    if (Date.parse(m.createdAt) > Date.parse(kept.createdAt)) continue; // a later run's: not ours to release
+    if (!m || !b.manifestPath) continue;
+    if (!isEarlierPreUpdatePin(m, kept)) continue;
     try {
       setPin(b as StoredBackup & { manifestPath: string; manifest: Manifest }, null);
       unpinned.push(m.archive.file);
@@ -34,4 +33,11 @@ export function releaseEarlierPreUpdatePins(dir: string, kept: Manifest): { unpi
     }
   }
   return { unpinned, failed };
+}
+
+/** `m` is pinned from before an update earlier than the one `kept` was taken for (same app and database). */
+export function isEarlierPreUpdatePin(m: Manifest, kept: Manifest): boolean {
+  if (m.pinned?.reason !== "pre-update" || m.archive.file === kept.archive.file) return false;
+  if (m.app !== kept.app || m.database !== kept.database) return false;
+  return Date.parse(m.createdAt) <= Date.parse(kept.createdAt); // a later run's is not ours to release
 }

@@ -8,6 +8,8 @@ import { createReadStream } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { PgshipError } from "../core/errors.ts";
 import { endInput, writeChunk, type RunningProc } from "../tools/proc.ts";
+import { isS3 } from "./location.ts";
+import { s3Chunks } from "./s3-store.ts";
 
 /** Counts and hashes the bytes that flow past it. */
 export class Meter {
@@ -54,6 +56,7 @@ export class HeadKeeper {
 }
 
 export function readChunks(path: string, start = 0): AsyncIterable<Uint8Array> {
+  if (isS3(path)) return s3Chunks(path, start);
   return createReadStream(path, { highWaterMark: 256 * 1024, start });
 }
 

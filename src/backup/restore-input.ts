@@ -59,7 +59,7 @@ function firstBytes(path: string, n: number): Uint8Array {
  * the flag to pass (exit 2).
  */
 export function keysFor(b: StoredBackup, file: string, keys: DecryptKeys): DecryptKeys | null {
-  const head = firstBytes(b.archivePath!, 4096);
+  const head = b.head ?? firstBytes(b.archivePath!, 4096);
   const encrypted = b.manifest ? b.manifest.encryption !== null : isAgeFile(head);
   if (b.manifest && (b.manifest.encryption !== null) !== isAgeFile(head)) {
     throw new PgshipError("backup_corrupt", `${file} is ${isAgeFile(head) ? "" : "not "}age-encrypted, but its manifest says otherwise`, { hint: "the file was replaced or damaged; use another backup" });

@@ -19,6 +19,8 @@ export interface StoredBackup {
   /** ok: manifest valid, archive present with the recorded size. */
   status: "ok" | "broken" | "no-manifest";
   problems: string[];
+  /** The archive's first bytes, when already fetched (a backup in S3). */
+  head?: Uint8Array;
 }
 
 export interface Listing {

@@ -12,10 +12,13 @@ import { intFlag, type Args } from "./flags.ts";
 import { brand, type Context } from "./context.ts";
 import type { RetentionPolicy } from "../backup/retention.ts";
 import { argv } from "../runtime.ts";
+import { s3Config, setS3Endpoint } from "../backup/s3.ts";
+import { parseLocation } from "../backup/location.ts";
 
 export const toolArgs = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump, pg_restore and psql", valueHint: "dir" },
   "docker-container": { type: "string", description: "Run the pg tools inside this container (docker exec -i)", valueHint: "name" },
+  "s3-endpoint": { type: "string", description: "S3-compatible server for s3:// locations (else AWS_ENDPOINT_URL, else AWS); credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY only", valueHint: "url" },
 } as const satisfies ArgsDef;
 
 export const encryptArgs = {
@@ -55,7 +58,13 @@ export function toolLocation(a: Args): ToolLocation {
   const pgBin = a["pg-bin"] ? String(a["pg-bin"]) : undefined;
   const container = a["docker-container"] ? String(a["docker-container"]) : undefined;
   if (pgBin && container) throw new UsageError("--pg-bin and --docker-container cannot be combined", "use local tools (--pg-bin) or the container's, not both");
+  s3EndpointFlag(a);
   return { pgBin, container };
+}
+
+/** --s3-endpoint, for every s3:// location of this run. */
+export function s3EndpointFlag(a: Args): void {
+  if (a["s3-endpoint"]) setS3Endpoint(String(a["s3-endpoint"]));
 }
 
 export function keyFlags(ctx: Context, a: Args): KeyFlags {
@@ -91,7 +100,10 @@ const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@=+-]+$/.test(s) ? s : `'${s.
 /** Checks the flags before anything runs, so a typo fails before the lock and the plan. */
 export function preBackupFlags(ctx: Context, a: Args): PreBackupOptions | null {
   if (!a.backup) return null;
-  return { dir: String(a.backup), keys: encryptKeys(keyFlags(ctx, a), ctx.secrets), tools: toolLocation(a) };
+  const tools = toolLocation(a);
+  // An S3 location and its credentials are checked here too, before the lock and the plan.
+  if (parseLocation(String(a.backup), "--backup").kind === "s3") s3Config();
+  return { dir: String(a.backup), keys: encryptKeys(keyFlags(ctx, a), ctx.secrets), tools };
 }
 
 /** The command that puts the database back as it was backed up. */

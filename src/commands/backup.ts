@@ -20,7 +20,8 @@ import type { Args } from "../cli/flags.ts";
 import { backup, type BackupOptions, type BackupResult } from "../ops/backup.ts";
 
 export const args = {
-  dir: { type: "string", description: "Directory for the backup files (created, mode 0700, if missing)", valueHint: "dir" },
+  dir: { type: "string", description: "Directory for the backup files (created, mode 0700, if missing), or s3://BUCKET/PREFIX", valueHint: "dir" },
+  "copy-to": { type: "string", description: "Also upload the verified backup to s3://BUCKET/PREFIX (the --keep-* flags apply there too)", valueHint: "s3-url" },
   ...encryptArgs,
   compress: { type: "string", description: "auto (zstd when pg_dump 16+ has it, else gzip), none, gzip[:1-9], lz4[:N], zstd[:N]", default: "auto", valueHint: "method" },
   ...retentionArgs,
@@ -38,7 +39,9 @@ Examples:
   ${brand.binary} backup --dir /var/backups/app --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --json
   ${brand.binary} backup --dir /var/backups/app --keep-last 3 --dry-run          # what would be deleted
   ${brand.binary} backup --dir /backups --docker-container db                      # pg_dump inside the db container
-  ${brand.binary} backup --dir /var/backups/app --ping https://hc-ping.com/<uuid>   # monitored: start, then success or failure`;
+  ${brand.binary} backup --dir /var/backups/app --ping https://hc-ping.com/<uuid>   # monitored: start, then success or failure
+  ${brand.binary} backup --dir s3://my-bucket/app --keep-daily 7                  # streamed to S3 (AWS_* credentials from the environment)
+  ${brand.binary} backup --dir /var/backups/app --copy-to s3://my-bucket/app      # local backup plus a verified copy in S3`;
 
 export function requireDir(a: Args): string {
   if (!a.dir) throw new UsageError("--dir is required", `say where backups go, e.g. ${brand.binary} backup --dir /var/backups/app`);
@@ -47,6 +50,7 @@ export function requireDir(a: Args): string {
 
 export const options = (ctx: Context, a: Args): BackupOptions => ({
   dir: requireDir(a),
+  copyTo: a["copy-to"] ? String(a["copy-to"]) : null,
   retention: retentionPolicy(a),
   compression: parseCompression(a.compress as string | undefined),
   tools: toolLocation(a),
@@ -68,7 +72,12 @@ export function text(o: BackupResult): string {
     `  sha256 ${o.sha256}`,
     `  verified: read back and listed by pg_restore; pg_dump ${o.pgDump}, ${(o.durationMs / 1000).toFixed(1)} s`,
   ];
+  if (o.upload) lines.push(`  uploaded in ${o.upload.parts} part${o.upload.parts === 1 ? "" : "s"} of up to ${formatBytes(o.upload.partBytes)}`);
   if (o.retention) lines.push(...renderRetention(o.retention));
+  if (o.copy) {
+    lines.push(`Copied to: ${o.copy.file}`, `  verified: ${o.copy.verified}`);
+    if (o.copy.retention) lines.push(...renderRetention(o.copy.retention).map((l) => `  ${l}`));
+  }
   return lines.join("\n");
 }
 

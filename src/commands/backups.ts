@@ -9,7 +9,7 @@ import { ExitCode, UsageError } from "../core/errors.ts";
 import { formatBytes, plural } from "../core/format.ts";
 import { decryptKeys } from "../backup/keys.ts";
 import { describeEncryption } from "../backup/manifest.ts";
-import { decryptArgs, keyFlags, toolArgs, toolLocation } from "../cli/backup-flags.ts";
+import { decryptArgs, keyFlags, s3EndpointFlag, toolArgs, toolLocation } from "../cli/backup-flags.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { table } from "../cli/output.ts";
@@ -18,7 +18,8 @@ import { cwd } from "../runtime.ts";
 export const args = {
   action: { type: "positional", required: false, description: "verify, pin or unpin (or nothing, to list)" },
   file: { type: "positional", required: false, description: "backup file to verify, pin or unpin" },
-  dir: { type: "string", description: "Directory to list (default: the current directory)", valueHint: "dir" },
+  dir: { type: "string", description: "Directory to list (default: the current directory), or s3://BUCKET/PREFIX", valueHint: "dir" },
+  "clean-partials": { type: "boolean", description: "Delete the partial files interrupted backups left (in S3: abort their unfinished multipart uploads)" },
   ...decryptArgs,
   restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database", negativeDescription: "verify: only checksum, decrypt and list the archive; no test restore, no database" },
   manifest: { type: "boolean", default: true, description: "verify: require the manifest", negativeDescription: "verify: check an archive that has no manifest" },
@@ -37,12 +38,14 @@ Examples:
   ${brand.binary} backups verify /var/backups/app/app-20250601T020000Z.dump.age --identity ~/backup-key.txt
   ${brand.binary} backups verify app-20250601T020000Z.dump --no-restore        # without a database
   ${brand.binary} backups pin /var/backups/app/app-20250601T020000Z.dump         # keep it whatever --keep-* says
-  ${brand.binary} backups unpin /var/backups/app/app-20250601T020000Z.dump`;
+  ${brand.binary} backups unpin /var/backups/app/app-20250601T020000Z.dump
+  ${brand.binary} backups --dir s3://my-bucket/app --clean-partials            # list, abort stale uploads`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const action = a.action as string | undefined;
   if (action === undefined || action === "list") {
-    const listing = await listBackups(ctx, { dir: String(a.dir ?? cwd()) });
+    s3EndpointFlag(a);
+    const listing = await listBackups(ctx, { dir: String(a.dir ?? cwd()), cleanPartials: Boolean(a["clean-partials"]) });
     ctx.result(listing, () => listText(listing));
     return ExitCode.ok;
   }
@@ -77,7 +80,7 @@ export function pinText(o: PinOutcome): string {
 
 export function listText(l: BackupListing): string {
   const { dir, backups, partials } = l;
-  if (!backups.length && !partials.length) return `No backups in ${dir}.`;
+  if (!backups.length && !partials.length) return [`No backups in ${dir}.`, ...(l.partialsUnknown ? [`Note: ${l.partialsUnknown}.`] : [])].join("\n");
   const t = [["CREATED (UTC)", "DATABASE", "SCHEMA", "SIZE", "ENCRYPTED", "STATUS", "VERIFIED", "FILE", "PINNED"]];
   for (const b of backups) {
     // Without a manifest (app is null) little is known.
@@ -99,6 +102,11 @@ export function listText(l: BackupListing): string {
   for (const b of backups) if (b.status !== "ok") out.push(`  ${nameOf(b)}: ${b.problems.join("; ")}`);
   const ok = backups.filter((b) => b.status === "ok").length;
   out.push(`${plural(backups.length, "backup")}, ${ok} ok${backups.length - ok ? `, ${backups.length - ok} not restorable as they are` : ""}.`);
-  if (partials.length) out.push(`${plural(partials.length, "partial file")} left by interrupted backups (safe to delete): ${partials.map((p) => basename(p)).join(", ")}`);
+  if (l.cleaned) out.push(l.cleaned.length ? `Removed ${plural(l.cleaned.length, "partial file")} left by interrupted backups: ${l.cleaned.map((p) => basename(p)).join(", ")}` : "No partial files to remove.");
+  else if (partials.length) {
+    out.push(`${plural(partials.length, "partial file")} left by interrupted backups (safe to delete): ${partials.map((p) => basename(p)).join(", ")}`);
+    out.push(`  remove them with '${brand.binary} backups --dir ${dir} --clean-partials'`);
+  }
+  if (l.partialsUnknown) out.push(`Note: ${l.partialsUnknown}.`);
   return out.join("\n");
 }

@@ -71,7 +71,7 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
   });
   const taken = backup as TakenBackup | null;
   // The update succeeded: the backup taken before it replaces the earlier pre-update pin.
-  const unpinned = taken ? releasePreUpdatePins(ctx, taken.archivePath) : [];
+  const unpinned = taken ? await releasePreUpdatePins(ctx, taken.archivePath) : [];
   const json = taken
     ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a), pinned: taken.manifest.pinned ?? null, unpinned } }
     : r;

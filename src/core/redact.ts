@@ -170,5 +170,8 @@ export function seedRedactor(r: Redactor, argv: string[], env: Record<string, st
   for (const a of argv) r.addUrl(a.replace(/^--database-url=/, ""));
   r.addUrl(env.DATABASE_URL);
   r.add(env.PGPASSWORD);
+  // S3 credentials (only ever read from the environment).
+  r.add(env.AWS_SECRET_ACCESS_KEY);
+  r.add(env.AWS_SESSION_TOKEN);
   return r;
 }

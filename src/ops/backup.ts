@@ -9,9 +9,11 @@ import { formatBytes } from "../core/format.ts";
 import type { EncryptKeys } from "../backup/age-stream.ts";
 import { applyRetention, type RetentionOutcome } from "../backup/apply-retention.ts";
 import type { CompressionChoice } from "../backup/compression.ts";
-import { takeBackup, type TakenBackup } from "../backup/create.ts";
+import { takeBackup, type BackupRequest, type TakenBackup } from "../backup/create.ts";
+import { parseLocation } from "../backup/location.ts";
+import { s3Config } from "../backup/s3.ts";
+import { copyBackupToS3, s3RetentionStore, takeBackupS3, type CopiedBackup } from "../backup/s3-backup.ts";
 import type { Encryption, Pin, Verification } from "../backup/manifest.ts";
-import { setPin } from "../backup/pins.ts";
 import { policyIsEmpty, type RetentionPolicy } from "../backup/retention.ts";
 import type { Db } from "../db/connect.ts";
 import type { ToolLocation } from "../tools/pg-tools.ts";
@@ -19,8 +21,10 @@ import { bytesProgress } from "./bytes.ts";
 import type { OpContext } from "./context.ts";
 
 export interface BackupOptions {
-  /** Where the backup goes (created, mode 0700, if missing). */
+  /** Where the backup goes: a directory (created, mode 0700, if missing) or s3://BUCKET/PREFIX. */
   dir: string;
+  /** Also copy the verified backup to this s3://BUCKET/PREFIX (its own retention: the same policy). */
+  copyTo?: string | null;
   compression: CompressionChoice;
   /** Encrypt to these recipients / with this passphrase; null: not encrypted. */
   keys: EncryptKeys | null;
@@ -51,6 +55,10 @@ export interface BackupWritten {
   retention: RetentionOutcome | null;
   /** Set when the backup was pinned (see `backups pin`). */
   pinned: Pin | null;
+  /** In S3: the multipart upload's parts. */
+  upload?: { parts: number; partBytes: number };
+  /** With copyTo: the verified copy. */
+  copy?: CopiedBackup;
 }
 
 /** `backup --dry-run`: what retention would delete after a backup now. */
@@ -67,13 +75,31 @@ export type BackupResult = BackupWritten | BackupDryRun;
 export async function backup(ctx: OpContext, opts: BackupOptions & { dryRun: false }): Promise<BackupWritten>;
 export async function backup(ctx: OpContext, opts: BackupOptions): Promise<BackupResult>;
 export async function backup(ctx: OpContext, opts: BackupOptions): Promise<BackupResult> {
-  if (opts.dryRun) return retentionDryRun(ctx, resolve(opts.dir), opts.retention);
+  // Locations and S3 credentials are checked before anything connects.
+  const loc = parseLocation(opts.dir);
+  const copyTo = opts.copyTo ? parseLocation(opts.copyTo, "--copy-to") : null;
+  if (copyTo && copyTo.kind !== "s3") throw new UsageError(`--copy-to ${opts.copyTo}: give an s3://BUCKET/PREFIX location`);
+  if (copyTo && loc.kind !== "local") throw new UsageError("--copy-to copies a local backup: --dir must be a local directory");
+  if (loc.kind === "s3" || copyTo) s3Config();
+  if (opts.dryRun) return retentionDryRun(ctx, loc.kind === "s3" ? loc.url : resolve(opts.dir), opts.retention);
   const db = await ctx.connect("backup");
   let out: TakenBackup;
   try {
     out = await backupWith(ctx, db, { ...opts, label: "backup" });
   } finally {
     await db.close().catch(() => undefined);
+  }
+  let copy: CopiedBackup | undefined;
+  if (copyTo?.kind === "s3") {
+    const progress = bytesProgress(ctx.emit, "copy");
+    try {
+      copy = await copyBackupToS3(out, copyTo, { keys: opts.keys, retention: opts.retention, interrupt: ctx.interrupt, onProgress: (n) => progress.update(n) });
+    } catch (e) {
+      const err = e instanceof PgshipError ? e : new PgshipError("s3_failed", (e as Error).message, { cause: e });
+      throw new PgshipError(err.code, `the backup was written and kept (${out.archivePath}), but the copy to ${copyTo.url} failed: ${err.message}`, { exitCode: err.exitCode, hint: err.hint, cause: e });
+    } finally {
+      progress.done();
+    }
   }
   const m = out.manifest;
   return {
@@ -93,13 +119,17 @@ export async function backup(ctx: OpContext, opts: BackupOptions): Promise<Backu
     durationMs: m.durationMs,
     retention: out.retention,
     pinned: m.pinned ?? null,
+    ...(out.upload ? { upload: out.upload } : {}),
+    ...(copy ? { copy } : {}),
   };
 }
 
 async function retentionDryRun(ctx: OpContext, dir: string, policy: RetentionPolicy): Promise<BackupDryRun> {
   if (policyIsEmpty(policy)) throw new UsageError("--dry-run shows what retention would delete: give --keep-last, --keep-daily, --keep-weekly or --keep-monthly");
   const database = ctx.target().database;
-  const retention = (await applyRetention(dir, { app: brand.binary, database, createdAt: new Date().toISOString(), hypothetical: true }, policy, { dryRun: true }))!;
+  const loc = parseLocation(dir);
+  const store = loc.kind === "s3" ? s3RetentionStore(loc) : undefined;
+  const retention = (await applyRetention(dir, { app: brand.binary, database, createdAt: new Date().toISOString(), hypothetical: true }, policy, { dryRun: true, store }))!;
   return { ok: true, dryRun: true, dir, database, retention };
 }
 
@@ -111,9 +141,10 @@ export async function backupWith(
   o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; pin?: Pin["reason"] },
 ): Promise<TakenBackup> {
   const progress = bytesProgress(ctx.emit, o.label);
-  let out: TakenBackup;
+  const loc = parseLocation(o.dir);
   try {
-    out = await takeBackup(db, ctx.target(), {
+    const take = loc.kind === "s3" ? (d: Db, t: ReturnType<OpContext["target"]>, r: BackupRequest) => takeBackupS3(d, t, r, loc) : takeBackup;
+    return await take(db, ctx.target(), {
       dir: o.dir,
       schema: ctx.schema,
       app: { name: brand.binary, version: brand.version },
@@ -124,19 +155,11 @@ export async function backupWith(
       interrupt: ctx.interrupt,
       emit: ctx.emit,
       onProgress: (n) => progress.update(n),
+      ...(o.pin ? { pin: { reason: o.pin, at: new Date().toISOString() } } : {}),
     });
   } finally {
     progress.done();
   }
-  if (o.pin) {
-    try {
-      out = { ...out, manifest: setPin(out, { reason: o.pin, at: new Date().toISOString() }) };
-    } catch (e) {
-      // The backup is good; only the pin is missing, so retention could delete it later.
-      ctx.emit({ type: "warn", message: `the backup was written, but could not be pinned in ${out.manifestPath}: ${(e as Error).message}` });
-    }
-  }
-  return out;
 }
 
 /** `up` / `update --backup DIR`: where the backup before migrating goes, and how. */

@@ -7,12 +7,14 @@ import { interrupted } from "../core/cancel.ts";
 import { isPgshipError, PgshipError } from "../core/errors.ts";
 import { basename, dirname } from "node:path";
 import type { DecryptKeys } from "../backup/age-stream.ts";
-import { lastVerification, type Encryption, type Pin, type Verification } from "../backup/manifest.ts";
-import { releaseEarlierPreUpdatePins, setPin } from "../backup/pins.ts";
+import { lastVerification, type Encryption, type Manifest, type Pin, type Verification } from "../backup/manifest.ts";
+import { isEarlierPreUpdatePin, releaseEarlierPreUpdatePins, setPin } from "../backup/pins.ts";
 import { listArchive } from "../backup/read.ts";
 import { checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
 import { restoreInto } from "../backup/restore-stream.ts";
-import { listBackups as listDir, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
+import { listBackups as listDir, removeQuietly, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
+import { parseLocation } from "../backup/location.ts";
+import { cleanS3Partials, listS3, putS3Manifest, resolveS3Backup, s3Location } from "../backup/s3-store.ts";
 import type { Sql } from "../db/connect.ts";
 import { withScratchDatabase } from "../db/scratch.ts";
 import { appliedVersion } from "../db/tracking.ts";
@@ -44,14 +46,26 @@ export interface ListedBackup {
 export interface BackupListing {
   dir: string;
   backups: ListedBackup[];
-  /** Temporary files left by interrupted backups. */
+  /** Temporary files left by interrupted backups (in S3: unfinished multipart uploads, as s3:// URLs). */
   partials: string[];
+  /** With cleanPartials: the partials removed (in S3: the multipart uploads aborted). */
+  cleaned?: string[];
+  /** S3 only: why unfinished multipart uploads could not be listed. */
+  partialsUnknown?: string;
 }
 
-export async function listBackups(_ctx: OpContext, opts: { dir: string }): Promise<BackupListing> {
+export async function listBackups(_ctx: OpContext, opts: { dir: string; cleanPartials?: boolean }): Promise<BackupListing> {
+  const loc = parseLocation(opts.dir);
+  if (loc.kind === "s3") {
+    const l = await listS3(loc);
+    const partials = l.partials.map((p) => p.url + (p.uploadId ? ` (unfinished multipart upload${p.initiated ? ` started ${p.initiated}` : ""})` : ""));
+    if (opts.cleanPartials) await cleanS3Partials(l.partials);
+    return { dir: loc.url, backups: l.backups.map(row), partials, ...(opts.cleanPartials ? { cleaned: partials } : {}), ...(l.partialsUnknown ? { partialsUnknown: l.partialsUnknown } : {}) };
+  }
   const dir = resolve(opts.dir);
   const { backups, partials } = listDir(dir);
-  return { dir, backups: backups.map(row), partials };
+  if (opts.cleanPartials) partials.forEach(removeQuietly);
+  return { dir, backups: backups.map(row), partials, ...(opts.cleanPartials ? { cleaned: partials } : {}) };
 }
 
 function row(b: StoredBackup): ListedBackup {
@@ -96,7 +110,8 @@ export interface VerifiedBackup {
 
 export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): Promise<VerifiedBackup> {
   const { file } = opts;
-  const b = checkedBackup(resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: true });
+  const s3 = parseLocation(file, "FILE").kind === "s3";
+  const b = checkedBackup(s3 ? await resolveS3Backup(file) : resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: true });
   const keys = keysFor(b, file, opts.keys);
   const m = b.manifest;
   const t0 = Date.now();
@@ -153,7 +168,9 @@ export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): P
   const how = opts.restore ? "test-restore" : "readback";
   if (m && b.manifestPath) {
     try {
-      saveManifest(b.manifestPath, { ...m, verified: [...m.verified, { at: new Date().toISOString(), how, detail }] });
+      const updated: Manifest = { ...m, verified: [...m.verified, { at: new Date().toISOString(), how, detail }] };
+      if (s3) await putS3Manifest(b.manifestPath, updated);
+      else saveManifest(b.manifestPath, updated);
     } catch (e) {
       ctx.emit({ type: "warn", message: `verified, but could not record it in ${b.manifestPath}: ${(e as Error).message}` });
     }
@@ -198,35 +215,60 @@ export interface PinOutcome {
 
 /** Pins a backup (retention never deletes it) or releases its pin. Needs the backup's manifest, where the pin is kept. */
 export async function pinBackup(ctx: OpContext, opts: PinOptions): Promise<PinOutcome> {
-  const b = resolveBackupFile(opts.file);
+  const remote = s3Location(opts.file) !== null;
+  const b = remote ? await resolveS3Backup(opts.file) : resolveBackupFile(opts.file);
   if (!b.manifestPath || !b.manifest) {
     const why = b.manifestPath ? `its manifest is not valid (${b.problems.join("; ")})` : "it has no manifest (not a backup written by this tool, or one that was interrupted)";
     throw new PgshipError("backup_no_manifest", `cannot ${opts.pin ? "pin" : "unpin"} ${opts.file}: ${why}`, {
-      hint: `a pin is kept in the backup's manifest; list the backups with '${ctx.binary} backups --dir ${dirname(b.archivePath ?? opts.file)}'`,
+      hint: `a pin is kept in the backup's manifest; list the backups with '${ctx.binary} backups --dir ${remote ? b.dir : dirname(b.archivePath ?? opts.file)}'`,
     });
   }
   const current = b.manifest.pinned ?? null;
   const file = b.archivePath ?? b.manifestPath;
   if (opts.pin ? current !== null : current === null) return { ok: true, file, manifest: b.manifestPath, pinned: current, changed: false };
-  const m = setPin({ manifestPath: b.manifestPath, manifest: b.manifest }, opts.pin ? { reason: "manual", at: new Date().toISOString() } : null);
+  const m = await writePin({ manifestPath: b.manifestPath, manifest: b.manifest }, opts.pin ? { reason: "manual", at: new Date().toISOString() } : null, remote);
   return { ok: true, file, manifest: b.manifestPath, pinned: m.pinned ?? null, changed: true };
+}
+
+/** Sets or clears a pin in a local manifest or one in S3. */
+async function writePin(b: { manifestPath: string; manifest: Manifest }, pin: Pin | null, remote: boolean): Promise<Manifest> {
+  if (!remote) return setPin(b, pin);
+  const { pinned: _old, ...rest } = b.manifest;
+  const m: Manifest = pin ? { ...rest, pinned: pin } : rest;
+  await putS3Manifest(b.manifestPath, m);
+  return m;
 }
 
 /**
  * After an update succeeded: the backup taken before it keeps its pin, and the
- * pre-update pins of earlier updates (same directory, app and database) are
- * released, so retention can delete those again. Manual pins stay. A pin that
- * cannot be released is a warning: the update stands.
+ * pre-update pins of earlier updates (same directory or S3 prefix, app and
+ * database) are released, so retention can delete those again. Manual pins
+ * stay. A pin that cannot be released is a warning: the update stands.
  */
-export function releasePreUpdatePins(ctx: OpContext, file: string): string[] {
-  const dir = dirname(file);
-  let r: ReturnType<typeof releaseEarlierPreUpdatePins>;
+export async function releasePreUpdatePins(ctx: OpContext, file: string): Promise<string[]> {
+  const remote = s3Location(file);
+  const where = remote ? remote.url : dirname(file);
+  let r: { unpinned: string[]; failed: { file: string; why: string }[] };
   try {
-    const kept = resolveBackupFile(file).manifest;
-    if (!kept) throw new Error(`the manifest of ${basename(file)} cannot be read`);
-    r = releaseEarlierPreUpdatePins(dir, kept);
+    if (!remote) {
+      const kept = resolveBackupFile(file).manifest;
+      if (!kept) throw new Error(`the manifest of ${basename(file)} cannot be read`);
+      r = releaseEarlierPreUpdatePins(where, kept);
+    } else {
+      const kept = (await resolveS3Backup(file)).manifest;
+      if (!kept) throw new Error(`the manifest of ${basename(file)} cannot be read`);
+      r = { unpinned: [], failed: [] };
+      for (const b of (await listS3(remote, { partials: false })).backups) {
+        const m = b.manifest;
+        if (!m || !b.manifestPath || !isEarlierPreUpdatePin(m, kept)) continue;
+        await writePin({ manifestPath: b.manifestPath, manifest: m }, null, true).then(
+          () => r.unpinned.push(m.archive.file),
+          (e: unknown) => r.failed.push({ file: m.archive.file, why: (e as Error).message }),
+        );
+      }
+    }
   } catch (e) {
-    ctx.emit({ type: "warn", message: `updated, but the earlier pre-update backups in ${dir} stay pinned: ${(e as Error).message}` });
+    ctx.emit({ type: "warn", message: `updated, but the earlier pre-update backups in ${where} stay pinned: ${(e as Error).message}` });
     return [];
   }
   for (const f of r.failed) ctx.emit({ type: "warn", message: `updated, but ${f.file} stays pinned: ${f.why}` });

@@ -16,6 +16,8 @@ import { checkedBackup, keysFor, matchManifest, wrongKeyHint } from "../backup/r
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { historyArgs, keptAt, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
+import { parseLocation } from "../backup/location.ts";
+import { resolveS3Backup } from "../backup/s3-store.ts";
 import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import { plural, quoteIdent } from "../core/format.ts";
 import { computeStatus } from "../core/plan.ts";
@@ -228,12 +230,15 @@ async function decide(ctx: OpContext, opts: RestoreOptions, into: string | null,
  * before anything changes: for a screen to say the truth before asking.
  */
 export async function previewRestore(ctx: OpContext, opts: RestoreOptions & { file: string }): Promise<{ plan: RestorePlan; why: string | null }> {
-  const b = resolveBackupFile(opts.file);
+  const b = await resolveAnyBackup(opts.file);
   const d = await decide(ctx, opts, opts.into, b.archivePath ?? opts.file);
   await d.liveDb?.close().catch(() => undefined);
   await d.admin?.close().catch(() => undefined);
   return { plan: d.plan, why: d.why };
 }
+
+/** A local backup file or s3://BUCKET/PREFIX/FILE. */
+const resolveAnyBackup = async (file: string) => (parseLocation(file, "FILE").kind === "s3" ? resolveS3Backup(file) : resolveBackupFile(file));
 
 /** Restores FILE; `undoing`: this is `restore --undo`, going back by this safety backup. */
 async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, undoing: string | null): Promise<Restored | RestoreDryRun> {
@@ -241,7 +246,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
   if (into !== null && (!into || Buffer.byteLength(into) > 63)) throw new UsageError(`--into "${into}" is not a database name (1 to 63 bytes)`);
   if (into !== null && (opts.inPlace || opts.dropOld || opts.update)) throw new UsageError("--into restores beside the live database: it cannot be combined with --in-place, --drop-old or --update");
   if (opts.inPlace && opts.dropOld) throw new UsageError("--drop-old applies to the swap; an in-place restore keeps no old database");
-  const b = checkedBackup(resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: opts.otherApp });
+  const b = checkedBackup(await resolveAnyBackup(file), file, { requireManifest: opts.requireManifest, otherApp: opts.otherApp });
   const keys = keysFor(b, file, opts.keys);
   const tools = opts.tools;
   const target = ctx.target();

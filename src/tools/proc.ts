@@ -40,10 +40,16 @@ function stopOnAbort(child: ChildProcess, signal: AbortSignal | undefined): () =
   return () => signal.removeEventListener("abort", stop);
 }
 
+/** The environment children inherit, less the S3 secrets pgship reads (the PostgreSQL tools never need them). */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  const { AWS_SECRET_ACCESS_KEY: _secret, AWS_SESSION_TOKEN: _token, ...rest } = process.env;
+  return rest;
+}
+
 export function runProc(spec: ProcSpec, opts: { input?: string; timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(spec.command, spec.args, {
-      env: { ...process.env, ...spec.env },
+      env: { ...inheritedEnv(), ...spec.env },
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     const out: Buffer[] = [];
@@ -102,7 +108,7 @@ const STDERR_LIMIT = 64 * 1024;
  */
 export function startProc(spec: ProcSpec, opts: { stdin?: "pipe" | "ignore"; stdout?: "pipe" | "ignore"; signal?: AbortSignal } = {}): RunningProc {
   const child = spawn(spec.command, spec.args, {
-    env: { ...process.env, ...spec.env },
+    env: { ...inheritedEnv(), ...spec.env },
     stdio: [opts.stdin ?? "ignore", opts.stdout ?? "ignore", "pipe"],
   });
   stopOnAbort(child, opts.signal);

@@ -4,6 +4,7 @@
 // typed outcome with the next step.
 
 import { existsSync, readdirSync } from "node:fs";
+import { isS3 } from "../backup/location.ts";
 import { basename, resolve } from "node:path";
 import { confirm, note, select, text } from "@clack/prompts";
 import { describeTarget } from "../core/config.ts";
@@ -44,7 +45,7 @@ export function selfPath(s: Session): string {
  * crontab or unit file.
  */
 export function scheduleAdvice(s: Session, backupDir = "backups"): string {
-  const dir = resolve(cwd(), backupDir);
+  const dir = isS3(backupDir) ? backupDir : resolve(cwd(), backupDir);
   const command = `${selfPath(s)} schedule backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
   return s.envFile
     ? `Back up every night: choose "Automatic backups" in the menu, or run\n  ${command}`
@@ -132,7 +133,7 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
     const r = await migrate(ctx, { mode: "update", acceptChanged });
     s.changes.push(`updated to ${r.to}`);
     // The backup taken before this update replaces the earlier pre-update pin.
-    if (backupFile) releasePreUpdatePins(ctx, backupFile);
+    if (backupFile) await releasePreUpdatePins(ctx, backupFile);
     say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
