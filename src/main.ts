@@ -4,7 +4,9 @@
 // (No top-level await: the compiled binary is built with bytecode, which needs none.)
 
 import pkg from "../package.json" with { type: "json" };
-import { argv, exit, writeStdout } from "./runtime.ts";
+import { argv, exit, mark, writeStdout } from "./runtime.ts";
+
+mark("runtime");
 
 const raw = argv();
 if (raw.length === 1 && (raw[0] === "--version" || raw[0] === "-v" || raw[0] === "version")) {

@@ -25,6 +25,10 @@ export function writeStderr(text: string): void {
 
 /** Exit once stdout and stderr have drained (pipes would otherwise truncate). */
 export async function exit(code: number): Promise<never> {
+  if (profile) {
+    mark("exit");
+    process.stderr.write(`profile ${JSON.stringify(profile)}\n`);
+  }
   await Promise.all(
     [process.stdout, process.stderr].map(
       (s) => new Promise<void>((resolve) => (s.writableLength > 0 ? s.write("", () => resolve()) : resolve())),
@@ -80,3 +84,13 @@ export const promptOutput = (): NodeJS.WritableStream => process.stderr;
 
 /** The running executable: the compiled binary itself, or the runtime (bun, deno) running the sources. */
 export const execPath = (): string => process.execPath;
+
+/**
+ * PGSHIP_PROFILE=1: where a command's milliseconds went. Each mark is the time since the
+ * process started; at exit they go to stderr as one line, `profile {"runtime":12.3,...}`
+ * (bench/startup.ts reads it). Off, a mark costs one check.
+ */
+const profile: Record<string, number> | null = process.env.PGSHIP_PROFILE ? {} : null;
+export function mark(name: string): void {
+  if (profile && !(name in profile)) profile[name] = Math.round(performance.now() * 100) / 100;
+}

@@ -15,7 +15,7 @@ import { describeStep } from "../db/apply.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { describeHolder } from "../db/lock.ts";
 import type { OpContext } from "../ops/context.ts";
-import { argv, ask, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
+import { argv, ask, mark, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
 import { loadMigrationIndex, loadMigrationSet, type LoadedIndex, type LoadedSet } from "../source.ts";
 import { durationFlag, type Args } from "./flags.ts";
 import { configuredTarget } from "./target.ts";
@@ -104,6 +104,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         schemaFile: args["schema-file"] as string | undefined,
         withoutSnapshot: opts?.withoutSnapshot,
       }));
+      mark("index");
       return index;
     },
     async connect(command) {
@@ -115,6 +116,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         onRetry: (reason, delayMs) => emit({ type: "connect-retry", reason, delayMs }),
         onNotice: (message) => emit({ type: "notice", message }),
       });
+      mark("connected");
       log.debug(`connected to ${describeTarget(t)} (PostgreSQL ${db.serverVersion})`);
       return db;
     },
@@ -122,6 +124,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
       if (overrides.onResult) overrides.onResult(value);
       else if (json) printJson(secrets.scrubValue(value));
       else printText(secrets.scrub(text()));
+      mark("output");
     },
   };
   return ctx;
