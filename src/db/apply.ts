@@ -15,7 +15,7 @@ import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
 import { copyIn, execSql } from "./run-sql.ts";
-import { deleteRow, noteHistory, stampRows, upsertRow, type RowInput } from "./tracking.ts";
+import { deleteRow, deleteRowSql, noteHistory, stampRows, upsertRow, upsertRowSql, type RowInput } from "./tracking.ts";
 
 export interface ApplyContext {
   sql: Sql;
@@ -45,7 +45,8 @@ export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> 
           current = step;
           const t0 = performance.now();
           ctx.emit({ type: "step-start", step: labelOf(step) });
-          await runInTx(ctx, tx, step);
+          const record = await runInTx(ctx, tx, step);
+          if (record) await tx.unsafe(record);
           ctx.emit({ type: "step-done", step: labelOf(step), durationMs: performance.now() - t0 });
         }
       });
@@ -74,7 +75,8 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   else {
     for (let attempt = 1; ; attempt++) {
       try {
-        await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step));
+        // Two round trips a migration: BEGIN with its SQL, then its tracking row with COMMIT.
+        await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step), (record) => record);
         break;
       } catch (e) {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
@@ -112,7 +114,8 @@ async function recordAcceptedChange(ctx: ApplyContext, sql: Sql, m: Migration, f
   if (ctx.runId !== null) await noteHistory(sql, ctx.schema, ctx.runId, `accepted changed ${m.version}: checksum ${from} -> ${m.checksum}`);
 }
 
-async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
+/** Runs a step in the caller's transaction; returns the statement that records it (null: recorded already), for the caller to send. */
+async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<string | null> {
   if (step.kind === "snapshot") {
     await execSql(tx, step.snapshot.sql, (q) => ctx.interrupt.track(q));
     // The snapshot's prologue changes session settings; put them back for what follows.
@@ -120,7 +123,7 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
       "reset search_path; reset check_function_bodies; reset client_min_messages; reset row_security; reset xmloption; reset statement_timeout; reset lock_timeout",
     );
     await stampRows(tx, ctx.schema, step.stamps.map((m) => rowFor(ctx, m, "snapshot", null)));
-    return;
+    return null;
   }
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
   if (step.kind === "up" && step.acceptedChange) await recordAcceptedChange(ctx, tx, step.migration, step.acceptedChange);
@@ -130,8 +133,9 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   else await runStatementsInTx(ctx, tx, section, step.migration);
   if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
   if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
-  if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
-  else await deleteRow(tx, ctx.schema, step.migration.version);
+  return step.kind === "up"
+    ? upsertRowSql(ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied")
+    : deleteRowSql(ctx.schema, step.migration.version);
 }
 
 /**

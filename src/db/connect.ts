@@ -171,13 +171,19 @@ export const isConnectionLost = (e: unknown) => CONNECTION_GONE.has(errorCode(e)
 /**
  * BEGIN ... COMMIT on the command's single connection (max: 1, so every query
  * runs on it, under its advisory lock). Not sql.begin(): after the server drops
- * the connection, its automatic ROLLBACK writes to a closed socket.
+ * the connection, its automatic ROLLBACK writes to a closed socket. `beforeCommit`
+ * gives a last statement (e.g. the tracking row) to send in COMMIT's message.
  */
-export async function withTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
-  await sql.unsafe("begin");
+export async function withTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>, beforeCommit?: (result: T) => string | null): Promise<T> {
+  // BEGIN goes out with fn's first query, not a round trip ahead of it (a failed BEGIN fails that query too).
+  const begin = sql.unsafe("begin");
+  begin.catch(() => undefined);
   try {
     const result = await fn(sql);
-    await sql.unsafe("commit");
+    await begin;
+    // beforeCommit's statement and COMMIT in one message: when it fails, COMMIT is skipped and the rollback below runs.
+    const last = beforeCommit?.(result);
+    await sql.unsafe(last ? `${last};\ncommit` : "commit");
     return result;
   } catch (e) {
     if (!isConnectionLost(e)) await sql.unsafe("rollback").catch(() => undefined);

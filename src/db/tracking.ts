@@ -149,18 +149,24 @@ export interface RowInput {
   runId: number | null;
 }
 
-/** Records a migration as applied (or running, for transaction:false ones). */
-export async function upsertRow(sql: Sql, schema: string, r: RowInput, state: "running" | "applied"): Promise<void> {
-  await sql.unsafe(
-    `insert into ${quoteIdent(schema)}.migrations
+/** A value as an SQL literal (standard_conforming_strings or not). */
+const literal = (v: string | number | null): string =>
+  v === null ? "null" : typeof v === "number" ? String(Math.trunc(v)) : v.includes("\\") ? `E'${v.replace(/\\/g, "\\\\").replace(/'/g, "''")}'` : quoteLiteral(v);
+
+/** upsertRow's statement as text, values as literals: it can share one message with COMMIT. */
+export function upsertRowSql(schema: string, r: RowInput, state: "running" | "applied"): string {
+  return `insert into ${quoteIdent(schema)}.migrations
        (version, name, checksum, state, applied_via, applied_at, duration_ms, tool_version, run_id)
-     values ($1, $2, $3, $4, $5, case when $4 = 'applied' then clock_timestamp() end, $6, $7, $8)
+     values (${literal(r.version)}, ${literal(r.name)}, ${literal(r.checksum)}, ${literal(state)}, ${literal(r.via)}, ${state === "applied" ? "clock_timestamp()" : "null"}, ${literal(r.durationMs)}, ${literal(r.toolVersion)}, ${literal(r.runId)})
      on conflict (version) do update set
        name = excluded.name, checksum = excluded.checksum, state = excluded.state,
        applied_via = excluded.applied_via, applied_at = excluded.applied_at,
-       duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, run_id = excluded.run_id`,
-    [r.version, r.name, r.checksum, state, r.via, r.durationMs, r.toolVersion, r.runId],
-  );
+       duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, run_id = excluded.run_id`;
+}
+
+/** Records a migration as applied (or running, for transaction:false ones). */
+export async function upsertRow(sql: Sql, schema: string, r: RowInput, state: "running" | "applied"): Promise<void> {
+  await sql.unsafe(upsertRowSql(schema, r, state));
 }
 
 /** Records many migrations as applied in one statement (snapshot stamps, baseline). */
@@ -180,8 +186,10 @@ export async function stampRows(sql: Sql, schema: string, rows: RowInput[]): Pro
   );
 }
 
+export const deleteRowSql = (schema: string, version: string): string => `delete from ${quoteIdent(schema)}.migrations where version = ${literal(version)}`;
+
 export async function deleteRow(sql: Sql, schema: string, version: string): Promise<void> {
-  await sql.unsafe(`delete from ${quoteIdent(schema)}.migrations where version = $1`, [version]);
+  await sql.unsafe(deleteRowSql(schema, version));
 }
 
 export interface LastRun {
