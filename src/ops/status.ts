@@ -10,7 +10,7 @@ import { concurrentIndexNames } from "../core/migration-file.ts";
 import { computeStatus, type DatabaseState, type StatusEntry, type StatusReport } from "../core/plan.ts";
 import { parseSnapshotHeader } from "../core/snapshot.ts";
 import { describeHolder, lockHolder, type LockHolder } from "../db/lock.ts";
-import { checked } from "../db/privileges.ts";
+import { checkedOnFailure } from "../db/privileges.ts";
 import { readStateAndLastRun, type LastRun } from "../db/tracking.ts";
 import { modelPathFor, readSnapshotFile, type LoadedIndex } from "../source.ts";
 import type { OpContext } from "./context.ts";
@@ -36,9 +36,9 @@ export async function status(ctx: OpContext): Promise<StatusOutcome> {
   let state: DatabaseState, last: LastRun | null, holder: LockHolder | null;
   let closing: Promise<void>;
   try {
-    // Pipelined on the one connection: a cold status is mostly round trips. The privilege
-    // query rides along, so a role that cannot read the tracking tables is told which GRANT it lacks.
-    ({ value: [{ state, last }, holder] } = await checked(db.sql, ctx.schema, ["read"], () => Promise.all([readStateAndLastRun(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)])));
+    // Pipelined on the one connection: a cold status is mostly round trips. When reading fails,
+    // the privilege query tells a role that cannot read the tracking tables which GRANT it lacks.
+    [{ state, last }, holder] = await checkedOnFailure(db.sql, ctx.schema, ["read"], () => Promise.all([readStateAndLastRun(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)]));
   } finally {
     // Not awaited yet: the session ends while the report is built.
     closing = db.close().catch(() => undefined);
