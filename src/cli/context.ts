@@ -57,7 +57,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
   secrets.add(target?.password);
   let set: LoadedSet | undefined;
   let index: LoadedIndex | undefined;
-  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : lineRenderer(log, stderrIsTTY() && !json && !args.quiet));
+  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : lineRenderer(log, () => stderrIsTTY() && !json && !args.quiet));
   const ctx: Context = {
     args,
     json,
@@ -135,14 +135,16 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
  * (`enabled`), cleared before any other line and when it is done; nothing
  * otherwise (cron mail stays clean).
  */
-function lineRenderer(log: ConsolaInstance, enabled: boolean): Emit {
+function lineRenderer(log: ConsolaInstance, enabled: () => boolean): Emit {
   let shown = false;
+  let progress: boolean | undefined;
   const clear = () => {
     if (shown) writeStderr("\r\u001b[K");
     shown = false;
   };
   return (e) => {
-    if (e.type === "bytes" && enabled) {
+    // Asked on the first progress event: looking at stderr costs a command that reports none.
+    if (e.type === "bytes" && (progress ??= enabled())) {
       writeStderr(`\r\u001b[K${e.label}: ${formatBytes(e.bytes)}, ${formatBytes(e.bytesPerSecond)}/s`);
       shown = true;
       return;
