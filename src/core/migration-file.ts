@@ -4,6 +4,7 @@
 // with its line out.
 
 import { createHash } from "node:crypto";
+import { nativeSha256, type Sha256 } from "../runtime.ts";
 import { MAX_DURATION_MS, parseDuration } from "./duration.ts";
 import { MigrationFileError, type FileProblem } from "./errors.ts";
 import { SqlSplitError, statements, topLevelWords, type Statement } from "./sql-split.ts";
@@ -46,11 +47,16 @@ const HASH_CHUNK = 1 << 18;
 
 export function checksumOf(sql: string): string {
   const text = sql.replace(/\r\n/g, "\n").trim();
-  if (text.length <= HASH_CHUNK) return createHash("sha256").update(text).digest("hex");
+  const sha = (): Sha256 => nativeSha256() ?? createHash("sha256");
+  if (text.length <= HASH_CHUNK) {
+    const one = sha();
+    one.update(text);
+    return one.digest("hex");
+  }
   // A big migration is hashed in slices encoded into one reused buffer, so it is not also
   // held as one UTF-8 copy. A slice never ends between the two halves of a surrogate
   // pair, so the digest is that of the whole text.
-  const hash = createHash("sha256");
+  const hash = sha();
   const buf = Buffer.allocUnsafe(HASH_CHUNK * 3);
   for (let i = 0; i < text.length; ) {
     let end = Math.min(i + HASH_CHUNK, text.length);
