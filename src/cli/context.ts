@@ -6,12 +6,11 @@ import { brand } from "../brand.ts";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import { formatBytes } from "../core/format.ts";
-import type { Emit, RunEvent } from "../core/events.ts";
+import type { Emit, RunEvent, StepLabel } from "../core/events.ts";
 import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
 import { redactor, type Redactor } from "../core/redact.ts";
 import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
-import { describeStep } from "../db/apply.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { describeHolder } from "../db/lock.ts";
 import type { OpContext } from "../ops/context.ts";
@@ -152,6 +151,13 @@ function lineRenderer(log: ConsolaInstance, enabled: () => boolean): Emit {
     clear();
     renderEvent(log, e);
   };
+}
+
+/** A step as a log line: "applied 20250101000000_create_users (12 ms)". */
+function describeStep(label: StepLabel, durationMs?: number): string {
+  const verb = label.kind === "snapshot" ? "loaded snapshot" : label.kind === "down" ? "rolled back" : label.resume ? "resumed" : "applied";
+  const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
+  return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
 }
 
 function renderEvent(log: ConsolaInstance, e: RunEvent): void {

@@ -3,7 +3,6 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { brand } from "../brand.ts";
-import { formatDuration } from "../core/duration.ts";
 import { quoteIdent } from "../core/format.ts";
 import { backoff, interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
@@ -265,10 +264,4 @@ export function asStepError(
     hint: fate,
     cause: e,
   });
-}
-
-export function describeStep(label: StepLabel, durationMs?: number): string {
-  const verb = label.kind === "snapshot" ? "loaded snapshot" : label.kind === "down" ? "rolled back" : label.resume ? "resumed" : "applied";
-  const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
-  return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
 }
