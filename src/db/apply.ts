@@ -13,7 +13,7 @@ import { lineAt, statements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
-import { copyIn, execSql } from "./run-sql.ts";
+import { copyIn, execSql, hasCopyData } from "./run-sql.ts";
 import { deleteRow, deleteRowSql, noteHistory, stampRows, upsertRow, upsertRowSql, type RowInput } from "./tracking.ts";
 
 export interface ApplyContext {
@@ -74,8 +74,9 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   else {
     for (let attempt = 1; ; attempt++) {
       try {
-        // Two round trips a migration: BEGIN with its SQL, then its tracking row with COMMIT.
-        await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step), (record) => record);
+        if (oneTrip(step, section)) await runInOneTrip(ctx, step, section);
+        // Two round trips: BEGIN with the first of its queries, then its tracking row with COMMIT.
+        else await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step), (record) => record);
         break;
       } catch (e) {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
@@ -111,6 +112,32 @@ async function setTimeouts(sql: Sql, section: Section, local: boolean) {
 async function recordAcceptedChange(ctx: ApplyContext, sql: Sql, m: Migration, from: string): Promise<void> {
   ctx.emit({ type: "warn", message: `resuming ${m.version}_${m.name} with its edited text (--accept-changed): checksum ${from.slice(0, 12)}… -> ${m.checksum.slice(0, 12)}…` });
   if (ctx.runId !== null) await noteHistory(sql, ctx.schema, ctx.runId, `accepted changed ${m.version}: checksum ${from} -> ${m.checksum}`);
+}
+
+/** A step that can go to the server as BEGIN, its SQL as one query, and its tracking row with COMMIT, all at once. */
+function oneTrip(step: Step, section: Section): step is Extract<Step, { kind: "up" | "down" }> {
+  if (step.kind === "snapshot" || (step.kind === "up" && step.acceptedChange)) return false;
+  const o = section.options;
+  return o.transaction && !o.lockTimeoutMs && !o.statementTimeoutMs && section.sql.length <= ONE_QUERY_MAX && !hasCopyData(section.sql);
+}
+
+/**
+ * One round trip for a migration: BEGIN, its SQL and its tracking row with COMMIT are sent
+ * together (the row's duration is taken by the server). When the SQL fails, the server
+ * refuses the rest of the transaction, COMMIT (in the row's message) is skipped, and the
+ * rollback below runs; the first failure is the one reported.
+ */
+async function runInOneTrip(ctx: ApplyContext, step: Extract<Step, { kind: "up" | "down" }>, section: Section): Promise<void> {
+  const record = step.kind === "up" ? upsertRowSql(ctx.schema, rowFor(ctx, step.migration, "migration", null), "applied", true) : deleteRowSql(ctx.schema, step.migration.version);
+  // Queued in this order (postgres.js sends a query when it is first awaited or executed).
+  const begin = ctx.sql.unsafe("begin").execute();
+  const body = ctx.interrupt.track(ctx.sql.unsafe(section.sql));
+  const end = ctx.sql.unsafe(`${record};\ncommit`).execute();
+  const results = await Promise.allSettled([begin, body, end]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (!failed) return;
+  if (!isConnectionLost(failed.reason)) await ctx.sql.unsafe("rollback").catch(() => undefined);
+  throw failed.reason;
 }
 
 /** Runs a step in the caller's transaction; returns the statement that records it (null: recorded already), for the caller to send. */

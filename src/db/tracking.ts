@@ -153,11 +153,15 @@ export interface RowInput {
 const literal = (v: string | number | null): string =>
   v === null ? "null" : typeof v === "number" ? String(Math.trunc(v)) : v.includes("\\") ? `E'${v.replace(/\\/g, "\\\\").replace(/'/g, "''")}'` : quoteLiteral(v);
 
-/** upsertRow's statement as text, values as literals: it can share one message with COMMIT. */
-export function upsertRowSql(schema: string, r: RowInput, state: "running" | "applied"): string {
+/**
+ * upsertRow's statement as text, values as literals: it can share one message with COMMIT.
+ * serverDuration: duration_ms is the time since the transaction began, taken by the server.
+ */
+export function upsertRowSql(schema: string, r: RowInput, state: "running" | "applied", serverDuration = false): string {
+  const duration = serverDuration ? "(extract(epoch from clock_timestamp() - now()) * 1000)::int" : literal(r.durationMs);
   return `insert into ${quoteIdent(schema)}.migrations
        (version, name, checksum, state, applied_via, applied_at, duration_ms, tool_version, run_id)
-     values (${literal(r.version)}, ${literal(r.name)}, ${literal(r.checksum)}, ${literal(state)}, ${literal(r.via)}, ${state === "applied" ? "clock_timestamp()" : "null"}, ${literal(r.durationMs)}, ${literal(r.toolVersion)}, ${literal(r.runId)})
+     values (${literal(r.version)}, ${literal(r.name)}, ${literal(r.checksum)}, ${literal(state)}, ${literal(r.via)}, ${state === "applied" ? "clock_timestamp()" : "null"}, ${duration}, ${literal(r.toolVersion)}, ${literal(r.runId)})
      on conflict (version) do update set
        name = excluded.name, checksum = excluded.checksum, state = excluded.state,
        applied_via = excluded.applied_via, applied_at = excluded.applied_at,
