@@ -1,4 +1,4 @@
-// bun bench/startup.ts [--runs 20] [--out bench/startup-results.md] [--source DIR]
+// bun bench/startup.ts [--runs 20] [--replay-runs 5] [--out bench/startup-results.md] [--source DIR]
 //
 // The compiled binary's size (raw and gzipped) and its cold start against
 // dbmate's, with the migrations compiled in: 500 small ones (bench/generate.ts)
@@ -32,10 +32,12 @@ const { values } = parseArgs({
   options: {
     out: { type: "string", default: join(REPO, "bench", "startup-results.md") },
     runs: { type: "string", default: "20" },
+    "replay-runs": { type: "string", default: "5" },
     source: { type: "string", default: REPO },
   },
 });
 const RUNS = Number(values.runs);
+const REPLAY_RUNS = Number(values["replay-runs"]);
 const SOURCE = resolve(values.source!);
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -86,7 +88,7 @@ const PHASES: [string, string][] = [
   ["index", "the migration index (embedded), or the files read, parsed and checked (--migrations-dir)"],
   ["auth", "target, driver set-up, TCP connect, backend start, SCRAM login"],
   ["connected", "the first query (server version, session setting)"],
-  ["queries", "privileges, tracking rows, last run, lock holder (pipelined)"],
+  ["queries", "tracking rows, last run, lock holder (pipelined)"],
   ["output", "the report built and printed"],
   ["exit", "streams flushed"],
 ];
@@ -119,6 +121,59 @@ const floors = (() => {
   };
   return { hello: build("hello"), connect: build("connect"), dir: out };
 })();
+
+/**
+ * Replaying the history on a fresh database, one transaction per migration as dbmate does:
+ * the first migration is applied untimed by each tool, then `pgship update` and `dbmate up`
+ * apply the rest. `pgship up` on an empty database (an install: every migration in one
+ * transaction) is timed too.
+ */
+async function replay(files: GeneratedMigration[], dir: string, bin: string, url: (db: string) => string, env: Record<string, string>, n: number): Promise<string> {
+  const first = join(dir, "first");
+  mkdirSync(first, { recursive: true });
+  writeFileSync(join(first, files[0]!.file), files[0]!.text);
+  const admin = postgres(cluster.url("postgres"), { max: 1, onnotice: () => {} });
+  const cases = ["pgship update (one transaction per migration)", "dbmate up", "pgship up (install: one transaction)"];
+  const samples = new Map<string, Sample[]>(cases.map((c) => [c, []]));
+  try {
+    for (let r = 0; r < REPLAY_RUNS; r++) {
+      for (let i = 0; i < cases.length; i++) {
+        const c = cases[(i + r) % cases.length]!;
+        const db = `r${n}_${r}_${i}`;
+        await admin.unsafe(`create database ${db} template template0`);
+        const e = { ...env, DATABASE_URL: url(db) };
+        let timed: Command;
+        if (c.startsWith("dbmate")) {
+          runSetup({ argv: [dbmateBinary(), "--migrations-dir", first, "--no-dump-schema", "up"], env: e, cwd: dir });
+          timed = { argv: [dbmateBinary(), "--migrations-dir", join(dir, "migrations"), "--no-dump-schema", "up"], env: e, cwd: dir };
+        } else if (c.startsWith("pgship update")) {
+          runSetup({ argv: [bin, "up", "--quiet", "--to", files[0]!.file.slice(0, 14)], env: e, cwd: dir });
+          timed = { argv: [bin, "update", "--quiet"], env: e, cwd: dir };
+        } else timed = { argv: [bin, "up", "--quiet"], env: e, cwd: dir };
+        samples.get(c)!.push(await runTimed(timed));
+        // Checked, so a tool that fails quietly is not reported as fast.
+        const table = c.startsWith("dbmate") ? "public.schema_migrations" : "pgship.migrations";
+        const check = postgres(url(db), { max: 1, onnotice: () => {} });
+        const [{ n: recorded }] = (await check.unsafe(`select count(*)::int as n from ${table}`)) as unknown as [{ n: number }];
+        await check.end();
+        if (recorded !== files.length) throw new Error(`${c}: ${recorded} of ${files.length} migrations recorded`);
+        await admin.unsafe(`drop database ${db} with (force)`);
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const ms = (c: string) => median(samples.get(c)!.map((s) => s.ms));
+  const peer = ms("dbmate up");
+  return [
+    `Replaying all ${files.length} migrations on a fresh database (${REPLAY_RUNS} runs; the first migration applied untimed by each tool):`,
+    "",
+    "| command | median ms | peak RSS MiB | vs dbmate up |",
+    "|---|---:|---:|---:|",
+    ...cases.map((c) => `| \`${c}\` | ${ms(c).toFixed(0)} | ${Math.max(...samples.get(c)!.map((s) => s.rssMiB)).toFixed(1)} | ${c === "dbmate up" ? "1.00×" : `${(ms(c) / peer).toFixed(2)}×`} |`),
+    "",
+  ].join("\n");
+}
 
 const cluster = await startCluster();
 const work = mkdtempSync(join(tmpdir(), "pgship-startup-"));
@@ -183,6 +238,7 @@ try {
         "",
       ].join("\n"),
     );
+    sections.push(await replay(h.files, dir, bin, url, env, n));
     log(sections.at(-1)!);
   }
   await admin.end();
