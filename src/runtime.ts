@@ -2,6 +2,7 @@
 // `bun src/main.ts`, or `deno run -A src/main.ts`). Everything here uses node:
 // APIs that Bun and Deno both provide; keep runtime-specific calls in this file.
 
+import { writeSync } from "node:fs";
 import process from "node:process";
 
 export const argv = (): string[] => process.argv.slice(2);
@@ -16,20 +17,46 @@ export const stdoutIsTTY = (): boolean => Boolean(process.stdout.isTTY);
 /** The terminal's width for help text; 80 when stdout is not a terminal. */
 export const stdoutColumns = (): number => (process.stdout.isTTY && process.stdout.columns >= 40 ? process.stdout.columns : 80);
 
+/**
+ * Output goes straight to the file descriptor while it can: Bun builds process.stdout and
+ * process.stderr (streams) on first use, which costs a short command several milliseconds
+ * and a few MiB. A write that fails (a pipe that would block, a closed reader) hands the
+ * rest, and everything after it, to the streams, as does usingStreams().
+ */
+let streams = false;
+/** Something writes through process.stdout / process.stderr themselves (prompts, the wizard): keep to them, and drain them at exit. */
+export function usingStreams(): void {
+  streams = true;
+}
+function write(fd: 1 | 2, text: string): void {
+  const stream = () => (fd === 1 ? process.stdout : process.stderr);
+  if (streams) {
+    stream().write(text);
+    return;
+  }
+  const bytes = Buffer.from(text, "utf8");
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeSync(fd, bytes, done);
+  } catch {
+    streams = true;
+    stream().write(bytes.subarray(done));
+  }
+}
 export function writeStdout(text: string): void {
-  process.stdout.write(text);
+  write(1, text);
 }
 export function writeStderr(text: string): void {
-  process.stderr.write(text);
+  write(2, text);
 }
 
 /** Exit once stdout and stderr have drained (pipes would otherwise truncate). */
 export async function exit(code: number): Promise<never> {
   if (profile) {
     mark("exit");
-    process.stderr.write(`profile ${JSON.stringify(profile)}\n`);
+    writeStderr(`profile ${JSON.stringify(profile)}\n`);
   }
-  await Promise.all(
+  if (streams) await Promise.all(
     [process.stdout, process.stderr].map(
       (s) => new Promise<void>((resolve) => (s.writableLength > 0 ? s.write("", () => resolve()) : resolve())),
     ),
@@ -50,6 +77,7 @@ export const runtimeName = (): string =>
  * answer is then never settled: the caller races it against the signal).
  */
 export async function ask(question: string, signal?: AbortSignal): Promise<string> {
+  usingStreams();
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   rl.on("SIGINT", () => process.emit("SIGINT"));
@@ -94,7 +122,7 @@ export function nativeSha256(): Sha256 | null {
 }
 
 /** Where interactive prompts draw, so stdout stays for results. */
-export const promptOutput = (): NodeJS.WritableStream => process.stderr;
+export const promptOutput = (): NodeJS.WritableStream => (usingStreams(), process.stderr);
 
 /** The running executable: the compiled binary itself, or the runtime (bun, deno) running the sources. */
 export const execPath = (): string => process.execPath;

@@ -11,7 +11,7 @@ import { ExitCode, isPgshipError, UsageError, type ErrorCode } from "../core/err
 import { redactor, seedRedactor, type Redactor } from "../core/redact.ts";
 import { Interrupt } from "../core/cancel.ts";
 import { fromServerPermissionError, isInsufficientPrivilege } from "../db/privileges.ts";
-import { argv, env, exit, mark, onSignal, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
+import { argv, env, exit, mark, onSignal, usingStreams, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
 
 const VALUE_FLAGS = new Set(Object.entries(globalArgs).filter(([, d]) => d.type === "string").map(([n]) => `--${n}`));
 
@@ -41,6 +41,7 @@ async function main(): Promise<number> {
     // Without a UTF-8 locale the prompts draw with ASCII (the prompt library reads TERM).
     const e = env();
     if (!/utf-?8/i.test(e.LC_ALL || e.LC_CTYPE || e.LANG || "")) e.TERM = "linux";
+    usingStreams(); // the prompts draw through process.stdout / process.stderr
     const { runWizard } = await import("../wizard/index.ts");
     return runWizard(args, interrupt);
   }
