@@ -84,6 +84,7 @@ const DIR_CASE = "pgship status --migrations-dir (files read, parsed and checked
 /** Where the milliseconds of a run went (PGSHIP_PROFILE=1): the median of each phase, in the order they happen. */
 const PHASES: [string, string][] = [
   ["runtime", "process start until the first line of JavaScript (the Bun runtime)"],
+  ["payload", "a packed binary's appended brand and migrations looked for"],
   ["modules", "the command line and the command's modules (driver included)"],
   ["index", "the migration index (embedded), or the files read, parsed and checked (--migrations-dir)"],
   ["auth", "target, driver set-up, TCP connect, backend start, SCRAM login"],

@@ -124,6 +124,17 @@ export function nativeSha256(): Sha256 | null {
 /** Where interactive prompts draw, so stdout stays for results. */
 export const promptOutput = (): NodeJS.WritableStream => (usingStreams(), process.stderr);
 
+/**
+ * sha256 of some bytes. Bun's native hasher, not node:crypto: loading that module
+ * costs milliseconds, and a packed binary hashes its index at every start.
+ */
+export function sha256(bytes: Uint8Array): Buffer {
+  const bun = (globalThis as { Bun?: { CryptoHasher: new (alg: string) => { update(b: Uint8Array): { digest(): Uint8Array } } } }).Bun;
+  if (bun) return Buffer.from(new bun.CryptoHasher("sha256").update(bytes).digest());
+  const crypto = (process as unknown as { getBuiltinModule(id: string): typeof import("node:crypto") }).getBuiltinModule("node:crypto");
+  return crypto.createHash("sha256").update(bytes).digest();
+}
+
 /** The running executable: the compiled binary itself, or the runtime (bun, deno) running the sources. */
 export const execPath = (): string => process.execPath;
 

@@ -9,6 +9,7 @@ import { MigrationFileError, PgshipError, UsageError } from "./core/errors.ts";
 import type { ModelHistory } from "./catalog/model-history.ts";
 import { parseMigrationSet, type MigrationIndex, type MigrationSet, type SourceFile } from "./core/migration-set.ts";
 import { cwd } from "./runtime.ts";
+import { ownPayload } from "./payload.ts";
 
 /** What the build embeds: migrations parsed and validated at build time. */
 export interface Bundle extends MigrationSet {
@@ -119,8 +120,9 @@ type LoadOptions = { migrationsDir?: string; schemaFile?: string; preferDisk?: b
 const useEmbedded = (opts: LoadOptions) => !opts.migrationsDir && !opts.schemaFile && !opts.preferDisk;
 
 const embeddedModels = once(async () => {
-  const { embeddedModelsJson } = await import("./embedded-models.ts");
-  return embeddedModelsJson ? parseModels(embeddedModelsJson, "the model embedded in this binary") : null;
+  const packed = ownPayload();
+  const json = packed ? packed.modelsJson() : (await import("./embedded-models.ts")).embeddedModelsJson;
+  return json ? parseModels(json, "the model embedded in this binary") : null;
 });
 
 /**
@@ -128,9 +130,11 @@ const embeddedModels = once(async () => {
  * `status` never loads (or parses) the SQL it embeds; from disk it is the whole set.
  */
 export async function loadMigrationIndex(opts: LoadOptions): Promise<LoadedIndex> {
-  const { embeddedIndexJson } = await import("./embedded-index.ts");
-  if (embeddedIndexJson && useEmbedded(opts)) {
-    const index = JSON.parse(embeddedIndexJson) as MigrationIndex;
+  // A packed binary's payload replaces what the build embedded (src/payload.ts).
+  const packed = ownPayload();
+  const embeddedIndexJson = packed ? null : (await import("./embedded-index.ts")).embeddedIndexJson;
+  if ((packed || embeddedIndexJson) && useEmbedded(opts)) {
+    const index = packed ? packed.index : (JSON.parse(embeddedIndexJson!) as MigrationIndex);
     return { ...index, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models: embeddedModels };
   }
   return loadMigrationSet(opts);
@@ -138,8 +142,9 @@ export async function loadMigrationIndex(opts: LoadOptions): Promise<LoadedIndex
 
 /** withoutSnapshot: the migrations alone, schema.sql not read (dump rewrites it, so a stale one must not stop it). */
 export async function loadMigrationSet(opts: LoadOptions): Promise<LoadedSet> {
-  const { embeddedJson } = await import("./embedded.ts");
-  if (embeddedJson && useEmbedded(opts)) {
+  const packed = ownPayload();
+  const embeddedJson = !useEmbedded(opts) ? null : packed ? packed.setJson() : (await import("./embedded.ts")).embeddedJson;
+  if (embeddedJson) {
     const bundle = JSON.parse(embeddedJson) as Bundle;
     return { migrations: bundle.migrations, snapshot: bundle.snapshot, origin: "embedded", pathOf: (f) => f, schemaPath: null, ignored: [], models: embeddedModels };
   }

@@ -73,6 +73,9 @@ export function checkIdentity(s: string): void {
   new Decrypter().addIdentity(s);
 }
 
+/** The recipient (public key) of an age identity. */
+export const recipientOf = (identity: string): Promise<string> => identityToRecipient(identity);
+
 /** A throwaway key pair: encrypting to it as well lets a backup be read back without the owner's secret key. */
 export async function ephemeralIdentity(): Promise<{ identity: string; recipient: string }> {
   const identity = await generateIdentity();

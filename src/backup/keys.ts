@@ -2,11 +2,11 @@
 // harmless on a backup server), and identities or a passphrase to decrypt
 // with (secret: read from files, never from arguments, and redacted).
 
-import { statSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { readRegularFile } from "../core/files.ts";
 import { UsageError } from "../core/errors.ts";
 import type { SecretSink } from "../core/redact.ts";
-import { checkIdentity, checkRecipient, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
+import { checkIdentity, checkRecipient, ephemeralIdentity, recipientOf, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
 
 export interface KeyFlags {
   encryptTo: string[];
@@ -92,3 +92,21 @@ export function decryptKeys(f: KeyFlags, secrets: SecretSink): DecryptKeys {
 }
 
 export const hasDecryptKeys = (k: DecryptKeys) => k.identities.length > 0 || k.passphrases.length > 0;
+
+/**
+ * The age key pair in `path` (age-keygen's format: the public key in a comment,
+ * the secret key line), created with mode 0600 when there is none yet. An
+ * existing key is reused, so backups encrypted to it earlier stay readable.
+ */
+export async function keyPairFile(path: string): Promise<{ identity: string; recipient: string; created: boolean }> {
+  const text = readRegularFile(path, "the backup key");
+  if (text !== null) {
+    const identity = keyLines(text).find((l) => l.startsWith("AGE-SECRET-KEY-"));
+    if (!identity) throw new UsageError(`${path} exists but holds no age secret key`, "move it away, or put the key (AGE-SECRET-KEY-1…) back into it");
+    checkIdentity(identity);
+    return { identity, recipient: await recipientOf(identity), created: false };
+  }
+  const { identity, recipient } = await ephemeralIdentity();
+  writeFileSync(path, `# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`, { mode: 0o600, flag: "wx" });
+  return { identity, recipient, created: true };
+}

@@ -9,6 +9,8 @@ export interface CommandModule {
   args: ArgsDef;
   usage?: string;
   run(ctx: Context, args: Args): Promise<number | void>;
+  /** Reads the defaults of --migrations-dir, --schema-file and --tracking-schema from ./pgship.json. */
+  project?: boolean;
 }
 
 export interface CommandEntry {
@@ -29,7 +31,10 @@ export const commands: Record<string, CommandEntry> = {
   backup: { description: "Back up the database: verified pg_dump archive + manifest, optional age encryption, retention", load: () => import("../commands/backup.ts") },
   backups: { description: "List the backups in a directory; 'backups verify FILE' test-restores one", load: () => import("../commands/backups.ts") },
   restore: { description: "Restore a backup: checked first, built beside the live database and swapped in", load: () => import("../commands/restore.ts") },
+  schedule: { description: "Back up by itself: install a systemd timer or crontab line ('schedule backup'); list, remove", load: () => import("../commands/schedule.ts") },
   check: { description: "CI gate: snapshot equals replay, every down undoes its up, snapshot and model current", load: () => import("../commands/check.ts") },
   doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
+  init: { description: "Ship the database with an app: first migration, project settings file, CI workflow, branded install.sh", load: () => import("../commands/init.ts") },
   verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },
+  pack: { description: "Brand a released binary with an app's migrations: a copy that carries them (no toolchain needed)", load: () => import("../commands/pack.ts") },
 };

@@ -10,8 +10,8 @@ import { stdoutColumns } from "../runtime.ts";
 
 const GROUPS: [string, string[]][] = [
   ["For servers", ["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]],
-  ["Backups", ["backup", "backups", "restore"]],
-  ["For developers", ["new", "dump", "check"]],
+  ["Backups", ["backup", "backups", "restore", "schedule"]],
+  ["For developers", ["new", "dump", "check", "init", "pack"]],
 ];
 
 const DB = ["database-url", "env-file", "wait", "tracking-schema"];
@@ -31,9 +31,12 @@ const GLOBALS: Record<string, string[]> = {
   backup: [...DB, ...OUT],
   backups: [...DB, ...OUT],
   restore: [...DB, ...OUT, ...MIGRATIONS, "lock-timeout", "yes"],
+  schedule: ["env-file", ...OUT],
   new: ["json", "quiet", "verbose", "migrations-dir"],
   dump: [...DB, ...OUT, ...MIGRATIONS],
   check: [...DB, ...OUT, ...MIGRATIONS],
+  init: ["json", "quiet", "verbose", "yes", "tracking-schema", ...MIGRATIONS],
+  pack: ["json", "json-events", "quiet", "verbose", ...MIGRATIONS, "tracking-schema"],
 };
 
 export const globalsFor = (command: string): string[] => Object.keys(globalArgs).filter((n) => n === "help" || (GLOBALS[command]?.includes(n) ?? true));
@@ -68,7 +71,7 @@ interface FlagDef {
 
 /** One row per flag: its spelling and what it does. A boolean that is on by default is shown as --no-NAME. */
 function flagRow(name: string, d: FlagDef): [string, string] {
-  const aliases = (Array.isArray(d.alias) ? d.alias : d.alias ? [d.alias] : []).map((a) => `-${a}, `).join("");
+  const aliases = (Array.isArray(d.alias) ? d.alias : d.alias ? [d.alias] : []).map((a) => (a.length === 1 ? `-${a}, ` : `--${a}, `)).join("");
   if (d.type === "boolean" && d.default === true) return [`--no-${name}`, d.negativeDescription ?? `Turn off: ${d.description ?? ""}`];
   if (d.type === "boolean") return [`${aliases}--${name}`, d.description ?? ""];
   const shown = d.default !== undefined && d.default !== "" ? ` (default: ${String(d.default)})` : "";
@@ -77,7 +80,7 @@ function flagRow(name: string, d: FlagDef): [string, string] {
 
 /** Two columns, the second wrapped; a first column too wide for the layout puts its text on the next line. */
 function columns(rows: [string, string][], width: number): string[] {
-  const left = Math.min(Math.max(...rows.map(([l]) => l.length)), 26);
+  const left = Math.min(Math.max(...rows.map(([l]) => l.length)), 28);
   const at = 2 + left + 2;
   const out: string[] = [];
   for (const [l, r] of rows) {

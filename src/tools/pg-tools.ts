@@ -3,7 +3,7 @@
 // or inside the database's container (--docker-container). toolSpec() turns a
 // tool and its arguments into the process to run, with `docker exec` when needed.
 
-import { brand } from "../brand.ts";
+import { brand, envName } from "../brand.ts";
 import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { basename, delimiter, dirname, join } from "node:path";
 import { PgshipError } from "../core/errors.ts";
@@ -96,7 +96,7 @@ export interface ToolLocation {
 }
 
 /** The container runtime's CLI: docker, or PGSHIP_DOCKER (e.g. podman). */
-export const dockerCommand = (): string => env().PGSHIP_DOCKER || "docker";
+export const dockerCommand = (): string => env()[envName("DOCKER")] || "docker";
 
 /**
  * findPgTool, or the tool inside the database's container. Both refuse a tool
@@ -117,7 +117,7 @@ export async function locatePgTool(name: "pg_dump" | "pg_restore" | "psql", need
   const r = await runProc(spec).catch((e: unknown) => {
     if (e instanceof PgshipError && e.code === "tool_missing") {
       throw new PgshipError("tool_missing", `${spec.command} was not found on PATH (needed for --docker-container ${where.container})`, {
-        hint: "install Docker, set PGSHIP_DOCKER to another compatible CLI (e.g. podman), or drop --docker-container to use local tools",
+        hint: `install Docker, set ${envName("DOCKER")} to another compatible CLI (e.g. podman), or drop --docker-container to use local tools`,
       });
     }
     throw e;

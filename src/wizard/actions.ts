@@ -14,7 +14,7 @@ import type { Context } from "../cli/context.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
 import { formatBytes } from "../core/format.ts";
 import { backup, type BackupWritten } from "../ops/backup.ts";
-import { listBackups, type ListedBackup } from "../ops/backups.ts";
+import { listBackups, releasePreUpdatePins, type ListedBackup } from "../ops/backups.ts";
 import { migrate } from "../ops/migrate.ts";
 import { previewRestore, restore, type RestoreOptions, type RestoreOutcome } from "../ops/restore.ts";
 import { cwd, execPath } from "../runtime.ts";
@@ -32,22 +32,23 @@ export interface Session {
 }
 
 /** The binary's absolute path when running compiled, else its name. */
-function selfPath(s: Session): string {
+export function selfPath(s: Session): string {
   const exe = execPath();
   return /^(bun|deno|node)(\.exe)?$/.test(basename(exe)) ? s.binary : exe;
 }
 
 /**
- * A crontab line that backs up nightly. Cron starts commands in the home
- * directory with an almost empty environment: the line names the binary, the
- * settings file and the backup directory by absolute path.
+ * How to back up by itself: the menu's "Automatic backups", or the `schedule
+ * backup` command with the settings file and backup directory by absolute path.
+ * Secrets stay in the settings file: the advice never puts DATABASE_URL in a
+ * crontab or unit file.
  */
-export function cronAdvice(s: Session, backupDir = "backups"): string {
+export function scheduleAdvice(s: Session, backupDir = "backups"): string {
   const dir = resolve(cwd(), backupDir);
-  const line = `0 3 * * * ${selfPath(s)} backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
+  const command = `${selfPath(s)} schedule backup${s.envFile ? ` --env-file ${s.envFile}` : ""} --dir ${dir} --keep-daily 7`;
   return s.envFile
-    ? `Back up nightly from cron (crontab -e):\n  ${line}`
-    : `Back up nightly from cron (crontab -e). The settings are not in a file,\nso set DATABASE_URL at the top of the crontab:\n  DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB\n  ${line}`;
+    ? `Back up every night: choose "Automatic backups" in the menu, or run\n  ${command}`
+    : `Back up every night: choose "Automatic backups" in the menu. A schedule reads\nDATABASE_URL from a settings file (mode 0600), never from the crontab: put it\nin ./.env, then run\n  ${command}`;
 }
 
 const out = (s: Session) => s.io.output ?? process.stdout;
@@ -90,7 +91,7 @@ export async function installAction(s: Session, report: StatusReport): Promise<v
   const r = await migrate(ctx, { mode: "install" });
   s.changes.push(`installed ${r.to}`);
   say.success(s.io, `Installed: the database is at ${r.to} (${formatDuration(r.durationMs)}).`);
-  note(cronAdvice(s), "Next", s.io);
+  note(scheduleAdvice(s), "Next", s.io);
 }
 
 export async function updateAction(s: Session, report: StatusReport): Promise<void> {
@@ -110,9 +111,11 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
     return;
   }
   let restoreHint = "";
+  let backupFile: string | null = null;
   if (backupDir) {
-    const file = await backupAction(s, { quiet: true, dir: backupDir });
+    const file = await backupAction(s, { quiet: true, dir: backupDir, pin: true });
     if (!file) return;
+    backupFile = file;
     restoreHint = `${s.binary} restore ${file} --yes`;
   }
   let applied = 0;
@@ -128,6 +131,8 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
   try {
     const r = await migrate(ctx, { mode: "update", acceptChanged });
     s.changes.push(`updated to ${r.to}`);
+    // The backup taken before this update replaces the earlier pre-update pin.
+    if (backupFile) releasePreUpdatePins(ctx, backupFile);
     say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
@@ -153,7 +158,7 @@ export async function askBackupDir(s: Session, message = "Backup directory"): Pr
  * What a backup or restore reports while the progress line runs: bytes and the
  * rate on the line; warnings and notes drawn above it, inside the frame.
  */
-function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
+export function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
   return (e) => {
     if (e.type === "bytes") line.update(`${verb}: ${formatBytes(e.bytes)} at ${formatBytes(e.bytesPerSecond)}/s`);
     else if (e.type === "warn") line.interject(() => say.warn(s.io, e.message));
@@ -163,14 +168,14 @@ function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
 }
 
 /** Returns the backup file written, or null. */
-export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string } = {}): Promise<string | null> {
+export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string; pin?: boolean } = {}): Promise<string | null> {
   const dir = opts.dir ?? ((await askBackupDir(s)) || "./backups");
   const line = new ProgressLine(out(s));
   const ctx = s.context({ emit: opEmit(s, line, "Backing up") });
   line.start(`Backing up ${describeTarget(ctx.target())} to ${dir}`);
   let written: BackupWritten;
   try {
-    written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {} });
+    written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {}, pin: opts.pin ? "pre-update" : undefined });
   } catch (e) {
     line.done("Backup failed", false);
     throw e;
@@ -178,7 +183,7 @@ export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: st
   const file = written.file;
   line.done(`Backup written and verified: ${file}`);
   s.changes.push(`backup ${file}`);
-  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${cronAdvice(s, dir)}`, "Next", s.io);
+  if (!opts.quiet) note(`Restore it with:\n  ${s.binary} restore ${file} --yes\n\n${scheduleAdvice(s, dir)}`, "Next", s.io);
   return file;
 }
 

@@ -103,6 +103,7 @@ export async function runWizard(args: Args, interrupt: Interrupt, io: WizardIO =
         else if (choice === "adopt" && state.foreign) await adoptAction(session, report, state.foreign);
         else if (choice === "update") await updateAction(session, report);
         else if (choice === "backup") await backupAction(session);
+        else if (choice === "schedule") await (await import("./schedule.ts")).scheduleAction(session);
         else if (choice === "restore") await restoreAction(session);
         else if (choice === "health") await healthAction(session);
       } catch (e) {

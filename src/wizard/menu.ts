@@ -3,7 +3,7 @@
 
 import type { DatabaseState, StatusReport } from "../core/plan.ts";
 
-export type Action = "install" | "adopt" | "update" | "backup" | "restore" | "health" | "quit";
+export type Action = "install" | "adopt" | "update" | "backup" | "schedule" | "restore" | "health" | "quit";
 
 export interface MenuOption {
   value: Action;
@@ -25,6 +25,7 @@ export function buildMenu(report: StatusReport, backups: number, foreign: Databa
   if (!fresh || !report.empty) options.push({ value: "backup", label: "Back up now" });
   options.push({ value: "restore", label: "Restore from a backup", hint: backups ? `${backups} found` : undefined });
   options.push({ value: "health", label: "Health check", hint: "doctor and verify, with repairs" });
+  if (!fresh) options.push({ value: "schedule", label: "Automatic backups", hint: "daily, test-restored first" });
   if (problems > 0 || (!fresh && pending.length === 0) || (fresh && !report.empty)) {
     // Nothing to install or update: the health check is what to do first.
     const health = options.splice(options.findIndex((o) => o.value === "health"), 1)[0]!;

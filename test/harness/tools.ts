@@ -12,6 +12,7 @@ const HINTS: Record<string, string> = {
   busybox: "apt-get install busybox",
   script: "apt-get install util-linux",
   shasum: "apt-get install perl (shasum)",
+  "systemd-analyze": "apt-get install systemd",
 };
 
 const told = new Set<string>();

@@ -33,12 +33,12 @@ const values = (r: StatusReport) => buildMenu(r, 0).map((o) => o.value);
 describe("menu: the recommended action first", () => {
   test("empty database: install", () => expect(values(report({ managed: false, empty: true, version: null }))).toEqual(["install", "restore", "health", "quit"]));
   test("pending migrations: update, naming them", () => {
-    expect(values(report({}, 2))).toEqual(["update", "backup", "restore", "health", "quit"]);
+    expect(values(report({}, 2))).toEqual(["update", "backup", "restore", "health", "schedule", "quit"]);
     expect(buildMenu(report({}, 2), 0)[0]).toMatchObject({ label: "Update (2 pending)", hint: "m0, m1" });
   });
-  test("up to date: health check", () => expect(values(report({}))).toEqual(["health", "backup", "restore", "quit"]));
+  test("up to date: health check", () => expect(values(report({}))).toEqual(["health", "backup", "restore", "schedule", "quit"]));
   test("history disagrees (changed migration): health check, no update", () => {
-    expect(values(report({ counts: { applied: 1, pending: 1, changed: 1, running: 0, unknown: 0 } }, 1))).toEqual(["health", "backup", "restore", "quit"]);
+    expect(values(report({ counts: { applied: 1, pending: 1, changed: 1, running: 0, unknown: 0 } }, 1))).toEqual(["health", "backup", "restore", "schedule", "quit"]);
   });
 });
 

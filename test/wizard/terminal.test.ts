@@ -5,23 +5,48 @@
 
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, until, type TestDb } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 
+/**
+ * Runs a `schedule backup` command (installing into a private root, as a crontab
+ * line), checks the line holds no secret, runs it as cron would (sh -c, an empty
+ * environment, another directory) and returns how many new backups it wrote.
+ */
+function cronBackupWorks(command: string, dir: string, url: string): number {
+  const root = mkdtempSync(join(tmpdir(), "pgship-sched-"));
+  const [bin, ...args] = command.split(" ");
+  const env = { PATH: process.env.PATH!, HOME: dir, PGSHIP_SCHEDULE_ROOT: root };
+  const installed = spawnSync(bin!, [...args, "--cron"], { cwd: dir, encoding: "utf8", env, timeout: 60_000 });
+  expect(installed.stderr).toBe("");
+  expect(installed.status).toBe(0);
+  const line = readFileSync(join(root, "crontab"), "utf8").trim();
+  expect(line).not.toContain(new URL(url.replace(/^postgres/, "http")).password);
+  const dumps = () => (existsSync(join(dir, "backups")) ? readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump")) : []);
+  const before = dumps();
+  const elsewhere = mkdtempSync(join(tmpdir(), "pgship-cron-"));
+  const run = line.split(" ").slice(5).join(" ").replace(/ # pgship-schedule:[a-z0-9-]+$/, "").replace(/\\%/g, "%");
+  const r = spawnSync("env", ["-i", `HOME=${elsewhere}`, "PATH=/usr/bin:/bin", "sh", "-c", run], { cwd: elsewhere, encoding: "utf8", timeout: 60_000 });
+  expect(r.stderr).toBe("");
+  expect(r.status).toBe(0);
+  return dumps().filter((f) => !before.includes(f)).length;
+}
+
 const { terminals, dbs } = useTerminals();
 
 /** A directory like a self-hoster's: .env with DATABASE_URL, and the binary started there. */
-async function setup(opts: { installTo?: string; migrations?: string } = {}) {
+async function setup(opts: { installTo?: string; migrations?: string; before?: (d: TestDb, dir: string) => Promise<void> } = {}) {
   const d = await createDb("wiz");
   dbs.push(d);
   const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
   writeFileSync(join(dir, ".env"), `DATABASE_URL=${d.url}\n`, { mode: 0o600 });
   const flags = opts.migrations ? ["--migrations-dir", opts.migrations] : [];
   if (opts.installTo) expect((await pgship(["install", "--to", opts.installTo, ...flags], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+  await opts.before?.(d, dir);
   const env = cleanEnv({ LANG: "C.UTF-8", TERM: "xterm-256color" });
   const term = new Terminal([ensureBinary(), ...flags], { cwd: dir, env: { PATH: env.PATH!, HOME: env.HOME ?? dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" } });
   terminals.push(term);
@@ -49,8 +74,12 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     expect(term.screenWithEscapes()).not.toMatch(/\u001b\[3\dm/); // NO_COLOR
   }, 60_000);
 
-  test("update with a backup first", async () => {
-    const { d, dir, term } = await setup({ installTo: "20250305093000" });
+  test("update with a backup first: that backup is pinned, the one pinned before an earlier update is released", async () => {
+    // An earlier update from the command line left its pre-update backup pinned in ./backups.
+    const { d, dir, term } = await setup({
+      installTo: "20250221110000",
+      before: async (db, cwd) => expect((await pgship(["update", "--to", "20250305093000", "--backup", join(cwd, "backups")], { env: { DATABASE_URL: db.url } })).code).toBe(0),
+    });
     await term.waitFor("Update (3 pending)");
     term.send("Enter");
     await term.waitFor("Take a backup first?");
@@ -65,7 +94,11 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
     expect(await applied(d)).toBe(8);
-    expect(readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
+    const dumps = readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump")).sort();
+    expect(dumps).toHaveLength(2);
+    const pinOf = (f: string) => JSON.parse(readFileSync(join(dir, "backups", f.replace(/\.dump$/, ".manifest.json")), "utf8")).pinned ?? null;
+    expect(pinOf(dumps[0]!)).toBeNull();
+    expect(pinOf(dumps[1]!).reason).toBe("pre-update");
     expect(term.strays()).toEqual([]);
   }, 60_000);
 
@@ -254,7 +287,7 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     expect(await applied(d)).toBe(before);
   }, 60_000);
 
-  test("the cron line shown after an install makes a backup when run by cron: another directory, an empty environment", async () => {
+  test("the schedule command shown after an install installs a crontab line that backs up when run by cron", async () => {
     const d = await createDb("wizc");
     dbs.push(d);
     const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
@@ -265,22 +298,17 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Enter");
     await term.waitFor("Install into the empty database now?");
     term.send("Enter");
-    await term.waitFor("Back up nightly from cron", 60_000);
+    await term.waitFor("Back up every night", 60_000);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
     expect(term.strays()).toEqual([]);
-    const line = /0 3 \* \* \* (\S.*?--keep-daily 7)/.exec(term.screen())?.[1];
-    expect(line).toBe(`${ensureBinary()} backup --env-file ${join(dir, ".env")} --dir ${join(dir, "backups")} --keep-daily 7`);
-    const elsewhere = mkdtempSync(join(tmpdir(), "pgship-cron-"));
-    const r = spawnSync("env", ["-i", "sh", "-c", line!], { cwd: elsewhere, encoding: "utf8", timeout: 60_000 });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    expect(readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
-    expect(readdirSync(elsewhere)).toEqual([]);
+    const command = /(\S+ schedule backup .*?--keep-daily 7)/.exec(term.screen())?.[1];
+    expect(command).toBe(`${ensureBinary()} schedule backup --env-file ${join(dir, ".env")} --dir ${join(dir, "backups")} --keep-daily 7`);
+    expect(cronBackupWorks(command!, dir, d.url)).toBe(1);
   }, 90_000);
 
-  test("settings only in the environment: the cron advice says to set DATABASE_URL in the crontab, and the line then works", async () => {
+  test("settings only in the environment: the advice says to put DATABASE_URL in a settings file, never in the crontab", async () => {
     const d = await createDb("wizc");
     dbs.push(d);
     expect((await pgship(["install"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
@@ -291,22 +319,19 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Down", "Enter"); // Health check is first when up to date
     await term.waitFor("Backup directory");
     term.send("Enter");
-    await term.waitFor("Back up nightly from cron", 60_000);
+    await term.waitFor("Back up every night", 60_000);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
     expect(term.strays()).toEqual([]);
-    const screen = term.screen();
-    expect(screen).toContain("set DATABASE_URL at the top of the crontab");
-    const line = /0 3 \* \* \* (\S.*?--keep-daily 7)/.exec(screen)?.[1];
-    expect(line).toBe(`${ensureBinary()} backup --dir ${join(dir, "backups")} --keep-daily 7`);
-    const dumps = () => readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"));
-    const before = dumps();
-    expect(before).toHaveLength(1);
-    const r = spawnSync("env", ["-i", `DATABASE_URL=${d.url}`, "sh", "-c", line!], { cwd: tmpdir(), encoding: "utf8", timeout: 60_000 });
-    expect(r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    // A new backup; --keep-daily 7 keeps one a day, so the wizard's of a moment ago may be pruned.
-    expect(dumps().filter((f) => !before.includes(f))).toHaveLength(1);
+    const screen = term.screen().replace(/\s*\n\s*│?\s*/g, " ");
+    expect(screen).toContain("never from the crontab");
+    expect(screen).not.toContain(d.url);
+    const command = /(\S+ schedule backup .*?--keep-daily 7)/.exec(term.screen())?.[1];
+    expect(command).toBe(`${ensureBinary()} schedule backup --dir ${join(dir, "backups")} --keep-daily 7`);
+    // As the advice says: the settings go in ./.env, then the command.
+    writeFileSync(join(dir, ".env"), `DATABASE_URL=${d.url}\n`, { mode: 0o600 });
+    // The wizard's backup of a moment ago plus the scheduled one (--keep-daily 7 may prune the first).
+    expect(cronBackupWorks(command!, dir, d.url)).toBeGreaterThanOrEqual(1);
   }, 90_000);
 });
