@@ -33,7 +33,7 @@ export const rssMethod = GNU_TIME ? "GNU time %M" : "VmHWM polled from /proc eve
 
 let runCounter = 0;
 
-export async function runTimed(cmd: Command): Promise<Sample & { stdout: string }> {
+export async function runTimed(cmd: Command): Promise<Sample & { stdout: string; stderr: string }> {
   const rssFile = join(tmpdir(), `pgship-bench-rss-${process.pid}-${++runCounter}`);
   const argv = GNU_TIME ? [GNU_TIME, "-o", rssFile, "-f", "%M", ...cmd.argv] : cmd.argv;
   const t0 = performance.now();
@@ -44,7 +44,7 @@ export async function runTimed(cmd: Command): Promise<Sample & { stdout: string 
   const ms = performance.now() - t0;
   const kib = GNU_TIME ? readRss(rssFile) : poller!.stop();
   if (code !== 0) throw new Error(`${basename(cmd.argv[0]!)} ${cmd.argv.slice(1).join(" ")} exited with ${code}:\n${stderr || stdout}`);
-  return { ms, rssMiB: kib / 1024, stdout };
+  return { ms, rssMiB: kib / 1024, stdout, stderr };
 }
 
 /** GNU time's -o file: the last line is %M in KiB (a failing child adds a status line before it). */

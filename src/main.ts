@@ -6,7 +6,9 @@
 import pkg from "../package.json" with { type: "json" };
 import type { PgshipError } from "./core/errors.ts";
 import { ownPayload, type PackedBrand } from "./payload.ts";
-import { argv, exit, writeStderr, writeStdout } from "./runtime.ts";
+import { argv, exit, mark, writeStderr, writeStdout } from "./runtime.ts";
+
+mark("runtime");
 
 const raw = argv();
 let packed: PackedBrand | undefined;
@@ -17,6 +19,7 @@ try {
 } catch (e) {
   damaged = e as PgshipError;
 }
+mark("payload");
 if (damaged) {
   const { code, message, hint, exitCode } = damaged;
   if (raw.includes("--json")) writeStdout(`${JSON.stringify({ ok: false, error: { code, message, hint: hint ?? null, exitCode } }, null, 2)}\n`);

@@ -2,6 +2,7 @@
 // `bun src/main.ts`, or `deno run -A src/main.ts`). Everything here uses node:
 // APIs that Bun and Deno both provide; keep runtime-specific calls in this file.
 
+import { writeSync } from "node:fs";
 import process from "node:process";
 
 export const argv = (): string[] => process.argv.slice(2);
@@ -16,16 +17,46 @@ export const stdoutIsTTY = (): boolean => Boolean(process.stdout.isTTY);
 /** The terminal's width for help text; 80 when stdout is not a terminal. */
 export const stdoutColumns = (): number => (process.stdout.isTTY && process.stdout.columns >= 40 ? process.stdout.columns : 80);
 
+/**
+ * Output goes straight to the file descriptor while it can: Bun builds process.stdout and
+ * process.stderr (streams) on first use, which costs a short command several milliseconds
+ * and a few MiB. A write that fails (a pipe that would block, a closed reader) hands the
+ * rest, and everything after it, to the streams, as does usingStreams().
+ */
+let streams = false;
+/** Something writes through process.stdout / process.stderr themselves (prompts, the wizard): keep to them, and drain them at exit. */
+export function usingStreams(): void {
+  streams = true;
+}
+function write(fd: 1 | 2, text: string): void {
+  const stream = () => (fd === 1 ? process.stdout : process.stderr);
+  if (streams) {
+    stream().write(text);
+    return;
+  }
+  const bytes = Buffer.from(text, "utf8");
+  let done = 0;
+  try {
+    while (done < bytes.length) done += writeSync(fd, bytes, done);
+  } catch {
+    streams = true;
+    stream().write(bytes.subarray(done));
+  }
+}
 export function writeStdout(text: string): void {
-  process.stdout.write(text);
+  write(1, text);
 }
 export function writeStderr(text: string): void {
-  process.stderr.write(text);
+  write(2, text);
 }
 
 /** Exit once stdout and stderr have drained (pipes would otherwise truncate). */
 export async function exit(code: number): Promise<never> {
-  await Promise.all(
+  if (profile) {
+    mark("exit");
+    writeStderr(`profile ${JSON.stringify(profile)}\n`);
+  }
+  if (streams) await Promise.all(
     [process.stdout, process.stderr].map(
       (s) => new Promise<void>((resolve) => (s.writableLength > 0 ? s.write("", () => resolve()) : resolve())),
     ),
@@ -46,6 +77,7 @@ export const runtimeName = (): string =>
  * answer is then never settled: the caller races it against the signal).
  */
 export async function ask(question: string, signal?: AbortSignal): Promise<string> {
+  usingStreams();
   const { createInterface } = await import("node:readline");
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   rl.on("SIGINT", () => process.emit("SIGINT"));
@@ -75,8 +107,22 @@ export function ignoreFileSizeSignal(): void {
   }
 }
 
+/** An incremental SHA-256 (update with text as UTF-8 or bytes, then a hex digest). */
+export interface Sha256 {
+  update(data: string | Uint8Array): unknown;
+  digest(encoding: "hex"): string;
+}
+/**
+ * Bun's native SHA-256, or null on runtimes without one (the caller uses node:crypto's):
+ * Bun's node:crypto Hash is a stream object, several times slower on a migration history.
+ */
+export function nativeSha256(): Sha256 | null {
+  const bun = (globalThis as { Bun?: { CryptoHasher: new (algorithm: string) => Sha256 } }).Bun;
+  return bun ? new bun.CryptoHasher("sha256") : null;
+}
+
 /** Where interactive prompts draw, so stdout stays for results. */
-export const promptOutput = (): NodeJS.WritableStream => process.stderr;
+export const promptOutput = (): NodeJS.WritableStream => (usingStreams(), process.stderr);
 
 /**
  * sha256 of some bytes. Bun's native hasher, not node:crypto: loading that module
@@ -91,3 +137,13 @@ export function sha256(bytes: Uint8Array): Buffer {
 
 /** The running executable: the compiled binary itself, or the runtime (bun, deno) running the sources. */
 export const execPath = (): string => process.execPath;
+
+/**
+ * PGSHIP_PROFILE=1: where a command's milliseconds went. Each mark is the time since the
+ * process started; at exit they go to stderr as one line, `profile {"runtime":12.3,...}`
+ * (bench/startup.ts reads it). Off, a mark costs one check.
+ */
+const profile: Record<string, number> | null = process.env.PGSHIP_PROFILE ? {} : null;
+export function mark(name: string): void {
+  if (profile && !(name in profile)) profile[name] = Math.round(performance.now() * 100) / 100;
+}

@@ -6,16 +6,15 @@ import { brand } from "../brand.ts";
 import { describeTarget, type ConnectionTarget } from "../core/config.ts";
 import { formatDuration } from "../core/duration.ts";
 import { formatBytes } from "../core/format.ts";
-import type { Emit, RunEvent } from "../core/events.ts";
+import type { Emit, RunEvent, StepLabel } from "../core/events.ts";
 import { isPgshipError, PgshipError, UsageError } from "../core/errors.ts";
 import { redactor, type Redactor } from "../core/redact.ts";
 import type { DatabaseState } from "../core/plan.ts";
 import { connect, type Db } from "../db/connect.ts";
-import { describeStep } from "../db/apply.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import { describeHolder } from "../db/lock.ts";
 import type { OpContext } from "../ops/context.ts";
-import { argv, ask, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
+import { argv, ask, mark, stderrIsTTY, stdinIsTTY, writeStderr } from "../runtime.ts";
 import { loadMigrationIndex, loadMigrationSet, type LoadedIndex, type LoadedSet } from "../source.ts";
 import { durationFlag, type Args } from "./flags.ts";
 import { configuredTarget } from "./target.ts";
@@ -57,7 +56,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
   secrets.add(target?.password);
   let set: LoadedSet | undefined;
   let index: LoadedIndex | undefined;
-  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : lineRenderer(log, stderrIsTTY() && !json && !args.quiet));
+  const emit: Emit = overrides.emit ?? (args["json-events"] ? (e) => writeStderr(`${secrets.scrub(JSON.stringify(e))}\n`) : lineRenderer(log, () => stderrIsTTY() && !json && !args.quiet));
   const ctx: Context = {
     args,
     json,
@@ -104,6 +103,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         schemaFile: args["schema-file"] as string | undefined,
         withoutSnapshot: opts?.withoutSnapshot,
       }));
+      mark("index");
       return index;
     },
     async connect(command) {
@@ -115,6 +115,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
         onRetry: (reason, delayMs) => emit({ type: "connect-retry", reason, delayMs }),
         onNotice: (message) => emit({ type: "notice", message }),
       });
+      mark("connected");
       log.debug(`connected to ${describeTarget(t)} (PostgreSQL ${db.serverVersion})`);
       return db;
     },
@@ -122,6 +123,7 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
       if (overrides.onResult) overrides.onResult(value);
       else if (json) printJson(secrets.scrubValue(value));
       else printText(secrets.scrub(text()));
+      mark("output");
     },
   };
   return ctx;
@@ -132,14 +134,16 @@ export function createContext(args: Args, interrupt: Interrupt, overrides: Conte
  * (`enabled`), cleared before any other line and when it is done; nothing
  * otherwise (cron mail stays clean).
  */
-function lineRenderer(log: ConsolaInstance, enabled: boolean): Emit {
+function lineRenderer(log: ConsolaInstance, enabled: () => boolean): Emit {
   let shown = false;
+  let progress: boolean | undefined;
   const clear = () => {
     if (shown) writeStderr("\r\u001b[K");
     shown = false;
   };
   return (e) => {
-    if (e.type === "bytes" && enabled) {
+    // Asked on the first progress event: looking at stderr costs a command that reports none.
+    if (e.type === "bytes" && (progress ??= enabled())) {
       writeStderr(`\r\u001b[K${e.label}: ${formatBytes(e.bytes)}, ${formatBytes(e.bytesPerSecond)}/s`);
       shown = true;
       return;
@@ -147,6 +151,13 @@ function lineRenderer(log: ConsolaInstance, enabled: boolean): Emit {
     clear();
     renderEvent(log, e);
   };
+}
+
+/** A step as a log line: "applied 20250101000000_create_users (12 ms)". */
+function describeStep(label: StepLabel, durationMs?: number): string {
+  const verb = label.kind === "snapshot" ? "loaded snapshot" : label.kind === "down" ? "rolled back" : label.resume ? "resumed" : "applied";
+  const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
+  return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
 }
 
 function renderEvent(log: ConsolaInstance, e: RunEvent): void {

@@ -13,7 +13,7 @@ import { ExitCode, isPgshipError, UsageError, type ErrorCode } from "../core/err
 import { redactor, seedRedactor, type Redactor } from "../core/redact.ts";
 import { Interrupt } from "../core/cancel.ts";
 import { fromServerPermissionError, isInsufficientPrivilege } from "../db/privileges.ts";
-import { argv, env, exit, onSignal, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
+import { argv, env, exit, mark, onSignal, usingStreams, stdinIsTTY, stdoutIsTTY, writeStderr, writeStdout } from "../runtime.ts";
 
 const VALUE_FLAGS = new Set(Object.entries(globalArgs).filter(([, d]) => d.type === "string").map(([n]) => `--${n}`));
 
@@ -43,6 +43,7 @@ async function main(): Promise<number> {
     // Without a UTF-8 locale the prompts draw with ASCII (the prompt library reads TERM).
     const e = env();
     if (!/utf-?8/i.test(e.LC_ALL || e.LC_CTYPE || e.LANG || "")) e.TERM = "linux";
+    usingStreams(); // the prompts draw through process.stdout / process.stderr
     const { runWizard } = await import("../wizard/index.ts");
     return runWizard(args, interrupt);
   }
@@ -58,6 +59,7 @@ async function main(): Promise<number> {
   const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!entry) throw new UsageError(`unknown command "${name}"`, `run '${brand.binary} --help' to list the commands`);
   const mod = await entry.load();
+  mark("modules");
   const rest = [...raw.slice(0, at), ...raw.slice(at + 1)];
   const defs = { ...mod.args, ...globalArgs } as ArgsDef;
   if (rest.includes("--help") || rest.includes("-h")) {

@@ -4,6 +4,7 @@
 // with its line out.
 
 import { createHash } from "node:crypto";
+import { nativeSha256, type Sha256 } from "../runtime.ts";
 import { MAX_DURATION_MS, parseDuration } from "./duration.ts";
 import { MigrationFileError, type FileProblem } from "./errors.ts";
 import { SqlSplitError, statements, topLevelWords, type Statement } from "./sql-split.ts";
@@ -42,15 +43,27 @@ function isTrimmed(c: number): boolean {
   return (c >= 9 && c <= 13 && c !== 10) || c === 32 || c === 160 || c === 5760 || (c >= 8192 && c <= 8202) || c === 8232 || c === 8233 || c === 8239 || c === 8287 || c === 12288 || c === 65279;
 }
 
+/** Line feeds in text[from, to). */
+function newlinesIn(text: string, from: number, to: number): number {
+  let count = 0;
+  for (let k = text.indexOf("\n", from); k >= 0 && k < to; k = text.indexOf("\n", k + 1)) count++;
+  return count;
+}
+
 const HASH_CHUNK = 1 << 18;
 
 export function checksumOf(sql: string): string {
   const text = sql.replace(/\r\n/g, "\n").trim();
-  if (text.length <= HASH_CHUNK) return createHash("sha256").update(text).digest("hex");
+  const sha = (): Sha256 => nativeSha256() ?? createHash("sha256");
+  if (text.length <= HASH_CHUNK) {
+    const one = sha();
+    one.update(text);
+    return one.digest("hex");
+  }
   // A big migration is hashed in slices encoded into one reused buffer, so it is not also
   // held as one UTF-8 copy. A slice never ends between the two halves of a surrogate
   // pair, so the digest is that of the whole text.
-  const hash = createHash("sha256");
+  const hash = sha();
   const buf = Buffer.allocUnsafe(HASH_CHUNK * 3);
   for (let i = 0; i < text.length; ) {
     let end = Math.min(i + HASH_CHUNK, text.length);
@@ -101,17 +114,38 @@ export function parseMigrationFile(file: string, text: string): Migration {
       markers.push({ kind, line, options: parseOptions(m[2]!, (msg) => problem(line, msg)), start, after: Math.min(end + 1, src.length) });
     }
   };
-  // Nothing in this loop may be captured by a closure: that would allocate per line.
-  for (let pos = 0; pos <= src.length; ) {
-    let end = src.indexOf("\n", pos);
+  // Only the lines holding "migrate:" can be markers: those are found with indexOf, not by
+  // visiting every line (a big history has hundreds of thousands).
+  let lineStartOf = 0; // start of the line whose number is lineNo
+  let lineNo = 1;
+  let lastMarkerLine = -1;
+  for (let hit = src.indexOf("migrate:"); hit >= 0; hit = src.indexOf("migrate:", hit + 8)) {
+    const pos = src.lastIndexOf("\n", hit) + 1;
+    if (pos === lastMarkerLine) continue;
+    lastMarkerLine = pos;
+    lineNo += newlinesIn(src, lineStartOf, pos);
+    lineStartOf = pos;
+    let end = src.indexOf("\n", hit);
     if (end < 0) end = src.length;
-    lineCount++;
     let k = pos;
     while (k < end && isTrimmed(src.charCodeAt(k))) k++;
-    if (k < end && src.startsWith("--", k)) {
+    if (src.startsWith("--", k)) {
       const m = MARKER.exec(src.slice(k, end).trim());
-      if (m) marker(lineCount, pos, end, m);
-    } else if (k < end && firstCode === 0) firstCode = lineCount;
+      if (m) marker(lineNo, pos, end, m);
+    }
+  }
+  lineCount = lineNo + newlinesIn(src, lineStartOf, src.length);
+  // The first line of code (not blank, not a comment), looked for only before the first marker.
+  const stop = markers[0]?.start ?? src.length + 1;
+  for (let pos = 0, line = 1; pos < stop && pos <= src.length; line++) {
+    let end = src.indexOf("\n", pos);
+    if (end < 0) end = src.length;
+    let k = pos;
+    while (k < end && isTrimmed(src.charCodeAt(k))) k++;
+    if (k < end && !src.startsWith("--", k)) {
+      firstCode = line;
+      break;
+    }
     pos = end + 1;
   }
 

@@ -54,7 +54,7 @@ export function parseMigrationSet(files: SourceFile[], snapshot?: SourceFile | n
     if (other) problems.push({ file: m.file, line: 1, message: `duplicate version ${m.version} (also ${other.file})` });
     else byVersion.set(m.version, m);
   }
-  migrations.sort((a, b) => a.version.localeCompare(b.version));
+  migrations.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
 
   let snap: Snapshot | null = null;
   if (snapshot) {

@@ -82,7 +82,7 @@ export function computeStatus(set: MigrationIndex, db: DatabaseState): StatusRep
   for (const row of rows.values()) {
     entries.push({ version: row.version, name: row.name, status: "unknown", via: row.via, appliedAt: row.appliedAt });
   }
-  entries.sort((a, b) => a.version.localeCompare(b.version));
+  entries.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
   const counts = { applied: 0, pending: 0, changed: 0, running: 0, unknown: 0 };
   for (const e of entries) counts[e.status]++;
   const done = db.applied.filter((r) => r.state === "applied").map((r) => r.version).sort();

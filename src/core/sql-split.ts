@@ -24,8 +24,17 @@ export class SqlSplitError extends Error {
   }
 }
 
-const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c);
-const isIdentChar = (c: string) => /[A-Za-z0-9_\u0080-\uffff]/.test(c);
+// Character codes, not a regular expression per character: the splitter reads every character of every migration.
+const NL = 10, DQUOTE = 34, DOLLAR = 36, QUOTE = 39, STAR = 42, DASH = 45, SLASH = 47, SEMICOLON = 59, BACKSLASH = 92;
+const isIdentStartCode = (k: number) => (k >= 97 && k <= 122) || (k >= 65 && k <= 90) || k === 95 || k >= 0x80;
+const isIdentCode = (k: number) => isIdentStartCode(k) || (k >= 48 && k <= 57);
+
+/** Line feeds in sql[from, to). */
+function newlines(sql: string, from: number, to: number): number {
+  let count = 0;
+  for (let k = sql.indexOf("\n", from); k >= 0 && k < to; k = sql.indexOf("\n", k + 1)) count++;
+  return count;
+}
 
 /** Every statement, as a list. Prefer `statements()` for large texts: it holds one statement at a time. */
 export function splitStatements(sql: string): Statement[] {
@@ -75,40 +84,47 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
   };
 
   while (i < n) {
-    const c = sql[i]!;
-    const next = sql[i + 1];
-    if (c === "\n") line++;
-    if (c === "-" && next === "-") {
+    const c = sql.charCodeAt(i);
+    if (c === NL) line++;
+    if (isIdentStartCode(c)) {
+      // A whole word at once (a word ends before a $, as a dollar quote cannot start in a word).
+      wordStart = i++;
+      while (i < n && isIdentCode(sql.charCodeAt(i))) i++;
       endWord();
-      while (i < n && sql[i] !== "\n") i++;
       continue;
     }
-    if (c === "/" && next === "*") {
-      endWord();
+    const next = sql.charCodeAt(i + 1);
+    if (c === DASH && next === DASH) {
+      const nl = sql.indexOf("\n", i);
+      i = nl < 0 ? n : nl;
+      continue;
+    }
+    if (c === SLASH && next === STAR) {
       const startLine = line;
       let depth = 1;
       i += 2;
       while (i < n && depth > 0) {
-        if (sql[i] === "\n") line++;
-        if (sql[i] === "/" && sql[i + 1] === "*") (depth++, (i += 2));
-        else if (sql[i] === "*" && sql[i + 1] === "/") (depth--, (i += 2));
+        const k = sql.charCodeAt(i);
+        if (k === NL) line++;
+        if (k === SLASH && sql.charCodeAt(i + 1) === STAR) (depth++, (i += 2));
+        else if (k === STAR && sql.charCodeAt(i + 1) === SLASH) (depth--, (i += 2));
         else i++;
       }
       if (depth > 0) throw new SqlSplitError("unterminated /* comment", startLine);
       continue;
     }
-    if (c === "'" ) {
-      endWord();
-      const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && (i < 2 || !isIdentChar(sql[i - 2]!));
+    if (c === QUOTE) {
+      const e = sql.charCodeAt(i - 1);
+      const escapes = i > 0 && (e === 101 || e === 69) && (i < 2 || !isIdentCode(sql.charCodeAt(i - 2)));
       const startLine = line;
       i++;
       for (;;) {
         if (i >= n) throw new SqlSplitError("unterminated string literal", startLine);
-        const ch = sql[i]!;
-        if (ch === "\n") line++;
-        if (escapes && ch === "\\") { i += 2; continue; }
-        if (ch === "'") {
-          if (sql[i + 1] === "'") { i += 2; continue; }
+        const ch = sql.charCodeAt(i);
+        if (ch === NL) line++;
+        if (escapes && ch === BACKSLASH) { i += 2; continue; }
+        if (ch === QUOTE) {
+          if (sql.charCodeAt(i + 1) === QUOTE) { i += 2; continue; }
           i++;
           break;
         }
@@ -116,16 +132,15 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
       }
       continue;
     }
-    if (c === '"') {
-      endWord();
+    if (c === DQUOTE) {
       const startLine = line;
       i++;
       for (;;) {
         if (i >= n) throw new SqlSplitError("unterminated quoted identifier", startLine);
-        const ch = sql[i]!;
-        if (ch === "\n") line++;
-        if (ch === '"') {
-          if (sql[i + 1] === '"') { i += 2; continue; }
+        const ch = sql.charCodeAt(i);
+        if (ch === NL) line++;
+        if (ch === DQUOTE) {
+          if (sql.charCodeAt(i + 1) === DQUOTE) { i += 2; continue; }
           i++;
           break;
         }
@@ -133,26 +148,19 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
       }
       continue;
     }
-    if (c === "$" && !(i > 0 && isIdentChar(sql[i - 1]!) )) {
+    if (c === DOLLAR && !(i > 0 && isIdentCode(sql.charCodeAt(i - 1)))) {
       const m = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 64));
       if (m) {
-        endWord();
         const tag = m[0];
         const startLine = line;
         const close = sql.indexOf(tag, i + tag.length);
         if (close < 0) throw new SqlSplitError(`unterminated dollar-quoted string ${tag}`, startLine);
-        for (let k = i; k < close; k++) if (sql[k] === "\n") line++;
+        line += newlines(sql, i, close);
         i = close + tag.length;
         continue;
       }
     }
-    if (wordStart >= 0 ? isIdentChar(c) : isIdentStart(c)) {
-      if (wordStart < 0) wordStart = i;
-      i++;
-      continue;
-    }
-    endWord();
-    if (c === "\\") {
+    if (c === BACKSLASH) {
       // Never valid SQL outside a string: a psql meta-command (\i, \set, \copy, \gset...).
       const name = /^\\[A-Za-z!?.]*/.exec(sql.slice(i, i + 32))![0];
       throw new SqlSplitError(
@@ -160,7 +168,7 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
         line,
       );
     }
-    if (c === ";" && atomicDepth === 0) {
+    if (c === SEMICOLON && atomicDepth === 0) {
       const st = statementAt(i);
       start = i + 1;
       startLine = line;
@@ -179,7 +187,7 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
           end = nl + 1;
         }
         st.copyData = sql.slice(dataStart, end);
-        for (let k = i; k < end; k++) if (sql.charCodeAt(k) === 10) line++;
+        line += newlines(sql, i, end);
         i = end + 2;
         start = i;
         startLine = line;
@@ -190,7 +198,6 @@ export function* statements(sql: string): Generator<Statement, void, undefined> 
     }
     i++;
   }
-  endWord();
   const last = statementAt(n);
   if (last) yield last;
 }
@@ -218,41 +225,45 @@ export function topLevelWords(text: string, max = 64): string[] {
   const n = text.length;
   let i = 0;
   while (i < n && words.length < max) {
-    const c = text[i]!;
-    const next = text[i + 1];
-    if (c === "-" && next === "-") {
+    const c = text.charCodeAt(i);
+    const next = text.charCodeAt(i + 1);
+    if (c === DASH && next === DASH) {
       const nl = text.indexOf("\n", i);
       i = nl < 0 ? n : nl + 1;
-    } else if (c === "/" && next === "*") {
+    } else if (c === SLASH && next === STAR) {
       let depth = 1;
       i += 2;
       while (i < n && depth > 0) {
-        if (text[i] === "/" && text[i + 1] === "*") (depth++, (i += 2));
-        else if (text[i] === "*" && text[i + 1] === "/") (depth--, (i += 2));
+        const k = text.charCodeAt(i);
+        if (k === SLASH && text.charCodeAt(i + 1) === STAR) (depth++, (i += 2));
+        else if (k === STAR && text.charCodeAt(i + 1) === SLASH) (depth--, (i += 2));
         else i++;
       }
-    } else if (c === "'" || c === '"') {
-      const escapes = c === "'" && i > 0 && /[eE]/.test(text[i - 1]!);
+    } else if (c === QUOTE || c === DQUOTE) {
+      const e = text.charCodeAt(i - 1);
+      const escapes = c === QUOTE && i > 0 && (e === 101 || e === 69);
       i++;
       while (i < n) {
-        if (escapes && text[i] === "\\") i += 2;
-        else if (text[i] === c && text[i + 1] === c) i += 2;
-        else if (text[i] === c) break;
+        const k = text.charCodeAt(i);
+        if (escapes && k === BACKSLASH) i += 2;
+        else if (k === c && text.charCodeAt(i + 1) === c) i += 2;
+        else if (k === c) break;
         else i++;
       }
       i++;
-    } else if (c === "$" && !(i > 0 && isIdentChar(text[i - 1]!))) {
+    } else if (c === DOLLAR && !(i > 0 && isIdentCode(text.charCodeAt(i - 1)))) {
       const m = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(text.slice(i, i + 64));
       if (!m) i++;
       else {
         const close = text.indexOf(m[0], i + m[0].length);
         i = close < 0 ? n : close + m[0].length;
       }
-    } else if (isIdentStart(c)) {
+    } else if (isIdentStartCode(c)) {
       let j = i + 1;
-      while (j < n && (isIdentChar(text[j]!) || text[j] === "$")) j++;
+      for (let k = text.charCodeAt(j); j < n && (isIdentCode(k) || k === DOLLAR); k = text.charCodeAt(++j));
       // The letter before a quote is a prefix (E'', U&''), not a word.
-      if (text[j] !== "'" && !(text[j] === "&" && text[j + 1] === "'")) words.push(text.slice(i, j).toLowerCase());
+      const after = text.charCodeAt(j);
+      if (after !== QUOTE && !(after === 38 && text.charCodeAt(j + 1) === QUOTE)) words.push(text.slice(i, j).toLowerCase());
       i = j;
     } else i++;
   }

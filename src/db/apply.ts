@@ -3,7 +3,6 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { brand } from "../brand.ts";
-import { formatDuration } from "../core/duration.ts";
 import { quoteIdent } from "../core/format.ts";
 import { backoff, interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
@@ -14,8 +13,8 @@ import { lineAt, statements } from "../core/sql-split.ts";
 import type { Sql } from "./connect.ts";
 import { isConnectionLost, safeMessage, withTransaction } from "./connect.ts";
 import { isSqlState, SQLSTATE } from "./sqlstate.ts";
-import { copyIn, execSql } from "./run-sql.ts";
-import { deleteRow, noteHistory, stampRows, upsertRow, type RowInput } from "./tracking.ts";
+import { copyIn, execSql, hasCopyData } from "./run-sql.ts";
+import { deleteRow, deleteRowSql, noteHistory, stampRows, upsertRow, upsertRowSql, type RowInput } from "./tracking.ts";
 
 export interface ApplyContext {
   sql: Sql;
@@ -45,7 +44,8 @@ export async function executePlan(ctx: ApplyContext, plan: Plan): Promise<void> 
           current = step;
           const t0 = performance.now();
           ctx.emit({ type: "step-start", step: labelOf(step) });
-          await runInTx(ctx, tx, step);
+          const record = await runInTx(ctx, tx, step);
+          if (record) await tx.unsafe(record);
           ctx.emit({ type: "step-done", step: labelOf(step), durationMs: performance.now() - t0 });
         }
       });
@@ -74,7 +74,9 @@ async function runStep(ctx: ApplyContext, step: Step): Promise<void> {
   else {
     for (let attempt = 1; ; attempt++) {
       try {
-        await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step));
+        if (oneTrip(step, section)) await runInOneTrip(ctx, step, section);
+        // Two round trips: BEGIN with the first of its queries, then its tracking row with COMMIT.
+        else await withTransaction(ctx.sql, (tx) => runInTx(ctx, tx, step), (record) => record);
         break;
       } catch (e) {
         if (isLockTimeout(e) && attempt <= ctx.lockRetries && !ctx.interrupt.interrupted) {
@@ -112,7 +114,34 @@ async function recordAcceptedChange(ctx: ApplyContext, sql: Sql, m: Migration, f
   if (ctx.runId !== null) await noteHistory(sql, ctx.schema, ctx.runId, `accepted changed ${m.version}: checksum ${from} -> ${m.checksum}`);
 }
 
-async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
+/** A step that can go to the server as BEGIN, its SQL as one query, and its tracking row with COMMIT, all at once. */
+function oneTrip(step: Step, section: Section): step is Extract<Step, { kind: "up" | "down" }> {
+  if (step.kind === "snapshot" || (step.kind === "up" && step.acceptedChange)) return false;
+  const o = section.options;
+  return o.transaction && !o.lockTimeoutMs && !o.statementTimeoutMs && section.sql.length <= ONE_QUERY_MAX && !hasCopyData(section.sql);
+}
+
+/**
+ * One round trip for a migration: BEGIN, its SQL and its tracking row with COMMIT are sent
+ * together (the row's duration is taken by the server). When the SQL fails, the server
+ * refuses the rest of the transaction, COMMIT (in the row's message) is skipped, and the
+ * rollback below runs; the first failure is the one reported.
+ */
+async function runInOneTrip(ctx: ApplyContext, step: Extract<Step, { kind: "up" | "down" }>, section: Section): Promise<void> {
+  const record = step.kind === "up" ? upsertRowSql(ctx.schema, rowFor(ctx, step.migration, "migration", null), "applied", true) : deleteRowSql(ctx.schema, step.migration.version);
+  // Queued in this order (postgres.js sends a query when it is first awaited or executed).
+  const begin = ctx.sql.unsafe("begin").execute();
+  const body = ctx.interrupt.track(ctx.sql.unsafe(section.sql));
+  const end = ctx.sql.unsafe(`${record};\ncommit`).execute();
+  const results = await Promise.allSettled([begin, body, end]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (!failed) return;
+  if (!isConnectionLost(failed.reason)) await ctx.sql.unsafe("rollback").catch(() => undefined);
+  throw failed.reason;
+}
+
+/** Runs a step in the caller's transaction; returns the statement that records it (null: recorded already), for the caller to send. */
+async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<string | null> {
   if (step.kind === "snapshot") {
     await execSql(tx, step.snapshot.sql, (q) => ctx.interrupt.track(q));
     // The snapshot's prologue changes session settings; put them back for what follows.
@@ -120,7 +149,7 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
       "reset search_path; reset check_function_bodies; reset client_min_messages; reset row_security; reset xmloption; reset statement_timeout; reset lock_timeout",
     );
     await stampRows(tx, ctx.schema, step.stamps.map((m) => rowFor(ctx, m, "snapshot", null)));
-    return;
+    return null;
   }
   const section = step.kind === "up" ? step.migration.up : step.migration.down!;
   if (step.kind === "up" && step.acceptedChange) await recordAcceptedChange(ctx, tx, step.migration, step.acceptedChange);
@@ -130,8 +159,9 @@ async function runInTx(ctx: ApplyContext, tx: Sql, step: Step): Promise<void> {
   else await runStatementsInTx(ctx, tx, section, step.migration);
   if (section.options.lockTimeoutMs) await tx.unsafe("set local lock_timeout to default");
   if (section.options.statementTimeoutMs) await tx.unsafe("set local statement_timeout to default");
-  if (step.kind === "up") await upsertRow(tx, ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied");
-  else await deleteRow(tx, ctx.schema, step.migration.version);
+  return step.kind === "up"
+    ? upsertRowSql(ctx.schema, rowFor(ctx, step.migration, "migration", Math.round(performance.now() - t0)), "applied")
+    : deleteRowSql(ctx.schema, step.migration.version);
 }
 
 /**
@@ -261,10 +291,4 @@ export function asStepError(
     hint: fate,
     cause: e,
   });
-}
-
-export function describeStep(label: StepLabel, durationMs?: number): string {
-  const verb = label.kind === "snapshot" ? "loaded snapshot" : label.kind === "down" ? "rolled back" : label.resume ? "resumed" : "applied";
-  const name = label.kind === "snapshot" ? `at ${label.version}` : `${label.version}_${label.name}`;
-  return `${verb} ${name}${durationMs !== undefined ? ` (${formatDuration(durationMs)})` : ""}`;
 }

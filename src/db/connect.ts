@@ -9,6 +9,7 @@ import { isPgshipError, PgshipError } from "../core/errors.ts";
 import { sqlName } from "./privileges.ts";
 import { redactor, Redactor } from "../core/redact.ts";
 import { errorCode, SQLSTATE } from "./sqlstate.ts";
+import { mark } from "../runtime.ts";
 
 export type Sql = postgres.Sql<any>;
 
@@ -50,11 +51,18 @@ export function clientOptions(target: ConnectionTarget, opts: ConnectOptions): p
     prepare: false,
     fetch_types: false,
     onnotice: (n) => opts.onNotice?.(String(n.message)),
+    // The server's first parameter report follows a successful login (the profile's "auth").
+    onparameter: () => mark("auth"),
     connection: { ...target.params, application_name: opts.applicationName },
   } as postgres.Options<any>;
 }
 
 const WAITING = "while connecting to the database: nothing was done";
+const VERSION_QUERY = "select current_setting('server_version') as v, current_setting('server_version_num') as n";
+const FIRST_QUERY = `${VERSION_QUERY}, (select set_config('client_connection_check_interval', '1s', false) where current_setting('server_version_num')::int >= 140000) as c`;
+/** An error the server sent on a live session (a query's), not a failed connection or login. */
+const isServerError = (e: unknown) => typeof (e as { severity?: unknown })?.severity === "string";
+const isConnectError = (e: unknown) => /^(08|28|3D|53|57)/.test(errorCode(e));
 
 export async function connect(target: ConnectionTarget, opts: ConnectOptions): Promise<Db> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
@@ -62,15 +70,13 @@ export async function connect(target: ConnectionTarget, opts: ConnectOptions): P
     const delay = backoff(attempt, { first: 250, factor: 2, max: 5000 });
     const sql: Sql = postgres(clientOptions(target, opts));
     try {
-      // Both in one round trip. A backend whose client died (kill -9) should notice soon and
-      // roll back: PostgreSQL 14+ checks the socket every second (older servers refuse the setting).
-      const first = Promise.all([
-        sql.unsafe<{ v: string; n: string }[]>("select current_setting('server_version') as v, current_setting('server_version_num') as n"),
-        sql.unsafe("set client_connection_check_interval = '1s'").catch(() => undefined),
-      ]);
-      const [[row]] = opts.interrupt ? await opts.interrupt.race(first, WAITING) : await first;
+      // One query, one round trip. A backend whose client died (kill -9) should notice soon and
+      // roll back: PostgreSQL 14+ checks the socket every second (older servers lack the setting;
+      // a server that refuses it anyway is asked for the version alone).
+      const first = sql.unsafe<{ v: string; n: string }[]>(FIRST_QUERY).catch((e) => (isServerError(e) && !isConnectError(e) ? sql.unsafe<{ v: string; n: string }[]>(VERSION_QUERY) : Promise.reject(e)));
+      const [row] = opts.interrupt ? await opts.interrupt.race(first, WAITING) : await first;
       const num = Number(row!.n);
-      return { sql, target, serverVersion: row!.v, serverVersionNum: num, close: () => closeQuickly(sql) };
+      return { sql, target, serverVersion: row!.v, serverVersionNum: num, close: () => (mark("queries"), closeQuickly(sql)) };
     } catch (e) {
       await sql.end({ timeout: 0 }).catch(() => undefined);
       if (opts.interrupt?.interrupted) throw isPgshipError(e) ? e : interrupted(WAITING);
@@ -165,13 +171,19 @@ export const isConnectionLost = (e: unknown) => CONNECTION_GONE.has(errorCode(e)
 /**
  * BEGIN ... COMMIT on the command's single connection (max: 1, so every query
  * runs on it, under its advisory lock). Not sql.begin(): after the server drops
- * the connection, its automatic ROLLBACK writes to a closed socket.
+ * the connection, its automatic ROLLBACK writes to a closed socket. `beforeCommit`
+ * gives a last statement (e.g. the tracking row) to send in COMMIT's message.
  */
-export async function withTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>): Promise<T> {
-  await sql.unsafe("begin");
+export async function withTransaction<T>(sql: Sql, fn: (tx: Sql) => Promise<T>, beforeCommit?: (result: T) => string | null): Promise<T> {
+  // BEGIN goes out with fn's first query, not a round trip ahead of it (a failed BEGIN fails that query too).
+  const begin = sql.unsafe("begin");
+  begin.catch(() => undefined);
   try {
     const result = await fn(sql);
-    await sql.unsafe("commit");
+    await begin;
+    // beforeCommit's statement and COMMIT in one message: when it fails, COMMIT is skipped and the rollback below runs.
+    const last = beforeCommit?.(result);
+    await sql.unsafe(last ? `${last};\ncommit` : "commit");
     return result;
   } catch (e) {
     if (!isConnectionLost(e)) await sql.unsafe("rollback").catch(() => undefined);

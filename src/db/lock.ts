@@ -36,9 +36,11 @@ export async function lockHolder(sql: Sql, schema: string): Promise<LockHolder |
   // Two integers written into the text: a query without parameters is one round trip, not two.
   const [k1, k2] = lockKeys(schema);
   const [r] = await sql.unsafe<Record<string, unknown>[]>(
-    `select a.pid, a.application_name, a.usename, a.client_addr::text as client_addr,
+    // The holder's activity row only (pg_stat_get_activity(pid)), not the pg_stat_activity view of
+    // every backend: a fresh session pays for the view's catalogs even when no lock is held.
+    `select a.pid, a.application_name, pg_get_userbyid(a.usesysid)::text as usename, a.client_addr::text as client_addr,
             coalesce(a.backend_start, now()) as since, a.state, left(a.query, 200) as query
-       from pg_locks l join pg_stat_activity a on a.pid = l.pid
+       from pg_locks l cross join lateral pg_stat_get_activity(l.pid) a
       where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database())
         and l.classid = ${k1}::bigint::oid and l.objid = (${k2}::bigint & 4294967295)::oid and l.objsubid = 2
       limit 1`,

@@ -213,6 +213,21 @@ export async function checked<T>(sql: Sql, schema: string, needs: Need[], work: 
   return { value: w.value, privileges: p.value };
 }
 
+/**
+ * Like checked, for work that only reads the tracking tables (status): the privilege query
+ * runs only when the work fails, so the usual run pays for no catalog query. Work that
+ * succeeded had what "read" needs; when it fails, a missing privilege wins as in checked.
+ */
+export async function checkedOnFailure<T>(sql: Sql, schema: string, needs: Need[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    const p = await readTrackingPrivileges(sql, schema).catch(() => null);
+    if (p) requirePrivileges(p, needs);
+    throw e;
+  }
+}
+
 export const isInsufficientPrivilege = (e: unknown) => !(e instanceof PgshipError) && String((e as { code?: string })?.code) === INSUFFICIENT_PRIVILEGE;
 
 /** A leftover permission error from the server, as one clear message naming the object the server named. */

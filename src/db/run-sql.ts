@@ -18,9 +18,12 @@ export async function copyIn(sql: Sql, statement: string, data: string): Promise
   await pipeline(Readable.from([Buffer.from(data)]), writable);
 }
 
+/** Whether SQL text may hold `COPY ... FROM stdin` data (then it cannot go as one query). */
+export const hasCopyData = (text: string): boolean => /\bfrom\s+stdin\b/i.test(text);
+
 /** Runs SQL text on one connection (inside the caller's transaction, if any). */
 export async function execSql(sql: Sql, text: string, track: Track = untracked): Promise<void> {
-  if (!/\bfrom\s+stdin\b/i.test(text)) {
+  if (!hasCopyData(text)) {
     await track(sql.unsafe(text));
     return;
   }

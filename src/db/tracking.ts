@@ -102,21 +102,41 @@ export async function readState(sql: Sql, schema: string): Promise<DatabaseState
   return { managed, applied, empty: Number(row!.objects) === 0, foreign };
 }
 
+/** A timestamptz as the text Date#toISOString would give (UTC, milliseconds): parsing 500 Dates costs a cold start more. */
+const isoText = (col: string) => `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
 async function readApplied(sql: Sql, schema: string): Promise<AppliedRow[]> {
-  const rows = await sql.unsafe<
-    { version: string; name: string; checksum: string; state: string; via: string; started_at: Date | null; applied_at: Date | null; duration_ms: number | null }[]
-  >(`select version, name, checksum, state, applied_via as via, started_at, applied_at, duration_ms
-       from ${quoteIdent(schema)}.migrations order by version`);
-  return rows.map((r) => ({
-    version: r.version,
-    name: r.name,
-    checksum: r.checksum,
-    state: r.state as AppliedRow["state"],
-    via: r.via as AppliedVia,
-    startedAt: r.started_at ? new Date(r.started_at).toISOString() : null,
-    appliedAt: r.applied_at ? new Date(r.applied_at).toISOString() : null,
-    durationMs: r.duration_ms,
+  // One JSON value, not a row per migration: a cold process decodes one string far faster than thousands of columns.
+  type Row = [string, string, string, string, string, string | null, string | null, number | null];
+  const [r] = await sql.unsafe<{ rows: Row[] | string }[]>(
+    `select coalesce(json_agg(json_build_array(version, name, checksum, state, applied_via, ${isoText("started_at")}, ${isoText("applied_at")}, duration_ms) order by version), '[]') as rows
+       from ${quoteIdent(schema)}.migrations`,
+  );
+  const rows = typeof r!.rows === "string" ? (JSON.parse(r!.rows) as Row[]) : r!.rows;
+  return rows.map(([version, name, checksum, state, via, startedAt, appliedAt, durationMs]) => ({
+    version,
+    name,
+    checksum,
+    state: state as AppliedRow["state"],
+    via: via as AppliedVia,
+    startedAt,
+    appliedAt,
+    durationMs,
   }));
+}
+
+/**
+ * readState and lastRun in one round trip when the database is managed and has rows (the
+ * usual case: both queries go out together, with no tracking-table check before them);
+ * otherwise, or when either fails, readState's own path.
+ */
+export async function readStateAndLastRun(sql: Sql, schema: string): Promise<{ state: DatabaseState; last: LastRun | null }> {
+  const [applied, last] = await Promise.allSettled([readApplied(sql, schema), lastRun(sql, schema)]);
+  if (applied.status === "fulfilled" && applied.value.length > 0 && last.status === "fulfilled") {
+    return { state: { managed: true, applied: applied.value, empty: false, foreign: null }, last: last.value };
+  }
+  const state = await readState(sql, schema);
+  return { state, last: state.managed ? await lastRun(sql, schema) : null };
 }
 
 export interface RowInput {
@@ -129,18 +149,28 @@ export interface RowInput {
   runId: number | null;
 }
 
-/** Records a migration as applied (or running, for transaction:false ones). */
-export async function upsertRow(sql: Sql, schema: string, r: RowInput, state: "running" | "applied"): Promise<void> {
-  await sql.unsafe(
-    `insert into ${quoteIdent(schema)}.migrations
+/** A value as an SQL literal (standard_conforming_strings or not). */
+const literal = (v: string | number | null): string =>
+  v === null ? "null" : typeof v === "number" ? String(Math.trunc(v)) : v.includes("\\") ? `E'${v.replace(/\\/g, "\\\\").replace(/'/g, "''")}'` : quoteLiteral(v);
+
+/**
+ * upsertRow's statement as text, values as literals: it can share one message with COMMIT.
+ * serverDuration: duration_ms is the time since the transaction began, taken by the server.
+ */
+export function upsertRowSql(schema: string, r: RowInput, state: "running" | "applied", serverDuration = false): string {
+  const duration = serverDuration ? "(extract(epoch from clock_timestamp() - now()) * 1000)::int" : literal(r.durationMs);
+  return `insert into ${quoteIdent(schema)}.migrations
        (version, name, checksum, state, applied_via, applied_at, duration_ms, tool_version, run_id)
-     values ($1, $2, $3, $4, $5, case when $4 = 'applied' then clock_timestamp() end, $6, $7, $8)
+     values (${literal(r.version)}, ${literal(r.name)}, ${literal(r.checksum)}, ${literal(state)}, ${literal(r.via)}, ${state === "applied" ? "clock_timestamp()" : "null"}, ${duration}, ${literal(r.toolVersion)}, ${literal(r.runId)})
      on conflict (version) do update set
        name = excluded.name, checksum = excluded.checksum, state = excluded.state,
        applied_via = excluded.applied_via, applied_at = excluded.applied_at,
-       duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, run_id = excluded.run_id`,
-    [r.version, r.name, r.checksum, state, r.via, r.durationMs, r.toolVersion, r.runId],
-  );
+       duration_ms = excluded.duration_ms, tool_version = excluded.tool_version, run_id = excluded.run_id`;
+}
+
+/** Records a migration as applied (or running, for transaction:false ones). */
+export async function upsertRow(sql: Sql, schema: string, r: RowInput, state: "running" | "applied"): Promise<void> {
+  await sql.unsafe(upsertRowSql(schema, r, state));
 }
 
 /** Records many migrations as applied in one statement (snapshot stamps, baseline). */
@@ -160,8 +190,10 @@ export async function stampRows(sql: Sql, schema: string, rows: RowInput[]): Pro
   );
 }
 
+export const deleteRowSql = (schema: string, version: string): string => `delete from ${quoteIdent(schema)}.migrations where version = ${literal(version)}`;
+
 export async function deleteRow(sql: Sql, schema: string, version: string): Promise<void> {
-  await sql.unsafe(`delete from ${quoteIdent(schema)}.migrations where version = $1`, [version]);
+  await sql.unsafe(deleteRowSql(schema, version));
 }
 
 export interface LastRun {
@@ -215,18 +247,17 @@ export async function finishHistory(sql: Sql, schema: string, id: number, result
 
 export async function lastRun(sql: Sql, schema: string): Promise<LastRun | null> {
   const [r] = await sql.unsafe<Record<string, unknown>[]>(
-    `select id, command, result, error, started_at, finished_at, os_user, host, from_version, to_version
+    `select id, command, result, error, ${isoText("started_at")} as started_at, ${isoText("finished_at")} as finished_at, os_user, host, from_version, to_version
        from ${quoteIdent(schema)}.history order by id desc limit 1`,
   );
   if (!r) return null;
-  const iso = (d: unknown) => (d ? new Date(d as string).toISOString() : null);
   return {
     id: Number(r.id),
     command: String(r.command),
     result: String(r.result),
     error: (r.error as string | null) ?? null,
-    startedAt: iso(r.started_at)!,
-    finishedAt: iso(r.finished_at),
+    startedAt: String(r.started_at),
+    finishedAt: (r.finished_at as string | null) ?? null,
     user: (r.os_user as string | null) ?? null,
     host: (r.host as string | null) ?? null,
     fromVersion: (r.from_version as string | null) ?? null,

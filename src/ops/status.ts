@@ -7,11 +7,11 @@ import { describeTarget } from "../core/config.ts";
 import { isPgshipError } from "../core/errors.ts";
 import { shownPath } from "../core/files.ts";
 import { concurrentIndexNames } from "../core/migration-file.ts";
-import { computeStatus, type StatusEntry, type StatusReport } from "../core/plan.ts";
+import { computeStatus, type DatabaseState, type StatusEntry, type StatusReport } from "../core/plan.ts";
 import { parseSnapshotHeader } from "../core/snapshot.ts";
 import { describeHolder, lockHolder, type LockHolder } from "../db/lock.ts";
-import { checked } from "../db/privileges.ts";
-import { lastRun, readState, type LastRun } from "../db/tracking.ts";
+import { checkedOnFailure } from "../db/privileges.ts";
+import { readStateAndLastRun, type LastRun } from "../db/tracking.ts";
 import { modelPathFor, readSnapshotFile, type LoadedIndex } from "../source.ts";
 import type { OpContext } from "./context.ts";
 
@@ -33,19 +33,19 @@ export interface StatusOutcome {
 export async function status(ctx: OpContext): Promise<StatusOutcome> {
   const set = await ctx.migrationIndex();
   const db = await ctx.connect("status");
-  let report: StatusReport, last: LastRun | null, holder: LockHolder | null;
+  let state: DatabaseState, last: LastRun | null, holder: LockHolder | null;
+  let closing: Promise<void>;
   try {
-    // Pipelined on the one connection: a cold status is mostly round trips. The privilege
-    // query rides along, so a role that cannot read the tracking tables is told which GRANT it lacks.
-    const { value: [state, h] } = await checked(db.sql, ctx.schema, ["read"], () => Promise.all([readState(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)]));
-    holder = h;
-    report = computeStatus(set, state);
-    last = state.managed ? await lastRun(db.sql, ctx.schema) : null;
-    if (!state.managed && !state.empty && state.foreign) {
-      ctx.emit({ type: "warn", message: `this database is managed by ${state.foreign.tool} (version ${state.foreign.version}); adopt it with '${ctx.binary} up --adopt' (or '${ctx.binary} baseline --from ${state.foreign.tool}' to only record it)` });
-    }
+    // Pipelined on the one connection: a cold status is mostly round trips. When reading fails,
+    // the privilege query tells a role that cannot read the tracking tables which GRANT it lacks.
+    [{ state, last }, holder] = await checkedOnFailure(db.sql, ctx.schema, ["read"], () => Promise.all([readStateAndLastRun(db.sql, ctx.schema), lockHolder(db.sql, ctx.schema)]));
   } finally {
-    await db.close();
+    // Not awaited yet: the session ends while the report is built.
+    closing = db.close().catch(() => undefined);
+  }
+  const report = computeStatus(set, state);
+  if (!state.managed && !state.empty && state.foreign) {
+    ctx.emit({ type: "warn", message: `this database is managed by ${state.foreign.tool} (version ${state.foreign.version}); adopt it with '${ctx.binary} up --adopt' (or '${ctx.binary} baseline --from ${state.foreign.tool}' to only record it)` });
   }
   const where = describeTarget(db.target);
   // Only a migration marked running needs its SQL (the indexes it builds concurrently).
@@ -61,6 +61,7 @@ export async function status(ctx: OpContext): Promise<StatusOutcome> {
         : `interrupted: run '${brand.binary} up' to resume it${indexes.length ? ` (INVALID indexes ${indexes.join(", ")} are dropped and rebuilt)` : ""}`;
     return { ...e, recovery };
   });
+  await closing;
   return {
       database: where,
       managed: report.managed,

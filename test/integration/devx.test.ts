@@ -196,3 +196,19 @@ describe("help", () => {
   });
 });
 
+describe("PGSHIP_PROFILE", () => {
+  test("prints where the milliseconds went, phase by phase, and nothing without it", async () => {
+    const d = await db();
+    await pgship(["up", "--quiet"], { env: { DATABASE_URL: d.url } });
+    const r = await pgship(["status"], { env: { DATABASE_URL: d.url, PGSHIP_PROFILE: "1" } });
+    expect(r.code).toBe(0);
+    const line = r.stderr.split("\n").find((l) => l.startsWith("profile "));
+    const phases = JSON.parse(line!.slice("profile ".length)) as Record<string, number>;
+    expect(Object.keys(phases)).toEqual(["runtime", "payload", "modules", "index", "auth", "connected", "queries", "output", "exit"]);
+    const times = Object.values(phases);
+    expect(times.every((t, i) => t > 0 && (i === 0 || t >= times[i - 1]!))).toBe(true);
+    const version = await pgship(["--version"], { env: { PGSHIP_PROFILE: "1" } });
+    expect(version.stderr).toMatch(/^profile \{"runtime":[\d.]+,"payload":[\d.]+,"exit":[\d.]+\}\n$/);
+    expect((await pgship(["status"], { env: { DATABASE_URL: d.url } })).stderr).not.toContain("profile");
+  });
+});

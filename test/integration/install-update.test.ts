@@ -4,6 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import postgres from "postgres";
+import { lockKeys } from "../../src/db/lock.ts";
 import { createDb, dumpOrRefusal, migrationsDir, pgship, FIXTURE, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("t");
@@ -215,6 +217,33 @@ describe("dry run and JSON", () => {
     expect(s.migrations).toHaveLength(MIGRATIONS.length);
     expect(s.lastRun).toMatchObject({ command: "up", result: "ok" });
     expect(s.database).not.toContain(d.url.split(":")[2]!.split("@")[0]!);
+  });
+
+  test("status --json: times as the database has them, the lock's holder, and a tracking table without rows", async () => {
+    const d = await db();
+    await pgship(["up", "--to", VERSIONS[1]!], { env: { DATABASE_URL: d.url } });
+    const [row] = await d.sql`select applied_at, started_at from pgship.migrations order by version limit 1`;
+    const [run] = await d.sql`select started_at, finished_at from pgship.history order by id desc limit 1`;
+    // Another session holds the migration lock (what a running 'up' holds).
+    const holder = postgres(d.url, { max: 1, onnotice: () => {}, connection: { application_name: "the-holder" } });
+    try {
+      const [{ pid }] = (await holder.unsafe("select pg_backend_pid() as pid")) as unknown as [{ pid: number }];
+      const [k1, k2] = lockKeys("pgship");
+      await holder.unsafe(`select pg_advisory_lock(${k1}, ${k2})`);
+      const s = json((await pgship(["status", "--json"], { env: { DATABASE_URL: d.url } })).stdout);
+      expect(s.migrations[0].appliedAt).toBe((row!.applied_at as Date).toISOString());
+      expect(s.lastRun).toMatchObject({ startedAt: (run!.started_at as Date).toISOString(), finishedAt: (run!.finished_at as Date).toISOString() });
+      expect(s.lockHolder).toMatchObject({ pid, applicationName: "the-holder", user: "postgres" });
+    } finally {
+      await holder.end();
+    }
+    const free = json((await pgship(["status", "--json"], { env: { DATABASE_URL: d.url } })).stdout);
+    expect(free.lockHolder).toBeNull();
+    // Rows gone, tables kept: managed, nothing applied, the last run still read.
+    await d.sql`delete from pgship.migrations`;
+    const empty = json((await pgship(["status", "--json"], { env: { DATABASE_URL: d.url } })).stdout);
+    expect(empty).toMatchObject({ managed: true, version: null, counts: { applied: 0, pending: MIGRATIONS.length } });
+    expect(empty.lastRun).toMatchObject({ command: "up", result: "ok" });
   });
 
   test("errors under --json are a JSON document too, with the exit code", async () => {
