@@ -13,7 +13,7 @@ import { listArchive } from "../backup/read.ts";
 import { checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
 import { restoreInto } from "../backup/restore-stream.ts";
 import { listBackups as listDir, removeQuietly, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
-import { parseLocation } from "../backup/location.ts";
+import { isS3, parseLocation, parseS3File } from "../backup/location.ts";
 import { cleanS3Partials, listS3, putS3Manifest, resolveS3Backup, s3Location } from "../backup/s3-store.ts";
 import type { Sql } from "../db/connect.ts";
 import { withScratchDatabase } from "../db/scratch.ts";
@@ -246,7 +246,7 @@ async function writePin(b: { manifestPath: string; manifest: Manifest }, pin: Pi
  * stay. A pin that cannot be released is a warning: the update stands.
  */
 export async function releasePreUpdatePins(ctx: OpContext, file: string): Promise<string[]> {
-  const remote = s3Location(file);
+  const remote = isS3(file) ? parseS3File(file).dir : null;
   const where = remote ? remote.url : dirname(file);
   let r: { unpinned: string[]; failed: { file: string; why: string }[] };
   try {

@@ -316,6 +316,39 @@ describeWithPgDump("backups in S3", () => {
     expect(storedNames("backups", "up")).toHaveLength(2);
   }, 60_000);
 
+  test("pins in S3: up --backup pins its backup in the stored manifest, the next update releases it, retention keeps a pinned one; backups pin/unpin s3://…", async () => {
+    const d = await createDb("s3pin");
+    dbs.push(d);
+    const env = envFor(d);
+    const manifests = () => [...stored("backups", "pin")].filter(([k]) => k.endsWith(".json")).map(([, v]) => JSON.parse(v.toString()));
+    expect((await pgship(["up", "--to", "20250203140000"], { env })).code).toBe(0);
+    const first = await pgship(["up", "--to", "20250305093000", "--backup", "s3://backups/pin", "--json"], { env });
+    expect(first.code).toBe(0);
+    expect(json(first.stdout).backup.pinned).toMatchObject({ reason: "pre-update" });
+    expect(manifests().map((m) => m.pinned?.reason)).toEqual(["pre-update"]);
+    const firstFile = manifests()[0].archive.file as string;
+    const second = await pgship(["up", "--backup", "s3://backups/pin", "--json"], { env });
+    expect(second.code).toBe(0);
+    expect(json(second.stdout).backup.unpinned).toEqual([firstFile]);
+    const byFile = () => Object.fromEntries(manifests().map((m) => [m.archive.file, m.pinned?.reason ?? null]));
+    expect(byFile()[firstFile]).toBeNull();
+    expect(Object.values(byFile()).filter((r) => r === "pre-update")).toHaveLength(1);
+    // A manual pin on the older one: --keep-last 1 keeps both (the newest, and the pinned one).
+    const pin = await pgship(["backups", "pin", `s3://backups/pin/${firstFile}`, "--json"], { env });
+    expect(pin.code).toBe(0);
+    expect(json(pin.stdout)).toMatchObject({ changed: true, pinned: { reason: "manual" } });
+    expect(byFile()[firstFile]).toBe("manual");
+    expect((await pgship(["backup", "--dir", "s3://backups/pin", "--keep-last", "1"], { env })).code).toBe(0);
+    expect(Object.keys(byFile())).toContain(firstFile);
+    const unpin = await pgship(["backups", "unpin", `s3://backups/pin/${firstFile}`, "--json"], { env });
+    expect(json(unpin.stdout)).toMatchObject({ changed: true, pinned: null });
+    expect((await pgship(["backup", "--dir", "s3://backups/pin", "--keep-last", "1"], { env })).code).toBe(0);
+    expect(Object.keys(byFile())).not.toContain(firstFile);
+    const missing = await pgship(["backups", "pin", "s3://backups/pin/nothing-here.dump"], { env });
+    expect(missing.code).toBe(1);
+    expect(noStackTrace(missing.stderr)).toBe(true);
+  }, 120_000);
+
   test("--s3-endpoint beats AWS_ENDPOINT_URL; other schemes and s3: without // are usage errors that create nothing", async () => {
     const d = await db(5);
     const ok = await pgship(["backups", "--dir", "s3://backups/none", "--s3-endpoint", s3.endpoint], { env: envFor(d, { AWS_ENDPOINT_URL: "http://127.0.0.1:9" }) });
