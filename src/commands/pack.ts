@@ -14,8 +14,8 @@ import { cwd, execPath } from "../runtime.ts";
 import { diskPaths } from "../source.ts";
 
 export const args = {
-  name: { type: "string", description: "The packed binary's command name (--version, hints; default: pgship.json's)", valueHint: "name" },
-  "display-name": { type: "string", description: "The name shown in help and messages (default: pgship.json's, else the name)", valueHint: "text" },
+  name: { type: "string", description: "The packed binary's command name (--version, hints; default: the project's)", valueHint: "name" },
+  "display-name": { type: "string", description: "The name shown in help and messages (default: the project's, else the name)", valueHint: "text" },
   version: { type: "string", description: "The version it reports (default: the newest migration's version)", valueHint: "version" },
   from: { type: "string", description: "The released binary to brand, for any platform (default: this binary)", valueHint: "file" },
   out: { type: "string", description: "Where to write the packed binary (default: dist/<name>; never the input)", valueHint: "file" },
@@ -24,8 +24,8 @@ export const args = {
 
 export const usage = `Checks the migrations like a build does (a malformed file fails with file:line,
 exit 1), then writes a copy of the binary that carries them and the brand.
-In a directory with ${PROJECT_FILE} (what 'init' writes) its migrationsDir,
-schemaFile, name, displayName and trackingSchema are the defaults; flags win.
+In an app's repository the project file 'init' wrote gives the defaults:
+migrationsDir, schemaFile, name, displayName and trackingSchema; flags win.
 --out defaults to dist/<name>; --tracking-schema to the name in lower case,
 other characters as _.
 A binary that already carries migrations has them replaced. A macOS binary
@@ -33,7 +33,7 @@ must be signed again after packing (codesign -s - FILE on macOS, rcodesign
 sign FILE elsewhere); one signed with a certificate is refused.
 
 Examples:
-  ${brand.binary} pack                  # in the app's repository: dist/<name> from ${PROJECT_FILE}
+  ${brand.binary} pack                  # in the app's repository: writes dist/<name>
   ${brand.binary} pack --migrations-dir db/migrations --name myapp-db \\
     --display-name MyApp --version 1.4.0 --out dist/myapp-db
   ${brand.binary} pack --migrations-dir db/migrations --name myapp-db \\
