@@ -3,10 +3,11 @@
 
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse as parseYaml } from "yaml";
+import { PLATFORMS } from "../../src/init/workflow.ts";
 import { BUN, ensureBinary, noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 import { missing } from "../harness/tools.ts";
@@ -162,6 +163,39 @@ describe("init", () => {
     expect(readdirSync(join(app, "db/migrations"))).toEqual(migrations);
     expectGeneratedFilesValid(app, "other-db");
   });
+
+  test("the workflow's release steps, run as the runner runs them: the name from pgship.json, then pack brands every build from it", async () => {
+    const app = appDir("shop");
+    expect((await pgship(["init", ...REPO, "--display-name", "Shop"], { cwd: app })).code).toBe(0);
+    const [first] = readdirSync(join(app, "db/migrations"));
+    writeFileSync(join(app, "db/migrations", first!), "-- migrate:up\ncreate table orders (id int);\n-- migrate:down\ndrop table orders;\n");
+    const steps: { name?: string; run?: string }[] = parseYaml(readFileSync(join(app, ".github/workflows/db.yml"), "utf8")).jobs.release.steps;
+    const step = (prefix: string) => steps.find((s) => s.name?.startsWith(prefix))!.run!;
+    // The runner: pgship on PATH, and the downloaded build of every platform (here all the same binary).
+    const runner = tempDir();
+    mkdirSync(join(runner, "bin"));
+    symlinkSync(ensureBinary(), join(runner, "bin", "pgship"));
+    for (const p of PLATFORMS) {
+      mkdirSync(join(runner, "from", p), { recursive: true });
+      symlinkSync(ensureBinary(), join(runner, "from", p, "pgship"));
+    }
+    const bash = (script: string, env: Record<string, string>) => spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], { cwd: app, encoding: "utf8", env: { PATH: `${join(runner, "bin")}:${process.env.PATH}`, HOME: runner, RUNNER_TEMP: runner, ...env } });
+    const githubEnv = join(runner, "github-env");
+    const named = bash(step("The binary's name"), { GITHUB_ENV: githubEnv });
+    expect({ status: named.status, stderr: named.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(readFileSync(githubEnv, "utf8")).toBe("NAME=shop-db\n");
+    try {
+      const packed = bash(step("Pack the migrations"), { NAME: "shop-db" });
+      // No snapshot yet ('dump' makes one): pack warns, once per build.
+      expect({ status: packed.status, stderr: packed.stderr.split("\n").filter((l) => l && !/^warning: no db\/schema\.(sql|model\.json): /.test(l)) }).toEqual({ status: 0, stderr: [] });
+      expect(packed.stdout).toEndWith(`shop-db ${first!.slice(0, 14)}\n`);
+      expect(readdirSync(join(app, "dist")).sort()).toEqual(PLATFORMS.map((p) => `shop-db-${p}`).sort());
+      const inspected = await pgship(["pack", "--inspect", "dist/shop-db-darwin-arm64", "--json"], { cwd: app });
+      expect(JSON.parse(inspected.stdout).packed).toMatchObject({ brand: { name: "shop-db", displayName: "Shop", trackingSchema: "shop_db" }, migrations: 1 });
+    } finally {
+      rmSync(join(app, "dist"), { recursive: true, force: true }); // eight copies of the binary
+    }
+  }, 120_000);
 
   const { terminals } = useTerminals();
   test.skipIf(missing("tmux"))("on a terminal it asks for what no flag gave; Enter takes the default", async () => {
