@@ -351,6 +351,8 @@ describe("pgship.json", () => {
     const bad = await pgship(["pack"], { cwd: bare });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('pgship.json: "name": "My App" is not a safe binary name');
+    // --inspect reads no project.
+    expect((await pgship(["pack", "--inspect", ensureBinary()], { cwd: bare })).code).toBe(0);
   });
 
   test("bad JSON, an unknown key, a bad name or schema: one message naming the file, exit 2", async () => {
