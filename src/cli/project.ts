@@ -2,16 +2,18 @@
 // defaults from the pgship.json in the working directory: the migrations
 // directory, the schema file and the tracking schema. Flags still win; with
 // --migrations-dir alone the schema file is the one beside that directory.
+// `pack` also takes its name and display name from the project it returns.
 
-import { loadProject } from "../core/project.ts";
+import { loadProject, type Project } from "../core/project.ts";
 import { cwd } from "../runtime.ts";
 import type { Args } from "./flags.ts";
 
-export function applyProjectDefaults(args: Args): void {
+export function applyProjectDefaults(args: Args): Project | null {
   const project = loadProject(cwd());
-  if (!project) return;
+  if (!project) return null;
   // --migrations-dir alone keeps its default snapshot: schema.sql beside that directory.
   if (args["migrations-dir"] === undefined) args["schema-file"] ??= project.schemaFile;
   args["migrations-dir"] ??= project.migrationsDir;
   args["tracking-schema"] ??= project.trackingSchema;
+  return project;
 }

@@ -78,15 +78,8 @@ jobs:
       contents: write
     steps:
       - uses: actions/checkout@v4
-      - name: Read the project (${w.projectFile})
-        run: |
-          {
-            echo "NAME=$(jq -r '.name' ${w.projectFile})"
-            echo "DISPLAY=$(jq -r '.displayName // .name' ${w.projectFile})"
-            echo "TRACKING=$(jq -r '.trackingSchema // (.name | gsub("[^a-z0-9_]"; "_"))' ${w.projectFile})"
-            echo "MIGRATIONS=$(jq -r '.migrationsDir // "migrations"' ${w.projectFile})"
-            echo "SCHEMA=$(jq -r '.schemaFile // ""' ${w.projectFile})"
-          } >> "$GITHUB_ENV"
+      - name: The binary's name (${w.projectFile})
+        run: echo "NAME=$(jq -r .name ${w.projectFile})" >> "$GITHUB_ENV"
       - name: Download ${binary} for this runner and the ${binary} build of every platform
         run: |
           curl -fsSLo "$RUNNER_TEMP/install.sh" "$PGSHIP_INSTALL_SH"
@@ -101,9 +94,7 @@ jobs:
         run: |
           mkdir -p dist
           for p in ${PLATFORMS.join(" ")}; do
-            ${binary} pack --from "$RUNNER_TEMP/from/$p/${binary}" --out "dist/$NAME-$p" \\
-              --name "$NAME" --display-name "$DISPLAY" --tracking-schema "$TRACKING" \\
-              --migrations-dir "$MIGRATIONS" \${SCHEMA:+--schema-file "$SCHEMA"}
+            ${binary} pack --from "$RUNNER_TEMP/from/$p/${binary}" --out "dist/$NAME-$p"
           done
           "dist/$NAME-linux-x64-baseline" --version
       - name: Compress, add install.sh, write SHA256SUMS

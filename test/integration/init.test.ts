@@ -3,10 +3,11 @@
 
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse as parseYaml } from "yaml";
+import { PLATFORMS } from "../../src/init/workflow.ts";
 import { BUN, ensureBinary, noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 import { missing } from "../harness/tools.ts";
@@ -163,6 +164,39 @@ describe("init", () => {
     expectGeneratedFilesValid(app, "other-db");
   });
 
+  test("the workflow's release steps, run as the runner runs them: the name from pgship.json, then pack brands every build from it", async () => {
+    const app = appDir("shop");
+    expect((await pgship(["init", ...REPO, "--display-name", "Shop"], { cwd: app })).code).toBe(0);
+    const [first] = readdirSync(join(app, "db/migrations"));
+    writeFileSync(join(app, "db/migrations", first!), "-- migrate:up\ncreate table orders (id int);\n-- migrate:down\ndrop table orders;\n");
+    const steps: { name?: string; run?: string }[] = parseYaml(readFileSync(join(app, ".github/workflows/db.yml"), "utf8")).jobs.release.steps;
+    const step = (prefix: string) => steps.find((s) => s.name?.startsWith(prefix))!.run!;
+    // The runner: pgship on PATH, and the downloaded build of every platform (here all the same binary).
+    const runner = tempDir();
+    mkdirSync(join(runner, "bin"));
+    symlinkSync(ensureBinary(), join(runner, "bin", "pgship"));
+    for (const p of PLATFORMS) {
+      mkdirSync(join(runner, "from", p), { recursive: true });
+      symlinkSync(ensureBinary(), join(runner, "from", p, "pgship"));
+    }
+    const bash = (script: string, env: Record<string, string>) => spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], { cwd: app, encoding: "utf8", env: { PATH: `${join(runner, "bin")}:${process.env.PATH}`, HOME: runner, RUNNER_TEMP: runner, ...env } });
+    const githubEnv = join(runner, "github-env");
+    const named = bash(step("The binary's name"), { GITHUB_ENV: githubEnv });
+    expect({ status: named.status, stderr: named.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(readFileSync(githubEnv, "utf8")).toBe("NAME=shop-db\n");
+    try {
+      const packed = bash(step("Pack the migrations"), { NAME: "shop-db" });
+      // No snapshot yet ('dump' makes one): pack warns, once per build.
+      expect({ status: packed.status, stderr: packed.stderr.split("\n").filter((l) => l && !/^warning: no db\/schema\.(sql|model\.json): /.test(l)) }).toEqual({ status: 0, stderr: [] });
+      expect(packed.stdout).toEndWith(`shop-db ${first!.slice(0, 14)}\n`);
+      expect(readdirSync(join(app, "dist")).sort()).toEqual(PLATFORMS.map((p) => `shop-db-${p}`).sort());
+      const inspected = await pgship(["pack", "--inspect", "dist/shop-db-darwin-arm64", "--json"], { cwd: app });
+      expect(JSON.parse(inspected.stdout).packed).toMatchObject({ brand: { name: "shop-db", displayName: "Shop", trackingSchema: "shop_db" }, migrations: 1 });
+    } finally {
+      rmSync(join(app, "dist"), { recursive: true, force: true }); // eight copies of the binary
+    }
+  }, 120_000);
+
   const { terminals } = useTerminals();
   test.skipIf(missing("tmux"))("on a terminal it asks for what no flag gave; Enter takes the default", async () => {
     const app = appDir("shop");
@@ -266,6 +300,60 @@ describe("pgship.json", () => {
     expect((await pgship(["dump", "--check"], { cwd: app, env })).code).toBe(4);
     expect((await pgship(["check"], { cwd: app, env, timeoutMs: 120_000 })).code).toBe(4);
   }, 180_000);
+
+  test("pack takes its sources, name, brand and dist/<name> from it; each flag wins over its key", async () => {
+    const app = project({ name: "myapp-db", displayName: "MyApp", trackingSchema: "myapp_tracking", migrationsDir: "db/migrations", schemaFile: "db/schema.sql" });
+    mkdirSync(join(app, "alt/migrations"), { recursive: true });
+    for (const v of ["20300201000000", "20300202000000"]) writeFileSync(join(app, `alt/migrations/${v}_t.sql`), `-- migrate:up\ncreate table t${v} (id int);\n-- migrate:down\ndrop table t${v};\n`);
+    const packed = async (args: string[]) => {
+      const r = await pgship(["pack", "--from", ensureBinary(), "--json", ...args], { cwd: app });
+      expect({ args, code: r.code }).toEqual({ args, code: 0 });
+      const o = JSON.parse(r.stdout);
+      expect(existsSync(join(app, o.out))).toBe(true);
+      rmSync(join(app, o.out)); // each is the size of the binary
+      return { out: o.out, brand: o.brand, migrations: o.migrations };
+    };
+    // Everything from pgship.json, --out dist/<name>.
+    expect(await packed([])).toEqual({ out: "dist/myapp-db", brand: { name: "myapp-db", displayName: "MyApp", trackingSchema: "myapp_tracking", version: "20300101000000" }, migrations: 1 });
+    // --name alone: the brand's other parts stay the project's, the default --out follows the name.
+    expect(await packed(["--name", "other-db"])).toEqual({ out: "dist/other-db", brand: { name: "other-db", displayName: "MyApp", trackingSchema: "myapp_tracking", version: "20300101000000" }, migrations: 1 });
+    // Every flag.
+    expect(await packed(["--name", "other-db", "--display-name", "Other", "--tracking-schema", "other", "--version", "2.0.0", "--migrations-dir", "alt/migrations", "--out", "out/x"])).toEqual({
+      out: "out/x",
+      brand: { name: "other-db", displayName: "Other", trackingSchema: "other", version: "2.0.0" },
+      migrations: 2,
+    });
+    // No pgship.json: --name is enough, --out is still dist/<name>.
+    const bare = appDir();
+    cpSync(join(app, "alt/migrations"), join(bare, "migrations"), { recursive: true });
+    const r = await pgship(["pack", "--from", ensureBinary(), "--name", "bare-db", "--json"], { cwd: bare });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ out: "dist/bare-db", brand: { name: "bare-db", displayName: "bare-db", trackingSchema: "bare_db" }, migrations: 2 });
+    expect(spawnSync(join(bare, "dist/bare-db"), ["--version"], { encoding: "utf8" }).stdout).toBe("bare-db 20300202000000\n");
+    rmSync(join(bare, "dist"), { recursive: true });
+  }, 120_000);
+
+  test("pack without pgship.json and without --name: one message naming both ways, exit 2, nothing written", async () => {
+    const bare = appDir();
+    mkdirSync(join(bare, "migrations"));
+    writeFileSync(join(bare, "migrations/20300101000000_things.sql"), "-- migrate:up\ncreate table things (id int);\n-- migrate:down\ndrop table things;\n");
+    const r = await pgship(["pack"], { cwd: bare });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("pack needs a name: run it where pgship.json is, or pass --name");
+    expect(r.stderr).toContain("'pgship init' writes pgship.json");
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("error:"))).toHaveLength(1);
+    expect(noStackTrace(r.stderr)).toBe(true);
+    const j = await pgship(["pack", "--json"], { cwd: bare });
+    expect(JSON.parse(j.stdout).error).toMatchObject({ code: "usage", exitCode: 2 });
+    expect(readdirSync(bare)).toEqual(["migrations"]);
+    // A broken pgship.json is its own message.
+    writeFileSync(join(bare, "pgship.json"), JSON.stringify({ name: "My App" }));
+    const bad = await pgship(["pack"], { cwd: bare });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('pgship.json: "name": "My App" is not a safe binary name');
+    // --inspect reads no project.
+    expect((await pgship(["pack", "--inspect", ensureBinary()], { cwd: bare })).code).toBe(0);
+  });
 
   test("bad JSON, an unknown key, a bad name or schema: one message naming the file, exit 2", async () => {
     for (const [json, message] of [
