@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stopAllClusters } from "./cluster.ts";
 
-const root = mkdtempSync(join(tmpdir(), "pgship-run-"));
+const root = mkdtempSync(join(tmpdir(), "test-run-"));
 // Traversable: a cluster started as root runs as the postgres user, in a directory under here.
 chmodSync(root, 0o711);
 process.env.TMPDIR = root;
