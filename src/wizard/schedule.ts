@@ -7,7 +7,9 @@
 
 import { dirname, join, resolve } from "node:path";
 import { confirm, note, password, select, text } from "@clack/prompts";
-import { describeTarget } from "../core/config.ts";
+import { describeTarget, parseDotenv } from "../core/config.ts";
+import { PgshipError } from "../core/errors.ts";
+import { readRegularFile } from "../core/files.ts";
 import { keyPairFile } from "../backup/keys.ts";
 import { describePolicy, type RetentionPolicy } from "../backup/retention.ts";
 import { backup } from "../ops/backup.ts";
@@ -44,6 +46,32 @@ async function askS3(io: WizardIO): Promise<S3Answers> {
   const accessKeyId = await answer(text({ ...io, message: "Access key ID", validate: (v) => (/^\S+$/.test(v ?? "") ? undefined : "the access key ID") }));
   const secretAccessKey = await answer(password({ ...io, message: "Secret access key", mask: "*", validate: (v) => (/^\S+$/.test(v ?? "") ? undefined : "the secret access key") }));
   return { endpoint, location: `s3://${bucket.replace(/^s3:\/\//, "").replace(/\/$/, "")}`, accessKeyId, secretAccessKey };
+}
+
+/**
+ * Runs `fn` with the S3 settings the scheduled runs will have: the AWS_* lines of the env file with
+ * the ones typed, none of this shell's own (cron and systemd do not have them; AWS_ENDPOINT_URL_S3 or
+ * AWS_SESSION_TOKEN here would make the test backup go elsewhere than the nightly one). The process's
+ * own come back afterwards. An S3 error names what was typed, not the environment.
+ */
+async function asScheduled<T>(envFile: string, typed: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const aws = (o: Record<string, string | undefined>) => Object.entries(o).filter(([k]) => k.startsWith("AWS_"));
+  const own = aws(process.env);
+  const set = (pairs: [string, string | undefined][]) => {
+    for (const [k] of aws(process.env)) delete process.env[k];
+    for (const [k, v] of pairs) process.env[k] = v;
+  };
+  set(aws({ ...parseDotenv(readRegularFile(envFile, "the env file") ?? ""), ...typed }));
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof PgshipError && e.code.startsWith("s3_")) {
+      throw new PgshipError(e.code, e.message, { exitCode: e.exitCode, hint: "check the endpoint URL, bucket, access key ID and secret access key typed above", cause: e });
+    }
+    throw e;
+  } finally {
+    set(own);
+  }
 }
 
 export async function scheduleAction(s: Session): Promise<void> {
@@ -134,42 +162,42 @@ export async function scheduleAction(s: Session): Promise<void> {
     }
     opts.backup.encryptTo = [pair.recipient];
   }
-  // S3 credentials for the backup taken now, as the scheduled runs get them from the env file.
-  if (s3) Object.assign(process.env, { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
-
-  const line = new ProgressLine(out(io));
-  line.start(`Backing up ${describeTarget(target)} to ${dir}`);
-  let file: string;
-  try {
-    const written = await backup(s.context({ emit: opEmit(s, line, "Backing up") }), {
-      dir,
-      compression: { method: "auto" },
-      keys: keys ? { recipients: [keys.recipient] } : null,
-      retention,
-      dryRun: false,
-      tools: {},
-    });
-    file = written.file;
-  } catch (e) {
-    line.done("Backup failed: the schedule was not saved", false);
-    throw e;
-  }
-  line.done(`Backup written: ${file}`);
-  s.changes.push(`backup ${file}`);
-  line.start("Test-restoring it into a scratch database");
-  try {
-    const v = await verifyBackup(s.context({ emit: opEmit(s, line, "Test restore") }), {
-      file,
-      keys: { identities: keys ? [keys.identity] : [], passphrases: [] },
-      restore: true,
-      requireManifest: true,
-      tools: {},
-    });
-    line.done(`Test restore passed: ${v.detail}`);
-  } catch (e) {
-    line.done("Test restore failed: the schedule was not saved", false);
-    throw e;
-  }
+  // The backup taken now and its test restore see S3 as the scheduled runs will.
+  await asScheduled(envFile, s3 ? { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } : {}, async () => {
+    const line = new ProgressLine(out(io));
+    line.start(`Backing up ${describeTarget(target)} to ${dir}`);
+    let file: string;
+    try {
+      const written = await backup(s.context({ emit: opEmit(s, line, "Backing up") }), {
+        dir,
+        compression: { method: "auto" },
+        keys: keys ? { recipients: [keys.recipient] } : null,
+        retention,
+        dryRun: false,
+        tools: {},
+      });
+      file = written.file;
+    } catch (e) {
+      line.done("Backup failed: the schedule was not saved", false);
+      throw e;
+    }
+    line.done(`Backup written: ${file}`);
+    s.changes.push(`backup ${file}`);
+    line.start("Test-restoring it into a scratch database");
+    try {
+      const v = await verifyBackup(s.context({ emit: opEmit(s, line, "Test restore") }), {
+        file,
+        keys: { identities: keys ? [keys.identity] : [], passphrases: [] },
+        restore: true,
+        requireManifest: true,
+        tools: {},
+      });
+      line.done(`Test restore passed: ${v.detail}`);
+    } catch (e) {
+      line.done("Test restore failed: the schedule was not saved", false);
+      throw e;
+    }
+  });
   const saved = await scheduleBackup(ctx, { ...opts, print: false });
   s.changes.push(`scheduled backups (${at.every === "hour" ? "hourly" : `daily, ${time || "03:15"}`})`);
   say.success(io, `Automatic backups saved (${saved.backend === "systemd" ? "systemd timer" : "crontab line"}): ${saved.when}, keeping ${saved.retention}.`);

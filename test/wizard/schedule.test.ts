@@ -68,7 +68,7 @@ async function typeS3(term: Terminal, o: { endpoint: string; bucket: string; key
   term.send("Enter");
 }
 
-async function setup(envMode = 0o600) {
+async function setup(envMode = 0o600, extraEnv: Record<string, string> = {}) {
   const d = await createDb("wizsched");
   dbs.push(d);
   expect((await pgship(["install"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
@@ -80,7 +80,7 @@ async function setup(envMode = 0o600) {
   const term = new Terminal([ensureBinary()], {
     cwd: dir,
     width: 250,
-    env: { PATH: base.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", PGSHIP_SCHEDULE_ROOT: root },
+    env: { PATH: base.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", PGSHIP_SCHEDULE_ROOT: root, ...extraEnv },
   });
   terminals.push(term);
   await term.waitFor("What would you like to do?");
@@ -244,7 +244,8 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
 
   test("S3, encrypted: the backup and its test restore in the bucket, the schedule naming s3://, the secret in the env file only, and the crontab line backs up again", async () => {
     const s3 = await server();
-    const { d, dir, root, term, password } = await setup();
+    // S3 settings in the shell that cron will not have: the test backup must not use them (the endpoint beats the typed one).
+    const { d, dir, root, term, password } = await setup(0o600, { AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9", AWS_SESSION_TOKEN: "shell-session-token" });
     await typeS3(term, { endpoint: s3.endpoint, bucket: "backups/wizard", keyId: S3_KEY_ID, secret: SECRET });
     await term.waitFor("Back up every day at");
     term.type("02:30");
@@ -330,6 +331,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
       term.send("Enter");
       await term.waitFor("Backup failed: the schedule was not saved", 60_000);
       await term.waitFor(c.said());
+      await term.waitFor("check the endpoint URL, bucket, access key ID and secret access key typed above");
       await term.waitFor("What would you like to do?");
       term.send("Up", "Enter");
       expect(await term.exitCode()).toBe(0);
