@@ -22,12 +22,25 @@ import { answer, ProgressLine, say, type WizardIO } from "./ui.ts";
 
 interface S3Answers {
   endpoint: string;
+  /** From the endpoint's name (s3.REGION.amazonaws.com and the like); requests are signed for it. */
+  region: string | null;
   location: string;
   accessKeyId: string;
   secretAccessKey: string;
 }
 
 const out = (io: WizardIO) => io.output ?? process.stdout;
+
+/** The region an endpoint names: s3.eu-central-1.amazonaws.com, s3-eu-west-1.amazonaws.com, s3.us-west-004.backblazeb2.com. */
+function regionOf(endpoint: string): string | null {
+  const host = /^https?:\/\/([^/:]+)/i.exec(endpoint)?.[1]?.toLowerCase() ?? "";
+  return /^(?:[^.]+\.)*s3[.-]([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:amazonaws\.com(?:\.cn)?|backblazeb2\.com)$/.exec(host)?.[1] ?? null;
+}
+
+/** The env file's S3 lines for these answers. */
+function s3Vars(s3: S3Answers): Record<string, string> {
+  return { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, ...(s3.region ? { AWS_REGION: s3.region } : {}) };
+}
 
 const count = (v: string | undefined) => (/^\d{1,4}$/.test(v ?? "") ? undefined : "a whole number (0 for none)");
 
@@ -45,7 +58,7 @@ async function askS3(io: WizardIO): Promise<S3Answers> {
   );
   const accessKeyId = await answer(text({ ...io, message: "Access key ID", validate: (v) => (/^\S+$/.test(v ?? "") ? undefined : "the access key ID") }));
   const secretAccessKey = await answer(password({ ...io, message: "Secret access key", mask: "*", validate: (v) => (/^\S+$/.test(v ?? "") ? undefined : "the secret access key") }));
-  return { endpoint, location: `s3://${bucket.replace(/^s3:\/\//, "").replace(/\/$/, "")}`, accessKeyId, secretAccessKey };
+  return { endpoint, region: regionOf(endpoint), location: `s3://${bucket.replace(/^s3:\/\//, "").replace(/\/$/, "")}`, accessKeyId, secretAccessKey };
 }
 
 /**
@@ -118,7 +131,7 @@ export async function scheduleAction(s: Session): Promise<void> {
   const envVars: Record<string, string> = {};
   // Settings typed (or only in the environment) go into the env file, which the schedule reads.
   if (!s.envFile) envVars.DATABASE_URL = target.source === "env" && env().DATABASE_URL ? env().DATABASE_URL! : databaseUrl(target);
-  if (s3) Object.assign(envVars, { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+  if (s3) Object.assign(envVars, s3Vars(s3));
   const opts: ScheduleOptions = {
     name: "backup",
     at,
@@ -133,7 +146,7 @@ export async function scheduleAction(s: Session): Promise<void> {
   const preview = await scheduleBackup(ctx, opts);
   note(
     [
-      `Where:     ${s3 ? `${s3.location} at ${s3.endpoint} (key ID ${s3.accessKeyId}; the secret key goes to ${envFile} only)` : dir}`,
+      `Where:     ${s3 ? `${s3.location} at ${s3.endpoint} (${s3.region ? `region ${s3.region}, ` : ""}key ID ${s3.accessKeyId}; the secret key goes to ${envFile} only)` : dir}`,
       `When:      ${describeTime(at)}`,
       `Keep:      ${describePolicy(retention)}`,
       `Encrypted: ${encrypt ? "yes, to a key pair made for these backups" : "no"}`,
@@ -163,7 +176,7 @@ export async function scheduleAction(s: Session): Promise<void> {
     opts.backup.encryptTo = [pair.recipient];
   }
   // The backup taken now and its test restore see S3 as the scheduled runs will.
-  await asScheduled(envFile, s3 ? { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey } : {}, async () => {
+  await asScheduled(envFile, s3 ? s3Vars(s3) : {}, async () => {
     const line = new ProgressLine(out(io));
     line.start(`Backing up ${describeTarget(target)} to ${dir}`);
     let file: string;

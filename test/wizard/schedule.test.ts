@@ -177,7 +177,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     await term.waitFor("an http:// or https:// URL");
     term.send("C-u");
     for (let i = 0; i < 14; i++) term.send("BSpace");
-    term.type("https://s3.example.com");
+    term.type("https://s3.eu-central-1.amazonaws.com"); // the region is in the name: signed for it, saved for the runs
     term.send("Enter");
     await term.waitFor("Bucket and prefix");
     term.type("my-bucket/app-backups");
@@ -200,10 +200,10 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     await term.waitFor("Plan: automatic backups");
     await term.waitFor("Back up and test-restore now, then save the schedule?");
     const plan = term.screen();
-    expect(plan).toContain("s3://my-bucket/app-backups at https://s3.example.com");
+    expect(plan).toContain("s3://my-bucket/app-backups at https://s3.eu-central-1.amazonaws.com (region eu-central-1, key ID AKIAEXAMPLEKEYID;");
     expect(plan).toContain("daily at 03:15");
     expect(plan).toMatch(/Keep: +4 weekly +│/); // 0 days: no daily rule
-    expect(plan).toContain("AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY written there");
+    expect(plan).toContain("AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION written there");
     term.send("Right", "Enter"); // No
     await term.waitFor("Not saved: nothing was changed.");
     await term.waitFor("What would you like to do?");
