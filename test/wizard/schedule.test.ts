@@ -313,12 +313,13 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
   for (const c of [
     // The message names the endpoint typed (it is no secret) and what to check.
     { name: "a wrong access key ID", endpoint: () => s3!.endpoint, keyId: "NOT-THE-KEY", said: () => `the S3 server ${s3!.endpoint} refused access to s3://backups (InvalidAccessKeyId` },
+    { name: "a bucket that does not exist", endpoint: () => s3!.endpoint, keyId: S3_KEY_ID, bucket: "nosuch/refused", said: () => `S3 bucket "nosuch" does not exist on ${s3!.endpoint}` },
     { name: "an endpoint nobody answers on", endpoint: () => "http://127.0.0.1:9", keyId: S3_KEY_ID, said: () => "cannot reach the S3 server http://127.0.0.1:9: ECONNREFUSED" },
   ]) {
     test(`S3 with ${c.name}: a clear message in the frame, no schedule, the env file untouched`, async () => {
       await server();
       const { dir, root, term, envText } = await setup();
-      await typeS3(term, { endpoint: c.endpoint(), bucket: "backups/refused", keyId: c.keyId, secret: SECRET });
+      await typeS3(term, { endpoint: c.endpoint(), bucket: c.bucket ?? "backups/refused", keyId: c.keyId, secret: SECRET });
       await term.waitFor("Back up every day at");
       term.send("Enter");
       await term.waitFor("Keep one backup per day for how many days?");
