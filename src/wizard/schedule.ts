@@ -212,11 +212,13 @@ export async function scheduleAction(s: Session): Promise<void> {
     }
   });
   const saved = await scheduleBackup(ctx, { ...opts, print: false });
+  if (saved.envVarsSet.length) s.changes.push(`set ${saved.envVarsSet.join(", ")} in ${envFile}`);
   s.changes.push(`scheduled backups (${at.every === "hour" ? "hourly" : `daily, ${time || "03:15"}`})`);
   say.success(io, `Automatic backups saved (${saved.backend === "systemd" ? "systemd timer" : "crontab line"}): ${saved.when}, keeping ${saved.retention}.`);
   note(
     [
       ...saved.files.map((f) => `wrote ${f.path}`),
+      saved.envVarsSet.length ? `set ${saved.envVarsSet.join(", ")} in ${envFile} (mode 0600)` : "",
       saved.activate.length && !saved.activated ? `enable it: ${saved.activate.join(" && ")}` : "",
       `each run: ${saved.command.join(" ")}`,
       `see it: ${s.binary} schedule list; stop it: ${s.binary} schedule remove backup`,

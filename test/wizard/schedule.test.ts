@@ -245,7 +245,8 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
   test("S3, encrypted: the backup and its test restore in the bucket, the schedule naming s3://, the secret in the env file only, and the crontab line backs up again", async () => {
     const s3 = await server();
     // S3 settings in the shell that cron will not have: the test backup must not use them (the endpoint beats the typed one).
-    const { d, dir, root, term, password } = await setup(0o600, { AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9", AWS_SESSION_TOKEN: "shell-session-token" });
+    // The env file starts readable by others: written with the secret, it is 0600.
+    const { d, dir, root, term, password } = await setup(0o644, { AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9", AWS_SESSION_TOKEN: "shell-session-token" });
     await typeS3(term, { endpoint: s3.endpoint, bucket: "backups/wizard", keyId: S3_KEY_ID, secret: SECRET });
     await term.waitFor("Back up every day at");
     term.type("02:30");
@@ -270,6 +271,9 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     const screen = term.screen();
     expect(screen).toContain("Test restore passed: test-restored into a scratch database");
     expect(screen).toContain("keeping 7 daily");
+    // The closing summary names what was written to the env file (names, not values).
+    expect(screen).toContain(`set AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY in ${join(dir, ".env")}`);
+    expect(screen).not.toContain("can be read by other users");
 
     // In the bucket: one encrypted archive and its manifest, which records the read-back and the test restore.
     const objects = stored("backups", "wizard");
