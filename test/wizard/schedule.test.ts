@@ -3,7 +3,10 @@
 // the screens promise is checked on disk: the backup file exists and was
 // test-restored, the secret key is 0600 and named once, the saved crontab line
 // holds the time and retention asked for, and that line, run as cron runs it,
-// writes a backup the key decrypts. The S3 screens are followed to the plan.
+// writes a backup the key decrypts. S3 the same way against a real S3 server
+// (s3rver on loopback, its stored objects read from its own files): the secret
+// typed masked lands in the env file only; refused credentials, a missing bucket
+// or an unreachable endpoint save nothing.
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -310,6 +313,9 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     const after = [...stored("backups", "wizard").keys()].filter((f) => f.endsWith(".dump.age"));
     expect(after).toHaveLength(1);
     expect(after[0]).not.toBe(archives[0]);
+    const second = stored("backups", "wizard");
+    expect([...second.keys()].sort()).toEqual([after[0]!, after[0]!.replace(/\.dump\.age$/, ".manifest.json")].sort());
+    expect(JSON.parse(second.get(after[0]!.replace(/\.dump\.age$/, ".manifest.json"))!.toString()).verified.map((x: { how: string }) => x.how)).toEqual(["readback"]);
     const v = await pgship(["backups", "verify", `s3://backups/wizard/${after[0]}`, "--identity", join(dir, "pgship-backup-key.txt")], { env: { DATABASE_URL: d.url, ...s3.env } });
     expect({ code: v.code, stderr: v.stderr }).toMatchObject({ code: 0 });
   }, 240_000);
