@@ -146,7 +146,7 @@ export async function scheduleAction(s: Session): Promise<void> {
   const preview = await scheduleBackup(ctx, opts);
   note(
     [
-      `Where:     ${s3 ? `${s3.location} at ${s3.endpoint} (${s3.region ? `region ${s3.region}, ` : ""}key ID ${s3.accessKeyId}; the secret key goes to ${envFile} only)` : dir}`,
+      `Where:     ${s3 ? `${s3.location} at ${s3.endpoint} (${s3.region ? `region ${s3.region}, ` : ""}key ID ${s3.accessKeyId}; the secret access key goes to ${envFile} only)` : dir}`,
       `When:      ${describeTime(at)}`,
       `Keep:      ${describePolicy(retention)}`,
       `Encrypted: ${encrypt ? "yes, to a key pair made for these backups" : "no"}`,
