@@ -305,6 +305,8 @@ const withoutOurs = (text: string, name: string) =>
     .filter((l) => !l.endsWith(` ${marker(name)}`))
     .join("\n");
 
+const NOT_SECRET = /^AWS_(ENDPOINT_URL(_S3)?|ACCESS_KEY_ID|REGION|DEFAULT_REGION)$/;
+
 const systemctl = (p: Place, ...args: string[]) => ["systemctl", ...(p.user ? ["--user"] : []), ...args];
 
 export async function scheduleBackup(ctx: OpContext, o: ScheduleOptions): Promise<ScheduleInstalled> {
@@ -317,7 +319,8 @@ export async function scheduleBackup(ctx: OpContext, o: ScheduleOptions): Promis
   const text = readRegularFile(o.envFile, "--env-file");
   if (text === null && !Object.keys(o.envVars).length) throw new UsageError(`${o.envFile}: no such file (given with --env-file)`);
   for (const [k, v] of Object.entries(o.envVars)) {
-    ctx.secrets.push(v);
+    // Where the S3 server is and which key ID is used are no secrets: masking them would hide the endpoint in errors.
+    if (!NOT_SECRET.test(k)) ctx.secrets.push(v);
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\n\r'"$`\\]/.test(v)) throw new UsageError(`the value for ${k} cannot be written to an env file (quotes, $, \`, \\ or a newline)`);
   }
   const after = Object.entries(o.envVars).reduce((t, [k, v]) => upsertDotenv(t, k, v), text ?? "");

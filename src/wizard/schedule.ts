@@ -7,7 +7,9 @@
 
 import { dirname, join, resolve } from "node:path";
 import { confirm, note, password, select, text } from "@clack/prompts";
-import { describeTarget } from "../core/config.ts";
+import { describeTarget, parseDotenv } from "../core/config.ts";
+import { PgshipError } from "../core/errors.ts";
+import { readRegularFile } from "../core/files.ts";
 import { keyPairFile } from "../backup/keys.ts";
 import { describePolicy, type RetentionPolicy } from "../backup/retention.ts";
 import { backup } from "../ops/backup.ts";
@@ -20,12 +22,25 @@ import { answer, ProgressLine, say, type WizardIO } from "./ui.ts";
 
 interface S3Answers {
   endpoint: string;
+  /** From the endpoint's name (s3.REGION.amazonaws.com and the like); requests are signed for it. */
+  region: string | null;
   location: string;
   accessKeyId: string;
   secretAccessKey: string;
 }
 
 const out = (io: WizardIO) => io.output ?? process.stdout;
+
+/** The region an endpoint names: s3.eu-central-1.amazonaws.com, s3-eu-west-1.amazonaws.com, s3.us-west-004.backblazeb2.com. */
+function regionOf(endpoint: string): string | null {
+  const host = /^https?:\/\/([^/:]+)/i.exec(endpoint)?.[1]?.toLowerCase() ?? "";
+  return /^(?:[^.]+\.)*s3[.-]([a-z]{2}(?:-[a-z]+)+-\d+)\.(?:amazonaws\.com(?:\.cn)?|backblazeb2\.com)$/.exec(host)?.[1] ?? null;
+}
+
+/** The env file's S3 lines for these answers. */
+function s3Vars(s3: S3Answers): Record<string, string> {
+  return { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, ...(s3.region ? { AWS_REGION: s3.region } : {}) };
+}
 
 const count = (v: string | undefined) => (/^\d{1,4}$/.test(v ?? "") ? undefined : "a whole number (0 for none)");
 
@@ -43,7 +58,33 @@ async function askS3(io: WizardIO): Promise<S3Answers> {
   );
   const accessKeyId = await answer(text({ ...io, message: "Access key ID", validate: (v) => (/^\S+$/.test(v ?? "") ? undefined : "the access key ID") }));
   const secretAccessKey = await answer(password({ ...io, message: "Secret access key", mask: "*", validate: (v) => (/^\S+$/.test(v ?? "") ? undefined : "the secret access key") }));
-  return { endpoint, location: `s3://${bucket.replace(/^s3:\/\//, "").replace(/\/$/, "")}`, accessKeyId, secretAccessKey };
+  return { endpoint, region: regionOf(endpoint), location: `s3://${bucket.replace(/^s3:\/\//, "").replace(/\/$/, "")}`, accessKeyId, secretAccessKey };
+}
+
+/**
+ * Runs `fn` with the S3 settings the scheduled runs will have: the AWS_* lines of the env file with
+ * the ones typed, none of this shell's own (cron and systemd do not have them; AWS_ENDPOINT_URL_S3 or
+ * AWS_SESSION_TOKEN here would make the test backup go elsewhere than the nightly one). The process's
+ * own come back afterwards. An S3 error names what was typed, not the environment.
+ */
+async function asScheduled<T>(envFile: string, typed: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const aws = (o: Record<string, string | undefined>) => Object.entries(o).filter(([k]) => k.startsWith("AWS_"));
+  const own = aws(process.env);
+  const set = (pairs: [string, string | undefined][]) => {
+    for (const [k] of aws(process.env)) delete process.env[k];
+    for (const [k, v] of pairs) process.env[k] = v;
+  };
+  set(aws({ ...parseDotenv(readRegularFile(envFile, "the env file") ?? ""), ...typed }));
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof PgshipError && e.code.startsWith("s3_")) {
+      throw new PgshipError(e.code, e.message, { exitCode: e.exitCode, hint: "check the endpoint URL, bucket, access key ID and secret access key typed above", cause: e });
+    }
+    throw e;
+  } finally {
+    set(own);
+  }
 }
 
 export async function scheduleAction(s: Session): Promise<void> {
@@ -90,7 +131,7 @@ export async function scheduleAction(s: Session): Promise<void> {
   const envVars: Record<string, string> = {};
   // Settings typed (or only in the environment) go into the env file, which the schedule reads.
   if (!s.envFile) envVars.DATABASE_URL = target.source === "env" && env().DATABASE_URL ? env().DATABASE_URL! : databaseUrl(target);
-  if (s3) Object.assign(envVars, { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+  if (s3) Object.assign(envVars, s3Vars(s3));
   const opts: ScheduleOptions = {
     name: "backup",
     at,
@@ -105,7 +146,7 @@ export async function scheduleAction(s: Session): Promise<void> {
   const preview = await scheduleBackup(ctx, opts);
   note(
     [
-      `Where:     ${s3 ? `${s3.location} at ${s3.endpoint} (key ID ${s3.accessKeyId}; the secret key goes to ${envFile} only)` : dir}`,
+      `Where:     ${s3 ? `${s3.location} at ${s3.endpoint} (${s3.region ? `region ${s3.region}, ` : ""}key ID ${s3.accessKeyId}; the secret access key goes to ${envFile} only)` : dir}`,
       `When:      ${describeTime(at)}`,
       `Keep:      ${describePolicy(retention)}`,
       `Encrypted: ${encrypt ? "yes, to a key pair made for these backups" : "no"}`,
@@ -134,48 +175,50 @@ export async function scheduleAction(s: Session): Promise<void> {
     }
     opts.backup.encryptTo = [pair.recipient];
   }
-  // S3 credentials for the backup taken now, as the scheduled runs get them from the env file.
-  if (s3) Object.assign(process.env, { AWS_ENDPOINT_URL: s3.endpoint, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
-
-  const line = new ProgressLine(out(io));
-  line.start(`Backing up ${describeTarget(target)} to ${dir}`);
-  let file: string;
-  try {
-    const written = await backup(s.context({ emit: opEmit(s, line, "Backing up") }), {
-      dir,
-      compression: { method: "auto" },
-      keys: keys ? { recipients: [keys.recipient] } : null,
-      retention,
-      dryRun: false,
-      tools: {},
-    });
-    file = written.file;
-  } catch (e) {
-    line.done("Backup failed: the schedule was not saved", false);
-    throw e;
-  }
-  line.done(`Backup written: ${file}`);
-  s.changes.push(`backup ${file}`);
-  line.start("Test-restoring it into a scratch database");
-  try {
-    const v = await verifyBackup(s.context({ emit: opEmit(s, line, "Test restore") }), {
-      file,
-      keys: { identities: keys ? [keys.identity] : [], passphrases: [] },
-      restore: true,
-      requireManifest: true,
-      tools: {},
-    });
-    line.done(`Test restore passed: ${v.detail}`);
-  } catch (e) {
-    line.done("Test restore failed: the schedule was not saved", false);
-    throw e;
-  }
+  // The backup taken now and its test restore see S3 as the scheduled runs will.
+  await asScheduled(envFile, s3 ? s3Vars(s3) : {}, async () => {
+    const line = new ProgressLine(out(io));
+    line.start(`Backing up ${describeTarget(target)} to ${dir}`);
+    let file: string;
+    try {
+      const written = await backup(s.context({ emit: opEmit(s, line, "Backing up") }), {
+        dir,
+        compression: { method: "auto" },
+        keys: keys ? { recipients: [keys.recipient] } : null,
+        retention,
+        dryRun: false,
+        tools: {},
+      });
+      file = written.file;
+    } catch (e) {
+      line.done("Backup failed: the schedule was not saved", false);
+      throw e;
+    }
+    line.done(`Backup written: ${file}`);
+    s.changes.push(`backup ${file}`);
+    line.start("Test-restoring it into a scratch database");
+    try {
+      const v = await verifyBackup(s.context({ emit: opEmit(s, line, "Test restore") }), {
+        file,
+        keys: { identities: keys ? [keys.identity] : [], passphrases: [] },
+        restore: true,
+        requireManifest: true,
+        tools: {},
+      });
+      line.done(`Test restore passed: ${v.detail}`);
+    } catch (e) {
+      line.done("Test restore failed: the schedule was not saved", false);
+      throw e;
+    }
+  });
   const saved = await scheduleBackup(ctx, { ...opts, print: false });
+  if (saved.envVarsSet.length) s.changes.push(`set ${saved.envVarsSet.join(", ")} in ${envFile}`);
   s.changes.push(`scheduled backups (${at.every === "hour" ? "hourly" : `daily, ${time || "03:15"}`})`);
   say.success(io, `Automatic backups saved (${saved.backend === "systemd" ? "systemd timer" : "crontab line"}): ${saved.when}, keeping ${saved.retention}.`);
   note(
     [
       ...saved.files.map((f) => `wrote ${f.path}`),
+      saved.envVarsSet.length ? `set ${saved.envVarsSet.join(", ")} in ${envFile} (mode 0600)` : "",
       saved.activate.length && !saved.activated ? `enable it: ${saved.activate.join(" && ")}` : "",
       `each run: ${saved.command.join(" ")}`,
       `see it: ${s.binary} schedule list; stop it: ${s.binary} schedule remove backup`,

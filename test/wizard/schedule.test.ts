@@ -3,9 +3,12 @@
 // the screens promise is checked on disk: the backup file exists and was
 // test-restored, the secret key is 0600 and named once, the saved crontab line
 // holds the time and retention asked for, and that line, run as cron runs it,
-// writes a backup the key decrypts. The S3 screens are followed to the plan.
+// writes a backup the key decrypts. S3 the same way against a real S3 server
+// (s3rver on loopback, its stored objects read from its own files): the secret
+// typed masked lands in the env file only; refused credentials, a missing bucket
+// or an unreachable endpoint save nothing.
 
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,10 +16,62 @@ import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, pgship } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
+import { S3_KEY_ID, startS3, type S3Server } from "../harness/s3.ts";
 
 const { terminals, dbs } = useTerminals();
 
-async function setup(envMode = 0o600) {
+// s3rver checks the access key ID, not the signature: any secret is accepted, so a distinctive one shows where it leaks.
+const SECRET = "wizard-Secret-Qx7vP2mLk9Zt";
+let s3: S3Server | null = null;
+const server = async () => (s3 ??= await startS3(["backups"]));
+afterAll(async () => s3?.stop());
+
+/** Objects under bucket/prefix as s3rver keeps them on disk (name -> bytes). */
+function stored(bucket: string, prefix: string): Map<string, Buffer> {
+  const dir = join(s3!.dir, bucket, prefix);
+  const out = new Map<string, Buffer>();
+  if (!existsSync(dir)) return out;
+  for (const f of readdirSync(dir)) {
+    const m = /^(.*)\._S3rver_object$/.exec(f);
+    if (m) out.set(m[1]!, readFileSync(join(dir, f)));
+  }
+  return out;
+}
+
+/** Every regular file under a directory (recursively), with its text. */
+function filesUnder(dir: string): [string, string][] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .map((f) => [f, readFileSync(f, "latin1")]);
+}
+
+/** The command of a crontab line, run as cron runs it: sh -c, HOME and a minimal PATH, another directory. */
+function runLikeCron(line: string, home: string) {
+  const command = line.split(" ").slice(5).join(" ").replace(/ # pgship-schedule:[a-z0-9-]+$/, "").replace(/\\%/g, "%");
+  return spawnSync("/bin/sh", ["-c", command], { cwd: tmpdir(), encoding: "utf8", env: { HOME: home, PATH: "/usr/bin:/bin", SHELL: "/bin/sh" }, timeout: 120_000 });
+}
+
+/** Picks S3 and types the four fields. */
+async function typeS3(term: Terminal, o: { endpoint: string; bucket: string; keyId: string; secret: string }) {
+  term.send("Down", "Enter"); // S3-compatible storage
+  await term.waitFor("S3 endpoint URL");
+  term.type(o.endpoint);
+  term.send("Enter");
+  await term.waitFor("Bucket and prefix");
+  term.type(o.bucket);
+  term.send("Enter");
+  await term.waitFor("Access key ID");
+  term.type(o.keyId);
+  term.send("Enter");
+  await term.waitFor("Secret access key");
+  term.type(o.secret);
+  await term.waitFor("*".repeat(o.secret.length)); // masked as it is typed
+  term.send("Enter");
+}
+
+async function setup(envMode = 0o600, extraEnv: Record<string, string> = {}) {
   const d = await createDb("wizsched");
   dbs.push(d);
   expect((await pgship(["install"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
@@ -28,7 +83,7 @@ async function setup(envMode = 0o600) {
   const term = new Terminal([ensureBinary()], {
     cwd: dir,
     width: 250,
-    env: { PATH: base.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", PGSHIP_SCHEDULE_ROOT: root },
+    env: { PATH: base.PATH!, HOME: dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1", PGSHIP_SCHEDULE_ROOT: root, ...extraEnv },
   });
   terminals.push(term);
   await term.waitFor("What would you like to do?");
@@ -125,7 +180,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     await term.waitFor("an http:// or https:// URL");
     term.send("C-u");
     for (let i = 0; i < 14; i++) term.send("BSpace");
-    term.type("https://s3.example.com");
+    term.type("https://s3.eu-central-1.amazonaws.com"); // the region is in the name: signed for it, saved for the runs
     term.send("Enter");
     await term.waitFor("Bucket and prefix");
     term.type("my-bucket/app-backups");
@@ -148,10 +203,10 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     await term.waitFor("Plan: automatic backups");
     await term.waitFor("Back up and test-restore now, then save the schedule?");
     const plan = term.screen();
-    expect(plan).toContain("s3://my-bucket/app-backups at https://s3.example.com");
+    expect(plan).toContain("s3://my-bucket/app-backups at https://s3.eu-central-1.amazonaws.com (region eu-central-1, key ID AKIAEXAMPLEKEYID;");
     expect(plan).toContain("daily at 03:15");
     expect(plan).toMatch(/Keep: +4 weekly +│/); // 0 days: no daily rule
-    expect(plan).toContain("AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY written there");
+    expect(plan).toContain("AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION written there");
     term.send("Right", "Enter"); // No
     await term.waitFor("Not saved: nothing was changed.");
     await term.waitFor("What would you like to do?");
@@ -189,4 +244,113 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     expect(existsSync(root)).toBe(false);
     expect(readFileSync(join(dir, ".env"), "utf8")).toBe(envText);
   }, 120_000);
+
+  test("S3, encrypted: the backup and its test restore in the bucket, the schedule naming s3://, the secret in the env file only, and the crontab line backs up again", async () => {
+    const s3 = await server();
+    // S3 settings in the shell that cron will not have: the test backup must not use them (the endpoint beats the typed one).
+    // The env file starts readable by others: written with the secret, it is 0600.
+    const { d, dir, root, term, password } = await setup(0o644, { AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9", AWS_SESSION_TOKEN: "shell-session-token" });
+    await typeS3(term, { endpoint: s3.endpoint, bucket: "backups/wizard", keyId: S3_KEY_ID, secret: SECRET });
+    await term.waitFor("Back up every day at");
+    term.type("02:30");
+    term.send("Enter");
+    await term.waitFor("Keep one backup per day for how many days?");
+    term.type("7");
+    term.send("Enter");
+    await term.waitFor("And one per week for how many weeks?");
+    term.type("0");
+    term.send("Enter");
+    await term.waitFor("Encrypt the backups?");
+    term.send("Enter"); // yes
+    await term.waitFor("Plan: automatic backups");
+    await term.waitFor("Back up and test-restore now, then save the schedule?");
+    expect(term.screen()).toContain(`s3://backups/wizard at ${s3.endpoint} (key ID ${S3_KEY_ID}`);
+    term.send("Enter");
+    await term.waitFor("Automatic backups saved", 90_000);
+    await term.waitFor("What would you like to do?");
+    term.send("Up", "Enter"); // Quit
+    expect(await term.exitCode()).toBe(0);
+    expect(term.strays()).toEqual([]);
+    const screen = term.screen();
+    expect(screen).toContain("Test restore passed: test-restored into a scratch database");
+    expect(screen).toContain("keeping 7 daily");
+    // The closing summary names what was written to the env file (names, not values).
+    expect(screen).toContain(`set AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY in ${join(dir, ".env")}`);
+    expect(screen).not.toContain("can be read by other users");
+
+    // In the bucket: one encrypted archive and its manifest, which records the read-back and the test restore.
+    const objects = stored("backups", "wizard");
+    const archives = [...objects.keys()].filter((f) => f.endsWith(".dump.age"));
+    expect(archives).toHaveLength(1);
+    expect(screen).toContain(`Backup written: s3://backups/wizard/${archives[0]}`);
+    const manifest = JSON.parse(objects.get(archives[0]!.replace(/\.dump\.age$/, ".manifest.json"))!.toString());
+    expect(manifest.verified.map((v: { how: string }) => v.how)).toEqual(["readback", "test-restore"]);
+    expect(objects.get(archives[0]!)!.length).toBe(manifest.archive.bytes);
+
+    // The schedule: the time, the retention and the S3 location; no secret in it.
+    const crontab = readFileSync(join(root, "crontab"), "utf8");
+    const line = crontab.trimEnd().split("\n").at(-1)!;
+    expect(line).toStartWith("30 2 * * * ");
+    expect(line).toContain("--dir s3://backups/wizard --keep-daily 7");
+    expect(line).not.toContain("--keep-weekly");
+    // The env file: 0600, the S3 settings typed, the database URL kept.
+    const envFile = join(dir, ".env");
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
+    const envText = readFileSync(envFile, "utf8");
+    expect(envText).toContain(`DATABASE_URL=${d.url}\n`);
+    expect(envText).toContain(`AWS_ENDPOINT_URL=${s3.endpoint}\n`);
+    expect(envText).toContain(`AWS_ACCESS_KEY_ID=${S3_KEY_ID}\n`);
+    expect(envText).toContain(`AWS_SECRET_ACCESS_KEY=${SECRET}\n`);
+    // The secret nowhere else: not on the screen, in the crontab, the key file or the bucket.
+    expect(screen).not.toContain(SECRET);
+    expect(screen).not.toContain(password);
+    const elsewhere = [...filesUnder(dir), ...filesUnder(s3.dir)].filter(([f, text]) => f !== envFile && text.includes(SECRET)).map(([f]) => f);
+    expect(elsewhere).toEqual([]);
+
+    // The crontab line, run as cron runs it, writes the next backup to the bucket; retention (one a day) drops the first.
+    const run = runLikeCron(line, dir);
+    expect({ status: run.status, stderr: run.stderr }).toMatchObject({ status: 0 });
+    const after = [...stored("backups", "wizard").keys()].filter((f) => f.endsWith(".dump.age"));
+    expect(after).toHaveLength(1);
+    expect(after[0]).not.toBe(archives[0]);
+    const second = stored("backups", "wizard");
+    expect([...second.keys()].sort()).toEqual([after[0]!, after[0]!.replace(/\.dump\.age$/, ".manifest.json")].sort());
+    expect(JSON.parse(second.get(after[0]!.replace(/\.dump\.age$/, ".manifest.json"))!.toString()).verified.map((x: { how: string }) => x.how)).toEqual(["readback"]);
+    const v = await pgship(["backups", "verify", `s3://backups/wizard/${after[0]}`, "--identity", join(dir, "pgship-backup-key.txt")], { env: { DATABASE_URL: d.url, ...s3.env } });
+    expect({ code: v.code, stderr: v.stderr }).toMatchObject({ code: 0 });
+  }, 240_000);
+
+  for (const c of [
+    // The message names the endpoint typed (it is no secret) and what to check.
+    { name: "a wrong access key ID", endpoint: () => s3!.endpoint, keyId: "NOT-THE-KEY", said: () => `the S3 server ${s3!.endpoint} refused access to s3://backups (InvalidAccessKeyId` },
+    { name: "a bucket that does not exist", endpoint: () => s3!.endpoint, keyId: S3_KEY_ID, bucket: "nosuch/refused", said: () => `S3 bucket "nosuch" does not exist on ${s3!.endpoint}` },
+    { name: "an endpoint nobody answers on", endpoint: () => "http://127.0.0.1:9", keyId: S3_KEY_ID, said: () => "cannot reach the S3 server http://127.0.0.1:9: ECONNREFUSED" },
+  ]) {
+    test(`S3 with ${c.name}: a clear message in the frame, no schedule, the env file untouched`, async () => {
+      await server();
+      const { dir, root, term, envText } = await setup();
+      await typeS3(term, { endpoint: c.endpoint(), bucket: c.bucket ?? "backups/refused", keyId: c.keyId, secret: SECRET });
+      await term.waitFor("Back up every day at");
+      term.send("Enter");
+      await term.waitFor("Keep one backup per day for how many days?");
+      term.send("Enter");
+      await term.waitFor("And one per week for how many weeks?");
+      term.send("Enter");
+      await term.waitFor("Encrypt the backups?");
+      term.send("Right", "Enter"); // No
+      await term.waitFor("Back up and test-restore now, then save the schedule?");
+      term.send("Enter");
+      await term.waitFor("Backup failed: the schedule was not saved", 60_000);
+      await term.waitFor(c.said());
+      await term.waitFor("check the endpoint URL, bucket, access key ID and secret access key typed above");
+      await term.waitFor("What would you like to do?");
+      term.send("Up", "Enter");
+      expect(await term.exitCode()).toBe(0);
+      expect(term.strays()).toEqual([]);
+      expect(term.screen()).not.toContain(SECRET);
+      expect(existsSync(root)).toBe(false);
+      expect(readFileSync(join(dir, ".env"), "utf8")).toBe(envText);
+      expect(stored("backups", "refused").size).toBe(0);
+    }, 120_000);
+  }
 });
