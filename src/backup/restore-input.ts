@@ -4,7 +4,10 @@
 
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { PgshipError, UsageError } from "../core/errors.ts";
-import { ageStanzaTypes, type DecryptKeys } from "./age-stream.ts";
+import { ageStanzaTypes, decryptChunks, type DecryptKeys } from "./age-stream.ts";
+import { readChunks } from "./pipeline.ts";
+import { isTar } from "./tar.ts";
+import type { ArchiveFormat } from "./unpack.ts";
 import { isAgeFile } from "./archive-header.ts";
 import { hasDecryptKeys } from "./keys.ts";
 import type { Manifest } from "./manifest.ts";
@@ -96,5 +99,23 @@ export function matchManifest(m: Manifest | null, sha256: string, plainSha256: s
   }
   if (plainSha256 !== null && plainSha256 !== m.archive.plainSha256) {
     throw new PgshipError("backup_corrupt", `${file} decrypts to something other than what was backed up (sha256 ${plainSha256}, expected ${m.archive.plainSha256})`, { hint: "use another backup" });
+  }
+}
+
+/**
+ * How the archive is stored: as its manifest says; without one, from its first
+ * (decrypted) bytes: a tar stream is a directory-format backup. A file that
+ * does not decrypt is called custom here; the check pass then says why.
+ */
+export async function archiveFormat(b: StoredBackup, keys: DecryptKeys | null): Promise<ArchiveFormat> {
+  if (b.manifest) return b.manifest.archive.format;
+  if (!keys) return isTar(firstBytes(b.archivePath!, 512)) ? "directory" : "custom";
+  try {
+    const it = await decryptChunks(readChunks(b.archivePath!), keys);
+    const first = await it.next();
+    await it.return(undefined);
+    return !first.done && isTar(first.value) ? "directory" : "custom";
+  } catch {
+    return "custom";
   }
 }

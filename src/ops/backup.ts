@@ -27,6 +27,8 @@ export interface BackupOptions {
   /** Take no backup, delete nothing: what `retention` would delete after a backup now. */
   dryRun: boolean;
   tools: ToolLocation;
+  /** Parallel pg_dump workers (directory format); null or absent: one custom-format stream. */
+  jobs?: number | null;
 }
 
 /** A backup written and verified: the `backup --json` document. */
@@ -102,7 +104,7 @@ async function retentionDryRun(ctx: OpContext, dir: string, policy: RetentionPol
 export async function backupWith(
   ctx: OpContext,
   db: Db,
-  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string },
+  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; jobs?: number | null },
 ): Promise<TakenBackup> {
   const progress = bytesProgress(ctx.emit, o.label);
   try {
@@ -114,6 +116,7 @@ export async function backupWith(
       compression: o.compression,
       keys: o.keys,
       retention: o.retention,
+      jobs: o.jobs ?? null,
       interrupt: ctx.interrupt,
       emit: ctx.emit,
       onProgress: (n) => progress.update(n),

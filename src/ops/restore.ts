@@ -12,7 +12,7 @@ import { brand } from "../brand.ts";
 import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
 import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
-import { checkedBackup, keysFor, matchManifest, wrongKeyHint } from "../backup/restore-input.ts";
+import { archiveFormat, checkedBackup, keysFor, matchManifest, wrongKeyHint } from "../backup/restore-input.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { historyArgs, keptAt, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
@@ -55,6 +55,8 @@ export interface RestoreOptions {
   safetyBackup: boolean;
   keys: DecryptKeys;
   tools: ToolLocation;
+  /** pg_restore workers (the backup is unpacked into a private temporary directory first); absent or 1: one stream. */
+  jobs?: number | null;
 }
 
 /** What the backup is, as its manifest (or the archive's header) says. */
@@ -244,6 +246,11 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
   const b = checkedBackup(resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: opts.otherApp });
   const keys = keysFor(b, file, opts.keys);
   const tools = opts.tools;
+  const jobs = opts.jobs ?? 1;
+  const format = await archiveFormat(b, keys);
+  if ((format === "directory" || jobs > 1) && tools.container) {
+    throw new UsageError(`${format === "directory" ? `${file} is a parallel (directory-format) backup` : "--jobs"}: it is unpacked into a local directory, which the tools in a container cannot read`, "restore with local client tools (--pg-bin) instead of --docker-container");
+  }
   const target = ctx.target();
   const live = target.database;
   if (into === live) throw new UsageError(`--into ${into} is the live database`, "drop --into to replace the live database");
@@ -271,6 +278,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
       const safety = restorePlan.mode === "in-place" && restorePlan.safetyBackup ? `a safety backup of "${live}" is taken first, into ${restorePlan.safetyBackup}` : "no copy of the current database is kept (--no-safety-backup)";
       warn(ctx, `${why}: restoring in place, in one transaction (${safety})`);
     }
+    if (mode === "in-place" && jobs > 1) warn(ctx, `--jobs ${jobs} is ignored: an in-place restore runs in one transaction, with one pg_restore`);
     if (liveDb && (mode === "swap" || mode === "in-place") && !opts.keepOwner) {
       // --no-owner makes the restoring role the owner of everything: the app may lose access if it connects as another role.
       const [o] = await any.sql.unsafe<{ owner: string }[]>("select pg_get_userbyid(datdba) as owner from pg_database where datname = $1", [live]);
@@ -290,7 +298,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     const checked = await ctx.interrupt
       // With a manifest, its sha256 vouches for every stored byte, so decrypting as far as pg_restore --list reads is enough
       // here; the restore itself decrypts everything and checks the plain sha256 before anything is committed or swapped.
-      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole), { cancel }))
+      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole, format), { cancel }))
       .catch((e: unknown) => {
         if (e instanceof PgshipError && e.code === "wrong_key") throw new PgshipError(e.code, e.message, { hint: wrongKeyHint(b) });
         throw e;
@@ -356,6 +364,9 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
           keys,
           expected: { sha256: checked.stored.hex(), plainSha256: b.manifest?.archive.plainSha256 ?? checked.plain.hex() },
           ownership: { keepOwner: Boolean(opts.keepOwner), keepAcl: Boolean(opts.keepAcl) },
+          format,
+          jobs,
+          stopped: () => ctx.interrupt.interrupted,
           target,
           track,
           onBytes: (n: number) => progress.update(n),
