@@ -34,7 +34,7 @@ export interface StreamOptions {
   into: RunningProc | null;
   /** Consumes the plain archive instead of a process (unpacking it into a directory); closedEarly: it stopped reading. */
   sink?: (src: AsyncIterable<Uint8Array>) => Promise<{ closedEarly: boolean }>;
-  /** Keep reading after the consumer stopped, so the hashes cover the whole file. */
+  /** Keep reading after the consumer stopped, so the hashes cover the whole file (false: they cover what was read). */
   drain: boolean;
   /** Stop draining (the user interrupted). */
   stop?: () => boolean;
@@ -87,7 +87,7 @@ export async function streamArchive(path: string, o: StreamOptions): Promise<Str
   else if (o.sink) ({ closedEarly } = await o.sink(src));
   else for await (const _ of src) void _;
   const plainComplete = !(partial && closedEarly);
-  if (partial && !o.stop?.()) {
+  if (partial && o.drain && !o.stop?.()) {
     for await (const c of readChunks(path)) {
       stored.update(c);
       o.onBytes?.(stored.bytes);
@@ -107,7 +107,9 @@ export interface ListedArchive extends StreamResult {
  * reads its header and table of contents, and gives the hashes. Changes
  * nothing anywhere. `--list` stops after the table of contents; with `whole`,
  * pg_restore reads every data block too (into /dev/null), so a truncated
- * archive is refused.
+ * archive is refused. With hashAll false (a restore that checks the hashes
+ * on its own pass, before anything it does becomes visible), reading stops
+ * where pg_restore --list stops: the hashes cover only what was read.
  */
 export async function listArchive(
   path: string,
@@ -119,13 +121,14 @@ export async function listArchive(
   decryptAll = true,
   whole = false,
   format: ArchiveFormat = "custom",
+  hashAll = true,
 ): Promise<ListedArchive> {
-  if (format === "directory") return listDirectoryArchive(path, file, keys, pgRestore, track, stopped, decryptAll, whole);
+  if (format === "directory") return listDirectoryArchive(path, file, keys, pgRestore, track, stopped, decryptAll, whole, hashAll);
   const list = startProc(toolSpec(pgRestore, whole ? pgRestoreReadAllArgs() : pgRestoreListArgs(), {}, { stdin: true }), { stdin: "pipe", stdout: "ignore" });
   track(list);
   let r: StreamResult;
   try {
-    r = await streamArchive(path, { keys, into: list, drain: true, stop: stopped, decryptAll: decryptAll || whole });
+    r = await streamArchive(path, { keys, into: list, drain: hashAll || whole, stop: stopped, decryptAll: decryptAll || whole });
   } catch (e) {
     list.kill("SIGKILL");
     await list.exited;
@@ -175,12 +178,13 @@ async function listDirectoryArchive(
   stopped: () => boolean,
   decryptAll: boolean,
   whole: boolean,
+  hashAll: boolean,
 ): Promise<ListedArchive> {
   const tmp = privateTempDir("check");
   try {
     let r: StreamResult;
     try {
-      r = await streamArchive(path, { keys, into: null, sink: unpackInto(tmp.path, "directory", { tocOnly: !whole, drain: !keys || decryptAll || whole }), drain: true, stop: stopped, decryptAll: decryptAll || whole });
+      r = await streamArchive(path, { keys, into: null, sink: unpackInto(tmp.path, "directory", { tocOnly: !whole, drain: whole || (hashAll && (!keys || decryptAll)) }), drain: hashAll || whole, stop: stopped, decryptAll: decryptAll || whole });
     } catch (e) {
       if (stopped()) throw new PgshipError("interrupted", `interrupted while checking ${file}: nothing was changed`, { exitCode: ExitCode.interrupted });
       throw e instanceof AgeError ? decryptError(e, file) : e instanceof TarError ? tarCorrupt(file, e) : e;

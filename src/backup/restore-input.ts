@@ -2,7 +2,7 @@
 // that it has a sound manifest of this app (or the user said it need not),
 // and that the keys given fit how it is encrypted.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { PgshipError, UsageError } from "../core/errors.ts";
 import { ageStanzaTypes, decryptChunks, type DecryptKeys } from "./age-stream.ts";
 import { readChunks } from "./pipeline.ts";
@@ -87,6 +87,16 @@ export function wrongKeyHint(b: StoredBackup): string {
   if (e?.mode === "recipients") return `it is encrypted to ${e.recipients.join(", ")}; pass the identity file of one of them (age-keygen -y KEYFILE prints a key's recipient)`;
   if (e?.mode === "passphrase") return "the passphrase is wrong; check the --passphrase-file";
   return "pass the identity or passphrase it was encrypted with";
+}
+
+/** The file has the size its manifest says (a file cut short is refused before it is read). */
+export function matchManifestSize(m: Manifest, path: string, file: string): void {
+  const size = statSync(path).size;
+  if (size !== m.archive.bytes) {
+    throw new PgshipError("backup_corrupt", `${file} does not match its manifest: it is ${size} bytes, the manifest says ${m.archive.bytes}`, {
+      hint: "the file was cut short, modified or damaged after it was written; use another backup",
+    });
+  }
 }
 
 /** The file read back as its manifest says it was written. */

@@ -24,7 +24,7 @@ export interface RestoreInput {
   file: string;
   keys: DecryptKeys | null;
   /** The hashes the file must have (from the check pass, or the manifest); null when nothing is known. */
-  expected: { sha256: string; plainSha256: string } | null;
+  expected: { sha256: string; plainSha256: string; fromManifest?: boolean } | null;
   ownership: OwnershipFlags;
   target: ConnectionTarget;
   /** How the archive is stored (the manifest's archive.format); absent: custom. */
@@ -41,6 +41,11 @@ export interface RestoreInput {
 function hashesDiffer(input: RestoreInput, stored: string, plain: string): PgshipError | null {
   const e = input.expected;
   if (!e || (e.sha256 === stored && e.plainSha256 === plain)) return null;
+  if (e.fromManifest) {
+    return e.sha256 !== stored
+      ? new PgshipError("backup_corrupt", `${input.file} does not match its manifest: sha256 ${stored}, the manifest says ${e.sha256}`, { hint: "the file was modified or damaged after it was written; use another backup" })
+      : new PgshipError("backup_corrupt", `${input.file} decrypts to something other than what was backed up (sha256 ${plain}, expected ${e.plainSha256})`, { hint: "use another backup" });
+  }
   return new PgshipError("backup_corrupt", `${input.file} does not match the checksum it should have (sha256 ${stored}, expected ${e.sha256})`, {
     hint: "the file is damaged, or something changed it during the restore; use another backup, or copy it somewhere safe and retry",
   });

@@ -12,7 +12,7 @@ import { brand } from "../brand.ts";
 import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
 import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
-import { archiveFormat, checkedBackup, keysFor, matchManifest, wrongKeyHint } from "../backup/restore-input.ts";
+import { archiveFormat, checkedBackup, keysFor, matchManifest, matchManifestSize, wrongKeyHint } from "../backup/restore-input.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { historyArgs, keptAt, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
@@ -295,15 +295,20 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     // The check pass: reads the whole file, changes nothing anywhere. Without a manifest (nothing vouches for the
     // bytes) and in a dry run (which is the check), pg_restore reads every data block, so a truncated archive is refused.
     const whole = !b.manifest || Boolean(opts.dryRun);
+    // With a manifest, a restore reads the file once: this pass stops where pg_restore --list does (header and table of
+    // contents, decrypted that far), and the restore pass checks both sha256 against the manifest before anything it
+    // built is swapped in or committed (a file that fails is refused then, and the half-built database dropped).
+    const once = Boolean(b.manifest) && !opts.dryRun;
+    if (b.manifest) matchManifestSize(b.manifest, b.archivePath!, file);
     const checked = await ctx.interrupt
       // With a manifest, its sha256 vouches for every stored byte, so decrypting as far as pg_restore --list reads is enough
       // here; the restore itself decrypts everything and checks the plain sha256 before anything is committed or swapped.
-      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole, format), { cancel }))
+      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole, format, !once), { cancel }))
       .catch((e: unknown) => {
         if (e instanceof PgshipError && e.code === "wrong_key") throw new PgshipError(e.code, e.message, { hint: wrongKeyHint(b) });
         throw e;
       });
-    matchManifest(b.manifest, checked.stored.hex(), checked.plainComplete ? checked.plain.hex() : null, file);
+    if (!once) matchManifest(b.manifest, checked.stored.hex(), checked.plainComplete ? checked.plain.hex() : null, file);
     ctx.interrupt.check();
     // The user pointed at this file, so it is restored; but a backup of another database is worth a word.
     if (b.manifest && b.manifest.database !== live) {
@@ -319,7 +324,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     const plan = describePlan(restorePlan, { live, sessions });
     const summary = {
       file: b.archivePath!,
-      bytes: checked.stored.bytes,
+      bytes: b.manifest?.archive.bytes ?? checked.stored.bytes,
       createdAt: m?.createdAt ?? checked.header.createdAt,
       database: m?.database ?? checked.header.database,
       schemaVersion: backupVersion,
@@ -362,7 +367,9 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
           path: b.archivePath!,
           file: basename(file),
           keys,
-          expected: { sha256: checked.stored.hex(), plainSha256: b.manifest?.archive.plainSha256 ?? checked.plain.hex() },
+          expected: once
+            ? { sha256: b.manifest!.archive.sha256, plainSha256: b.manifest!.archive.plainSha256, fromManifest: true }
+            : { sha256: checked.stored.hex(), plainSha256: b.manifest?.archive.plainSha256 ?? checked.plain.hex() },
           ownership: { keepOwner: Boolean(opts.keepOwner), keepAcl: Boolean(opts.keepAcl) },
           format,
           jobs,
