@@ -5,7 +5,7 @@
 // writes (plain file names, regular files), so a crafted file can never write
 // outside the directory it is unpacked into.
 
-import { readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { readChunks } from "./pipeline.ts";
 
@@ -55,7 +55,7 @@ export async function* tarDirectory(dir: string): AsyncGenerator<Uint8Array> {
   const names = readdirSync(dir).sort((a, b) => (a === TOC ? -1 : b === TOC ? 1 : a < b ? -1 : a > b ? 1 : 0));
   for (const name of names) {
     const path = join(dir, name);
-    const st = statSync(path);
+    const st = lstatSync(path);
     if (!st.isFile() || !PLAIN_NAME.test(name)) throw new TarError(`${path}: not a plain file of a directory-format dump`);
     yield header(name, st.size, st.mtimeMs);
     let n = 0;
