@@ -105,7 +105,7 @@ export interface TarSink {
  * complete, well-formed archive of plain files.
  */
 export async function untar(src: AsyncIterable<Uint8Array>, open: (name: string, size: number) => Promise<TarSink | null | "stop">): Promise<{ names: string[]; stopped: boolean }> {
-  const names: string[] = [];
+  const names = new Set<string>();
   const head = new Uint8Array(BLOCK);
   let headUsed = 0;
   let sink: TarSink | null = null;
@@ -146,10 +146,10 @@ export async function untar(src: AsyncIterable<Uint8Array>, open: (name: string,
         ended = true;
         continue;
       }
-      if (names.includes(h.name)) throw new TarError(`${h.name} appears twice`);
-      names.push(h.name);
+      if (names.has(h.name)) throw new TarError(`${h.name} appears twice`);
+      names.add(h.name);
       const s = await open(h.name, h.size);
-      if (s === "stop") return { names, stopped: true };
+      if (s === "stop") return { names: [...names], stopped: true };
       sink = s;
       left = h.size;
       pad = (BLOCK - (h.size % BLOCK)) % BLOCK;
@@ -160,6 +160,6 @@ export async function untar(src: AsyncIterable<Uint8Array>, open: (name: string,
     }
   }
   if (!ended || left > 0) throw new TarError("the tar archive is cut short");
-  if (!names.includes(TOC)) throw new TarError("the archive holds no toc.dat");
-  return { names, stopped: false };
+  if (!names.has(TOC)) throw new TarError("the archive holds no toc.dat");
+  return { names: [...names], stopped: false };
 }
