@@ -1,8 +1,14 @@
-// bun run build [--migrations-dir DIR] [--schema-file F] [--outfile PATH] [--target bun-linux-x64] [--package-json F]
+// bun run build [--migrations-dir DIR] [--schema-file F] [--outfile PATH] [--target bun-linux-x64]
+//               [--project DIR] [--package-json F]
 // Validates the migrations (a malformed file fails the build with file:line),
 // embeds them with their sha256 checksums and the snapshot, and compiles one
-// executable named by package.json's pgship.binaryName. --package-json builds
-// with another package.json's name, version and `pgship` section (an app's).
+// executable named after the project.
+//
+// Branding and sources, first found wins: --package-json F (another package.json's
+// name, version and `pgship` section, an app's); DIR/pgship.json (--project DIR,
+// default the working directory: name, displayName, trackingSchema,
+// releaseRepository, and the default migrationsDir and schemaFile); this
+// repository's package.json `pgship` section with ./migrations and ./schema.sql.
 
 import { parseArgs } from "node:util";
 import { relative, resolve } from "node:path";
@@ -10,21 +16,44 @@ import ownPkg from "../package.json" with { type: "json" };
 import { parseAdoptSection, unknownMapTargets } from "../src/core/adopt-map.ts";
 import { MigrationFileError, PgshipError } from "../src/core/errors.ts";
 import { readExistingFile } from "../src/core/files.ts";
+import { loadProject, type Project } from "../src/core/project.ts";
 import { indexOf, parseMigrationSet } from "../src/core/migration-set.ts";
 import { modelPathFor, readModelFile, readSnapshotFile, readSourceFiles, type Bundle } from "../src/source.ts";
 
 const { values } = parseArgs({
   options: {
-    "migrations-dir": { type: "string", default: "migrations" },
-    "schema-file": { type: "string", default: "schema.sql" },
+    "migrations-dir": { type: "string" },
+    "schema-file": { type: "string" },
     outfile: { type: "string" },
     target: { type: "string" },
+    project: { type: "string" },
     "package-json": { type: "string" },
   },
 });
 const ownPkgPath = resolve(import.meta.dir, "..", "package.json");
-const pkg: typeof ownPkg = values["package-json"] ? JSON.parse(readExistingFile(resolve(values["package-json"]))) : ownPkg;
+let project: Project | null = null;
+if (!values["package-json"]) {
+  try {
+    project = loadProject(resolve(values.project ?? "."));
+  } catch (e) {
+    if (!(e instanceof PgshipError)) throw e;
+    console.error(e.message);
+    console.error("build failed");
+    process.exit(1);
+  }
+  if (!project && values.project) {
+    console.error(`build failed: no pgship.json in ${values.project}`);
+    process.exit(1);
+  }
+}
+const pkg: typeof ownPkg = values["package-json"]
+  ? JSON.parse(readExistingFile(resolve(values["package-json"])))
+  : project
+    ? { ...ownPkg, pgship: { ...ownPkg.pgship, binaryName: project.name, displayName: project.displayName, trackingSchema: project.trackingSchema, releaseRepository: project.releaseRepository ?? ownPkg.pgship.releaseRepository } }
+    : ownPkg;
 values.outfile ??= `dist/${pkg.pgship.binaryName}`;
+values["migrations-dir"] ??= project ? relative(".", project.migrationsDir) || "." : "migrations";
+values["schema-file"] ??= project ? relative(".", project.schemaFile) : "schema.sql";
 
 const dir = resolve(values["migrations-dir"]!);
 let set, snapshot;

@@ -9,6 +9,8 @@ export const brand = {
   binary: pkg.pgship.binaryName,
   display: pkg.pgship.displayName,
   trackingSchema: pkg.pgship.trackingSchema,
+  /** owner/repo whose GitHub releases hold this binary (install.sh, and the workflow `init` writes, download from it). */
+  releaseRepository: pkg.pgship.releaseRepository,
   /** Alembic revision id → version, for `baseline --from alembic` (checked by the build). */
   alembicMap: parseAdoptSection((pkg.pgship as { adopt?: unknown }).adopt).alembic,
 };

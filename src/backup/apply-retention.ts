@@ -2,7 +2,7 @@
 // written and verified (or, with --dry-run, as if one were written now).
 // Only good backups of the same app and database are candidates: a broken
 // or foreign file is never deleted by retention, and neither is the backup
-// just written.
+// just written nor a pinned one (kept with the reason "pinned …").
 
 import { basename } from "node:path";
 import { PgshipError } from "../core/errors.ts";
@@ -44,8 +44,11 @@ export async function applyRetention(
   const decision = selectRetention(items, policy);
   const byId = new Map(candidates.map((b) => [b.manifest!.archive.file, b]));
   const when = (id: string) => (id === NEW ? (newest as { createdAt: string }).createdAt : byId.get(id)!.manifest!.createdAt);
-  const kept = decision.keep.map((k) => ({ file: k.id, createdAt: when(k.id), reasons: k.reasons }));
-  const remove = decision.remove.filter((id) => id !== justWritten);
+  const pinOf = (id: string) => (id === NEW ? null : (byId.get(id)?.manifest?.pinned ?? null));
+  const pinReason = (id: string) => `pinned (${pinOf(id)!.reason})`;
+  const kept = decision.keep.map((k) => ({ file: k.id, createdAt: when(k.id), reasons: pinOf(k.id) ? [...k.reasons, pinReason(k.id)] : k.reasons }));
+  for (const id of decision.remove) if (pinOf(id)) kept.push({ file: id, createdAt: when(id), reasons: [pinReason(id)] });
+  const remove = decision.remove.filter((id) => id !== justWritten && !pinOf(id));
   if (decision.remove.includes(justWritten)) kept.unshift({ file: justWritten, createdAt: when(justWritten), reasons: ["just written"] });
   const deleted: RetentionOutcome["deleted"] = [];
   for (const id of remove) {

@@ -22,6 +22,16 @@ export interface Verification {
   detail?: string;
 }
 
+/**
+ * A pinned backup is never deleted by retention. `pre-update`: taken before an
+ * update (`up --backup`, the wizard); the next successful update's backup takes
+ * its place. `manual`: `backups pin`, until `backups unpin`.
+ */
+export interface Pin {
+  reason: "pre-update" | "manual";
+  at: string;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   app: string;
@@ -50,6 +60,8 @@ export interface Manifest {
   createdAt: string;
   durationMs: number;
   verified: Verification[];
+  /** Absent in manifests written before pins existed: not pinned. */
+  pinned?: Pin | null;
 }
 
 export const ARCHIVE_EXT = ".dump";
@@ -149,6 +161,8 @@ export function parseManifest(text: string): ManifestResult {
   need(isIsoDate(v.createdAt), "createdAt must be an ISO date");
   need(isCount(v.durationMs), "durationMs must be a whole number");
   need(Array.isArray(v.verified) && v.verified.every((x) => isObj(x) && isIsoDate(x.at) && (x.how === "readback" || x.how === "test-restore")), "verified must be a list of {at, how}");
+  const pin = v.pinned;
+  need(pin === undefined || pin === null || (isObj(pin) && (pin.reason === "pre-update" || pin.reason === "manual") && isIsoDate(pin.at)), "pinned must be null or {reason: pre-update|manual, at}");
   if (isObj(a) && typeof a.file === "string" && e !== undefined) {
     const encryptedName = a.file.endsWith(ENCRYPTED_EXT);
     if (e === null && encryptedName) p.push("archive.file ends in .age but encryption is null");

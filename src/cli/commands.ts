@@ -9,6 +9,8 @@ export interface CommandModule {
   args: ArgsDef;
   usage?: string;
   run(ctx: Context, args: Args): Promise<number | void>;
+  /** Reads the defaults of --migrations-dir, --schema-file and --tracking-schema from ./pgship.json. */
+  project?: boolean;
 }
 
 export interface CommandEntry {
@@ -31,5 +33,6 @@ export const commands: Record<string, CommandEntry> = {
   restore: { description: "Restore a backup: checked first, built beside the live database and swapped in", load: () => import("../commands/restore.ts") },
   check: { description: "CI gate: snapshot equals replay, every down undoes its up, snapshot and model current", load: () => import("../commands/check.ts") },
   doctor: { description: "Check connection, tools, lock, migrations and drift; each finding with its fix", load: () => import("../commands/doctor.ts") },
+  init: { description: "Ship the database with an app: first migration, pgship.json, CI workflow, branded install.sh", load: () => import("../commands/init.ts") },
   verify: { description: "Compare the live schema with the one its version should have; --fix repairs additive drift", load: () => import("../commands/verify.ts") },
 };

@@ -11,7 +11,7 @@ import { stdoutColumns } from "../runtime.ts";
 const GROUPS: [string, string[]][] = [
   ["For servers", ["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]],
   ["Backups", ["backup", "backups", "restore"]],
-  ["For developers", ["new", "dump", "check"]],
+  ["For developers", ["new", "dump", "check", "init"]],
 ];
 
 const DB = ["database-url", "env-file", "wait", "tracking-schema"];
@@ -34,6 +34,7 @@ const GLOBALS: Record<string, string[]> = {
   new: ["json", "quiet", "verbose", "migrations-dir"],
   dump: [...DB, ...OUT, ...MIGRATIONS],
   check: [...DB, ...OUT, ...MIGRATIONS],
+  init: ["json", "quiet", "verbose", "yes", "tracking-schema", ...MIGRATIONS],
 };
 
 export const globalsFor = (command: string): string[] => Object.keys(globalArgs).filter((n) => n === "help" || (GLOBALS[command]?.includes(n) ?? true));
@@ -77,7 +78,7 @@ function flagRow(name: string, d: FlagDef): [string, string] {
 
 /** Two columns, the second wrapped; a first column too wide for the layout puts its text on the next line. */
 function columns(rows: [string, string][], width: number): string[] {
-  const left = Math.min(Math.max(...rows.map(([l]) => l.length)), 26);
+  const left = Math.min(Math.max(...rows.map(([l]) => l.length)), 28);
   const at = 2 + left + 2;
   const out: string[] = [];
   for (const [l, r] of rows) {

@@ -3,7 +3,8 @@
 
 import type { ArgsDef } from "citty";
 import { commands } from "./commands.ts";
-import { brand, createContext } from "./context.ts";
+import { brand, createContext, type Context } from "./context.ts";
+import type { AlertTargets } from "./alerts.ts";
 import { globalArgs, parseStrict } from "./flags.ts";
 import { commandUsage, mainUsage } from "./help.ts";
 import { printJson } from "./output.ts";
@@ -63,6 +64,7 @@ async function main(): Promise<number> {
     return ExitCode.ok;
   }
   const args = parseStrict(rest, defs);
+  if (mod.project) (await import("./project.ts")).applyProjectDefaults(args);
   const interrupt = new Interrupt();
   let signals = 0;
   const onInterrupt = () => {
@@ -75,7 +77,11 @@ async function main(): Promise<number> {
   };
   onSignal("SIGINT", onInterrupt);
   onSignal("SIGTERM", onInterrupt);
+  // Before the context: it records the command line, which may hold a --ping token.
+  const alerts = "ping" in mod.args ? await import("./alerts.ts") : null;
+  const targets = alerts ? alerts.alertTargets(args, env(), redactor) : null;
   const ctx = createContext(args, interrupt);
+  if (alerts && targets) return runWithAlerts(alerts, ctx, name, targets, () => mod.run(ctx, args));
   try {
     // The outcome decides: work that committed before the signal landed reports what it did.
     return (await mod.run(ctx, args)) ?? ExitCode.ok;
@@ -84,25 +90,79 @@ async function main(): Promise<number> {
   }
 }
 
-/** Prints an error (text on stderr, and the JSON document on --json), every string scrubbed. */
-function report(e: unknown, json: boolean, verbose: boolean, secrets: Redactor): number {
+/**
+ * A run with --ping / --notify: the start report, the command, then its
+ * success or failure report and the outcome POSTed, before the outcome is
+ * printed (so --json carries what went wrong with the reports).
+ */
+async function runWithAlerts(
+  lib: typeof import("./alerts.ts"),
+  ctx: Context,
+  command: string,
+  targets: AlertTargets,
+  run: () => Promise<number | void>,
+): Promise<number> {
+  const { summaryLine } = lib;
+  const alerts = new lib.Alerts(targets, ctx.emit, ctx.interrupt, ctx.secrets);
+  const print = ctx.result;
+  let held: { value: unknown; text: () => string } | null = null;
+  ctx.result = (value, text) => void (held = { value, text });
+  await alerts.ping("start", `${brand.binary} ${command}: started`);
+  let code: number;
+  try {
+    code = (await run()) ?? ExitCode.ok;
+  } catch (e) {
+    const f = failure(e, ctx.secrets);
+    await alerts.ping("fail", summaryLine(command, `error: ${f.doc.error.message}`, f.exitCode));
+    await alerts.notify({ ...f.doc, alerts: alerts.json });
+    return report(e, ctx.json, Boolean(ctx.args.verbose), ctx.secrets, { alerts: alerts.json });
+  }
+  const out = held as { value: unknown; text: () => string } | null;
+  const value = out ? ctx.secrets.scrubValue(out.value) : { ok: code === ExitCode.ok };
+  await alerts.ping(code === ExitCode.ok ? "success" : "fail", summaryLine(command, out ? ctx.secrets.scrub(out.text()) : "done", code));
+  await alerts.notify({ ...(value as object), alerts: alerts.json });
+  if (out) print({ ...(value as object), alerts: alerts.json }, out.text);
+  return code;
+}
+
+interface Failure {
+  doc: { ok: false; error: { code: ErrorCode; message: string; hint: string | null; exitCode: number } };
+  exitCode: number;
+  /** Not a PgshipError: a bug, reported as such. */
+  unexpected: boolean;
+  /** The stack, for --verbose. */
+  detail: string | null;
+}
+
+/** An error as the --json document reports it, every string scrubbed. */
+function failure(e: unknown, secrets: Redactor): Failure {
   // A permission error the up-front checks did not foresee is still the user's to fix, not a bug.
   if (isInsufficientPrivilege(e)) e = fromServerPermissionError(e);
   const scrub = (t: string) => secrets.scrub(t);
   if (isPgshipError(e)) {
-    if (json) printJson({ ok: false, error: { code: e.code, message: scrub(e.message), hint: e.hint === undefined ? null : scrub(e.hint), exitCode: e.exitCode } });
-    writeStderr(`error: ${scrub(e.message)}\n`);
-    if (e.hint) writeStderr(`  ${scrub(e.hint)}\n`);
-    if (verbose && e.cause instanceof Error) writeStderr(`${scrub(e.cause.stack ?? String(e.cause))}\n`);
-    return e.exitCode;
+    const detail = e.cause instanceof Error ? scrub(e.cause.stack ?? String(e.cause)) : null;
+    return { doc: { ok: false, error: { code: e.code, message: scrub(e.message), hint: e.hint === undefined ? null : scrub(e.hint), exitCode: e.exitCode } }, exitCode: e.exitCode, unexpected: false, detail };
   }
   const message = e instanceof Error ? e.message : String(e);
-  const code: ErrorCode = "unexpected";
-  if (json) printJson({ ok: false, error: { code, message: scrub(message), hint: null, exitCode: 1 } });
-  writeStderr(`error: unexpected failure: ${scrub(message)}\n`);
-  if (verbose && e instanceof Error) writeStderr(`${scrub(e.stack ?? "")}\n`);
-  else writeStderr("  run again with --verbose for details, and report it if it persists\n");
-  return ExitCode.error;
+  const detail = e instanceof Error ? scrub(e.stack ?? "") : null;
+  return { doc: { ok: false, error: { code: "unexpected", message: scrub(message), hint: null, exitCode: ExitCode.error } }, exitCode: ExitCode.error, unexpected: true, detail };
+}
+
+/** Prints an error (text on stderr, and the JSON document on --json), every string scrubbed. */
+function report(e: unknown, json: boolean, verbose: boolean, secrets: Redactor, extra: Record<string, unknown> = {}): number {
+  const f = failure(e, secrets);
+  const { message, hint } = f.doc.error;
+  if (json) printJson({ ...f.doc, ...extra });
+  if (f.unexpected) {
+    writeStderr(`error: unexpected failure: ${message}\n`);
+    if (verbose && f.detail !== null) writeStderr(`${f.detail}\n`);
+    else writeStderr("  run again with --verbose for details, and report it if it persists\n");
+    return f.exitCode;
+  }
+  writeStderr(`error: ${message}\n`);
+  if (hint) writeStderr(`  ${hint}\n`);
+  if (verbose && f.detail !== null) writeStderr(`${f.detail}\n`);
+  return f.exitCode;
 }
 
 /** Runs the command line and exits with its code: the only place that exits the process. */

@@ -14,6 +14,7 @@ import { encryptKeys } from "../backup/keys.ts";
 import { describeEncryption } from "../backup/manifest.ts";
 import { describePolicy } from "../backup/retention.ts";
 import { encryptArgs, keyFlags, retentionArgs, retentionPolicy, toolArgs, toolLocation } from "../cli/backup-flags.ts";
+import { alertArgs } from "../cli/alerts.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { backup, type BackupOptions, type BackupResult } from "../ops/backup.ts";
@@ -26,6 +27,7 @@ export const args = {
   ...retentionArgs,
   "dry-run": { type: "boolean", description: "Take no backup, delete nothing: show what the --keep-* flags would delete" },
   ...toolArgs,
+  ...alertArgs,
 } as const satisfies ArgsDef;
 
 export const usage = `Writes DIR/<database>-<UTC time>.dump (.dump.age when encrypted) and a .manifest.json beside it,
@@ -37,7 +39,8 @@ Examples:
   ${brand.binary} backup --dir /var/backups/app --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --json
   ${brand.binary} backup --dir /var/backups/app --jobs 4                          # 4 parallel pg_dump workers
   ${brand.binary} backup --dir /var/backups/app --keep-last 3 --dry-run          # what would be deleted
-  ${brand.binary} backup --dir /backups --docker-container db                      # pg_dump inside the db container`;
+  ${brand.binary} backup --dir /backups --docker-container db                      # pg_dump inside the db container
+  ${brand.binary} backup --dir /var/backups/app --ping https://hc-ping.com/<uuid>   # monitored: start, then success or failure`;
 
 export function requireDir(a: Args): string {
   if (!a.dir) throw new UsageError("--dir is required", `say where backups go, e.g. ${brand.binary} backup --dir /var/backups/app`);

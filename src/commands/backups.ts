@@ -13,11 +13,11 @@ import { decryptArgs, keyFlags, toolArgs, toolLocation } from "../cli/backup-fla
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { table } from "../cli/output.ts";
-import { listBackups, verifyBackup, type BackupListing, type ListedBackup } from "../ops/backups.ts";
+import { listBackups, pinBackup, verifyBackup, type BackupListing, type ListedBackup, type PinOutcome } from "../ops/backups.ts";
 import { cwd } from "../runtime.ts";
 export const args = {
-  action: { type: "positional", required: false, description: "verify (or nothing, to list)" },
-  file: { type: "positional", required: false, description: "backup file to verify" },
+  action: { type: "positional", required: false, description: "verify, pin or unpin (or nothing, to list)" },
+  file: { type: "positional", required: false, description: "backup file to verify, pin or unpin" },
   dir: { type: "string", description: "Directory to list (default: the current directory)", valueHint: "dir" },
   ...decryptArgs,
   restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database", negativeDescription: "verify: only checksum, decrypt and list the archive; no test restore, no database" },
@@ -29,11 +29,15 @@ export const usage = `Statuses: ok (manifest valid, archive present with the rec
 shown), no-manifest (interrupted or not made by ${brand.display}). VERIFIED shows the strongest check passed:
 readback (when written) or test-restore (by 'backups verify').
 verify exits 0 when the backup restores, 1 when it does not (the message says why), 2 on usage errors.
+PINNED: retention never deletes the backup. 'pre-update': taken before an update (up --backup, the
+wizard), unpinned when a later update succeeds; 'manual': by 'backups pin', until 'backups unpin'.
 Examples:
   ${brand.binary} backups --dir /var/backups/app
   ${brand.binary} backups --dir /var/backups/app --json
   ${brand.binary} backups verify /var/backups/app/app-20250601T020000Z.dump.age --identity ~/backup-key.txt
-  ${brand.binary} backups verify app-20250601T020000Z.dump --no-restore        # without a database`;
+  ${brand.binary} backups verify app-20250601T020000Z.dump --no-restore        # without a database
+  ${brand.binary} backups pin /var/backups/app/app-20250601T020000Z.dump         # keep it whatever --keep-* says
+  ${brand.binary} backups unpin /var/backups/app/app-20250601T020000Z.dump`;
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const action = a.action as string | undefined;
@@ -42,7 +46,13 @@ export async function run(ctx: Context, a: Args): Promise<number> {
     ctx.result(listing, () => listText(listing));
     return ExitCode.ok;
   }
-  if (action !== "verify") throw new UsageError(`unknown backups action "${action}"`, `use '${brand.binary} backups --dir DIR' to list, or '${brand.binary} backups verify FILE'`);
+  if (action === "pin" || action === "unpin") {
+    if (!a.file) throw new UsageError(`backups ${action} needs a FILE`, `e.g. ${brand.binary} backups ${action} /var/backups/app/app-20250601T020000Z.dump`);
+    const outcome = await pinBackup(ctx, { file: String(a.file), pin: action === "pin" });
+    ctx.result(outcome, () => pinText(outcome));
+    return ExitCode.ok;
+  }
+  if (action !== "verify") throw new UsageError(`unknown backups action "${action}"`, `use '${brand.binary} backups --dir DIR' to list, or '${brand.binary} backups verify|pin|unpin FILE'`);
   if (!a.file) throw new UsageError("backups verify needs a FILE", `e.g. ${brand.binary} backups verify /var/backups/app/app-20250601T020000Z.dump`);
   const file = String(a.file);
   const outcome = await verifyBackup(ctx, {
@@ -58,10 +68,17 @@ export async function run(ctx: Context, a: Args): Promise<number> {
 
 const nameOf = (b: ListedBackup) => (b.file ? basename(b.file) : "?");
 
+export function pinText(o: PinOutcome): string {
+  const name = basename(o.file);
+  if (!o.pinned) return o.changed ? `${name}: unpinned; retention may delete it again.` : `${name}: was not pinned.`;
+  const what = o.pinned.reason === "pre-update" ? "pinned as the backup before an update" : "pinned";
+  return `${name}: ${o.changed ? "" : "already "}${what} (since ${o.pinned.at.slice(0, 19).replace("T", " ")} UTC); retention never deletes it.`;
+}
+
 export function listText(l: BackupListing): string {
   const { dir, backups, partials } = l;
   if (!backups.length && !partials.length) return `No backups in ${dir}.`;
-  const t = [["CREATED (UTC)", "DATABASE", "SCHEMA", "SIZE", "ENCRYPTED", "STATUS", "VERIFIED", "FILE"]];
+  const t = [["CREATED (UTC)", "DATABASE", "SCHEMA", "SIZE", "ENCRYPTED", "STATUS", "VERIFIED", "FILE", "PINNED"]];
   for (const b of backups) {
     // Without a manifest (app is null) little is known.
     const known = b.app !== null;
@@ -75,6 +92,7 @@ export function listText(l: BackupListing): string {
       b.status,
       v ? `${v.how} ${v.at.slice(0, 10)}` : "no",
       nameOf(b),
+      b.pinned ? b.pinned.reason : "no",
     ]);
   }
   const out = [`Backups in ${dir}:`, table(t)];

@@ -9,6 +9,9 @@ import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { check, type CheckOutcome, type Problem } from "../ops/check.ts";
 
+/** Defaults from ./pgship.json. */
+export const project = true;
+
 export const args = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump (to compare schema.sql byte for byte)", valueHint: "dir" },
   "skip-stairway": { type: "boolean", description: "Skip the up -> down -> up test of every migration" },
@@ -16,6 +19,7 @@ export const args = {
 } as const satisfies ArgsDef;
 
 export const usage = `Needs a server where the role may create databases (CI's PostgreSQL service). Exit 4 on any problem.
+Reads migrationsDir, schemaFile and trackingSchema from ./pgship.json when there is one.
 Examples:
   ${brand.binary} check --database-url postgres://postgres:postgres@localhost:5432/postgres
   ${brand.binary} check --json`;

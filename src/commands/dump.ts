@@ -9,12 +9,16 @@ import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { dump, type DumpOutcome } from "../ops/dump.ts";
 
+/** Defaults from ./pgship.json. */
+export const project = true;
+
 export const args = {
   "pg-bin": { type: "string", description: "Directory holding pg_dump", valueHint: "dir" },
   check: { type: "boolean", description: "Do not write: exit 4 if schema.sql or schema.model.json is not what dump would write" },
 } as const satisfies ArgsDef;
 
 export const usage = `Needs a server where the role may create databases (a development server), and pg_dump.
+Reads migrationsDir, schemaFile and trackingSchema from ./pgship.json when there is one.
 Writes schema.sql (the snapshot) and schema.model.json (the catalog model at every migration,
 which 'verify' compares with at the database's version).
 Examples:

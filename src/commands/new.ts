@@ -11,13 +11,17 @@ import type { Args } from "../cli/flags.ts";
 import { cwd } from "../runtime.ts";
 import { TEMPLATE_MARK } from "../core/migration-file.ts";
 
+/** Defaults from ./pgship.json. */
+export const project = true;
+
 export const args = {
   name: { type: "positional", description: "What the migration does, e.g. add_webhook_url", required: true },
   // --no-transaction (a boolean named "no-..." cannot be given: the parser reads --no-X as X=false).
   transaction: { type: "boolean", default: true, description: "Start from the template that runs in one transaction", negativeDescription: "Start from the transaction:false template (CREATE INDEX CONCURRENTLY, batched backfills)" },
 } as const satisfies ArgsDef;
 
-export const usage = `Examples:
+export const usage = `Writes into the migrationsDir of ./pgship.json when there is one, else ./migrations.
+Examples:
   ${brand.binary} new add_webhook_url
   ${brand.binary} new index_api_keys_user --no-transaction`;
 

@@ -8,8 +8,10 @@ import { formatDuration } from "../core/duration.ts";
 import { ExitCode, UsageError } from "../core/errors.ts";
 import type { TakenBackup } from "../backup/create.ts";
 import { backupBeforeMigrating } from "../ops/backup.ts";
+import { releasePreUpdatePins } from "../ops/backups.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
+import { alertArgs } from "../cli/alerts.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "../cli/backup-flags.ts";
@@ -31,6 +33,7 @@ export const args = {
   ...migrateArgs,
   adopt: { type: "boolean", description: "Adopt a database dbmate, golang-migrate, Prisma or Alembic migrated (as 'baseline --from'), then apply what is pending" },
   ...preBackupArgs,
+  ...alertArgs,
 } as const satisfies ArgsDef;
 export const run = (ctx: Context, a: Args) => runMigrate(ctx, a, "up");
 export const usage = `Empty database: fresh install from the snapshot. Installed database: pending migrations.
@@ -39,7 +42,8 @@ dbmate, golang-migrate, Prisma or Alembic migrated is adopted first (schema chec
 Examples:
   ${brand.binary} up --database-url postgres://app@db:5432/app --wait 60s   # container entrypoint
   ${brand.binary} up --dry-run                                               # show plan and SQL
-  ${brand.binary} up --backup /var/backups/app                               # verified backup first (see 'backup')
+  ${brand.binary} up --backup /var/backups/app                               # verified backup first, pinned (see 'backup')
+  ${brand.binary} up --ping https://hc-ping.com/<uuid>                       # report start, success or failure
   ${brand.binary} up --adopt                                                 # take over from dbmate & co, then migrate`;
 
 export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Promise<number> {
@@ -66,7 +70,11 @@ export async function runMigrate(ctx: Context, a: Args, mode: MigrateMode): Prom
     throw withRestoreHint(e, backup, a);
   });
   const taken = backup as TakenBackup | null;
-  const json = taken ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a) } } : r;
+  // The update succeeded: the backup taken before it replaces the earlier pre-update pin.
+  const unpinned = taken ? releasePreUpdatePins(ctx, taken.archivePath) : [];
+  const json = taken
+    ? { ...r, backup: { file: taken.archivePath, manifest: taken.manifestPath, sha256: taken.manifest.archive.sha256, restore: restoreCommand(taken, a), pinned: taken.manifest.pinned ?? null, unpinned } }
+    : r;
   ctx.result(json, () => summary(r));
   return r.drift && a["fail-on-drift"] ? ExitCode.drift : ExitCode.ok;
 }

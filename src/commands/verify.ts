@@ -8,6 +8,7 @@ import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode } from "../core/errors.ts";
 import { renderFindings } from "../catalog/diff.ts";
+import { alertArgs } from "../cli/alerts.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { manualText, verify, type VerifyOptions, type VerifyOutcome } from "../ops/verify.ts";
@@ -15,6 +16,7 @@ import { manualText, verify, type VerifyOptions, type VerifyOutcome } from "../o
 export const args = {
   fix: { type: "boolean", description: "Repair additive drift (missing columns, indexes, constraints, ...) in one transaction" },
   "dry-run": { type: "boolean", description: "With --fix: print the repair SQL, change nothing" },
+  ...alertArgs,
 } as const satisfies ArgsDef;
 
 export const usage = `Compares with the exact schema of the database's version (pending migrations are not drift).

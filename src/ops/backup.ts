@@ -10,7 +10,8 @@ import type { EncryptKeys } from "../backup/age-stream.ts";
 import { applyRetention, type RetentionOutcome } from "../backup/apply-retention.ts";
 import type { CompressionChoice } from "../backup/compression.ts";
 import { takeBackup, type TakenBackup } from "../backup/create.ts";
-import type { Encryption, Verification } from "../backup/manifest.ts";
+import type { Encryption, Pin, Verification } from "../backup/manifest.ts";
+import { setPin } from "../backup/pins.ts";
 import { policyIsEmpty, type RetentionPolicy } from "../backup/retention.ts";
 import type { Db } from "../db/connect.ts";
 import type { ToolLocation } from "../tools/pg-tools.ts";
@@ -29,6 +30,8 @@ export interface BackupOptions {
   tools: ToolLocation;
   /** Parallel pg_dump workers (directory format); null or absent: one custom-format stream. */
   jobs?: number | null;
+  /** Pin the new backup (retention never deletes it): the wizard's backup before an update. */
+  pin?: Pin["reason"];
 }
 
 /** A backup written and verified: the `backup --json` document. */
@@ -48,6 +51,8 @@ export interface BackupWritten {
   verified: Verification[];
   durationMs: number;
   retention: RetentionOutcome | null;
+  /** Set when the backup was pinned (see `backups pin`). */
+  pinned: Pin | null;
 }
 
 /** `backup --dry-run`: what retention would delete after a backup now. */
@@ -89,6 +94,7 @@ export async function backup(ctx: OpContext, opts: BackupOptions): Promise<Backu
     verified: m.verified,
     durationMs: m.durationMs,
     retention: out.retention,
+    pinned: m.pinned ?? null,
   };
 }
 
@@ -104,11 +110,12 @@ async function retentionDryRun(ctx: OpContext, dir: string, policy: RetentionPol
 export async function backupWith(
   ctx: OpContext,
   db: Db,
-  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; jobs?: number | null },
+  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; pin?: Pin["reason"]; jobs?: number | null },
 ): Promise<TakenBackup> {
   const progress = bytesProgress(ctx.emit, o.label);
+  let out: TakenBackup;
   try {
-    return await takeBackup(db, ctx.target(), {
+    out = await takeBackup(db, ctx.target(), {
       dir: o.dir,
       schema: ctx.schema,
       app: { name: brand.binary, version: brand.version },
@@ -124,6 +131,15 @@ export async function backupWith(
   } finally {
     progress.done();
   }
+  if (o.pin) {
+    try {
+      out = { ...out, manifest: setPin(out, { reason: o.pin, at: new Date().toISOString() }) };
+    } catch (e) {
+      // The backup is good; only the pin is missing, so retention could delete it later.
+      ctx.emit({ type: "warn", message: `the backup was written, but could not be pinned in ${out.manifestPath}: ${(e as Error).message}` });
+    }
+  }
+  return out;
 }
 
 /** `up` / `update --backup DIR`: where the backup before migrating goes, and how. */
@@ -133,11 +149,14 @@ export interface PreBackupOptions {
   tools: ToolLocation;
 }
 
-/** The verified backup taken under the migration lock right before the first migration runs. */
+/**
+ * The verified backup taken under the migration lock right before the first
+ * migration runs, pinned; `releasePreUpdatePins` unpins the earlier one once the update succeeded.
+ */
 export async function backupBeforeMigrating(ctx: OpContext, db: Db, o: PreBackupOptions): Promise<TakenBackup> {
   ctx.emit({ type: "info", message: `backing up to ${o.dir} before migrating` });
   try {
-    const out = await backupWith(ctx, db, { ...o, compression: { method: "auto" }, retention: {}, label: "backup" });
+    const out = await backupWith(ctx, db, { ...o, compression: { method: "auto" }, retention: {}, label: "backup", pin: "pre-update" });
     ctx.emit({ type: "info", message: `backup written: ${out.archivePath} (${formatBytes(out.manifest.archive.bytes)}, verified)` });
     return out;
   } catch (e) {

@@ -5,8 +5,10 @@
 import { resolve } from "node:path";
 import { interrupted } from "../core/cancel.ts";
 import { isPgshipError, PgshipError } from "../core/errors.ts";
+import { basename, dirname } from "node:path";
 import type { DecryptKeys } from "../backup/age-stream.ts";
-import { lastVerification, type Encryption, type Verification } from "../backup/manifest.ts";
+import { lastVerification, type Encryption, type Pin, type Verification } from "../backup/manifest.ts";
+import { releaseEarlierPreUpdatePins, setPin } from "../backup/pins.ts";
 import { listArchive } from "../backup/read.ts";
 import { archiveFormat, checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
 import { restoreInto } from "../backup/restore-stream.ts";
@@ -34,6 +36,8 @@ export interface ListedBackup {
   encryption: Encryption | null;
   /** The strongest check passed (readback when written, test-restore by verify). */
   verified: Verification | null;
+  /** Pinned: retention never deletes it. */
+  pinned: Pin | null;
 }
 
 /** `backups --json`. */
@@ -65,6 +69,7 @@ function row(b: StoredBackup): ListedBackup {
     encrypted: m ? m.encryption !== null : Boolean(b.archivePath?.endsWith(".age")),
     encryption: m?.encryption ?? null,
     verified: m ? lastVerification(m) : null,
+    pinned: m?.pinned ?? null,
   };
 }
 
@@ -174,4 +179,60 @@ async function scratchSummary(sql: Sql, schema: string): Promise<{ tables: numbe
       where c.relkind in ('r', 'p') and n.nspname !~ '^pg_' and n.nspname <> 'information_schema'`,
   );
   return { tables: Number(r!.tables), version: await appliedVersion(sql, schema) };
+}
+
+export interface PinOptions {
+  /** The backup as the person named it (.dump, .dump.age or its .manifest.json). */
+  file: string;
+  /** true: pin (reason "manual"); false: unpin, whatever pinned it. */
+  pin: boolean;
+}
+
+/** `backups pin|unpin FILE --json`. */
+export interface PinOutcome {
+  ok: true;
+  file: string;
+  manifest: string;
+  /** The pin now (null: not pinned). */
+  pinned: Pin | null;
+  /** false when it already was as asked. */
+  changed: boolean;
+}
+
+/** Pins a backup (retention never deletes it) or releases its pin. Needs the backup's manifest, where the pin is kept. */
+export async function pinBackup(ctx: OpContext, opts: PinOptions): Promise<PinOutcome> {
+  const b = resolveBackupFile(opts.file);
+  if (!b.manifestPath || !b.manifest) {
+    const why = b.manifestPath ? `its manifest is not valid (${b.problems.join("; ")})` : "it has no manifest (not a backup written by this tool, or one that was interrupted)";
+    throw new PgshipError("backup_no_manifest", `cannot ${opts.pin ? "pin" : "unpin"} ${opts.file}: ${why}`, {
+      hint: `a pin is kept in the backup's manifest; list the backups with '${ctx.binary} backups --dir ${dirname(b.archivePath ?? opts.file)}'`,
+    });
+  }
+  const current = b.manifest.pinned ?? null;
+  const file = b.archivePath ?? b.manifestPath;
+  if (opts.pin ? current !== null : current === null) return { ok: true, file, manifest: b.manifestPath, pinned: current, changed: false };
+  const m = setPin({ manifestPath: b.manifestPath, manifest: b.manifest }, opts.pin ? { reason: "manual", at: new Date().toISOString() } : null);
+  return { ok: true, file, manifest: b.manifestPath, pinned: m.pinned ?? null, changed: true };
+}
+
+/**
+ * After an update succeeded: the backup taken before it keeps its pin, and the
+ * pre-update pins of earlier updates (same directory, app and database) are
+ * released, so retention can delete those again. Manual pins stay. A pin that
+ * cannot be released is a warning: the update stands.
+ */
+export function releasePreUpdatePins(ctx: OpContext, file: string): string[] {
+  const dir = dirname(file);
+  let r: ReturnType<typeof releaseEarlierPreUpdatePins>;
+  try {
+    const kept = resolveBackupFile(file).manifest;
+    if (!kept) throw new Error(`the manifest of ${basename(file)} cannot be read`);
+    r = releaseEarlierPreUpdatePins(dir, kept);
+  } catch (e) {
+    ctx.emit({ type: "warn", message: `updated, but the earlier pre-update backups in ${dir} stay pinned: ${(e as Error).message}` });
+    return [];
+  }
+  for (const f of r.failed) ctx.emit({ type: "warn", message: `updated, but ${f.file} stays pinned: ${f.why}` });
+  for (const f of r.unpinned) ctx.emit({ type: "info", message: `unpinned ${f} (pinned before an earlier update; ${basename(file)} is pinned now)` });
+  return r.unpinned;
 }

@@ -14,7 +14,7 @@ import type { Context } from "../cli/context.ts";
 import { ExitCode, isPgshipError } from "../core/errors.ts";
 import { formatBytes } from "../core/format.ts";
 import { backup, type BackupWritten } from "../ops/backup.ts";
-import { listBackups, type ListedBackup } from "../ops/backups.ts";
+import { listBackups, releasePreUpdatePins, type ListedBackup } from "../ops/backups.ts";
 import { migrate } from "../ops/migrate.ts";
 import { previewRestore, restore, type RestoreOptions, type RestoreOutcome } from "../ops/restore.ts";
 import { cwd, execPath } from "../runtime.ts";
@@ -110,9 +110,11 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
     return;
   }
   let restoreHint = "";
+  let backupFile: string | null = null;
   if (backupDir) {
-    const file = await backupAction(s, { quiet: true, dir: backupDir });
+    const file = await backupAction(s, { quiet: true, dir: backupDir, pin: true });
     if (!file) return;
+    backupFile = file;
     restoreHint = `${s.binary} restore ${file} --yes`;
   }
   let applied = 0;
@@ -128,6 +130,8 @@ export async function updateAction(s: Session, report: StatusReport): Promise<vo
   try {
     const r = await migrate(ctx, { mode: "update", acceptChanged });
     s.changes.push(`updated to ${r.to}`);
+    // The backup taken before this update replaces the earlier pre-update pin.
+    if (backupFile) releasePreUpdatePins(ctx, backupFile);
     say.success(s.io, `Updated: the database is at ${r.to} (${r.steps.length} migration${r.steps.length === 1 ? "" : "s"} in ${formatDuration(r.durationMs)}).`);
     if (r.drift) say.warn(s.io, `The schema differs from the expected one in ${r.drift} place(s): run the health check.`);
   } catch (e) {
@@ -163,14 +167,14 @@ function opEmit(s: Session, line: ProgressLine, verb: string): Emit {
 }
 
 /** Returns the backup file written, or null. */
-export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string } = {}): Promise<string | null> {
+export async function backupAction(s: Session, opts: { quiet?: boolean; dir?: string; pin?: boolean } = {}): Promise<string | null> {
   const dir = opts.dir ?? ((await askBackupDir(s)) || "./backups");
   const line = new ProgressLine(out(s));
   const ctx = s.context({ emit: opEmit(s, line, "Backing up") });
   line.start(`Backing up ${describeTarget(ctx.target())} to ${dir}`);
   let written: BackupWritten;
   try {
-    written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {} });
+    written = await backup(ctx, { dir, compression: { method: "auto" }, keys: null, retention: {}, dryRun: false, tools: {}, pin: opts.pin ? "pre-update" : undefined });
   } catch (e) {
     line.done("Backup failed", false);
     throw e;

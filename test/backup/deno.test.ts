@@ -4,7 +4,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { cleanEnv, cluster, createDb, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
+import { cleanEnv, cluster, createDb, FIXTURE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 import { ageKeyPair, APP_DATA, fingerprint, seed } from "../harness/backup.ts";
 
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
@@ -12,7 +12,7 @@ let d: TestDb | undefined;
 afterAll(async () => d?.sql.end());
 
 const deno = (args: string[], env: Record<string, string>) =>
-  spawnSync(DENO, ["run", "-A", "src/main.ts", ...args], { cwd: ROOT, encoding: "utf8", env: cleanEnv({ ...env, DENO_NO_UPDATE_CHECK: "1" }), timeout: 120_000 });
+  spawnSync(DENO, ["run", "-A", join(ROOT, "src", "main.ts"), ...args], { cwd: FIXTURE, encoding: "utf8", env: cleanEnv({ ...env, DENO_NO_UPDATE_CHECK: "1" }), timeout: 120_000 });
 
 testWithPgDump("deno: encrypted backup, then restore --into", async () => {
   d = await createDb("denobk");

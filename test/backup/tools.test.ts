@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { npmBinDir, startCluster, type Cluster } from "../harness/cluster.ts";
-import { cluster, createDb, noStackTrace, pgship, PG_DUMP_USABLE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
+import { cluster, createDb, noStackTrace, pgship, PG_DUMP_USABLE, FIXTURE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 import { APP_DATA, dockerStandIn, filesIn, fingerprint, seed } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];
@@ -118,7 +118,7 @@ describe("up / update --backup", () => {
     const migrations = join(tempDir(), "migrations");
     const { mkdirSync, copyFileSync, readdirSync, writeFileSync } = await import("node:fs");
     mkdirSync(migrations);
-    for (const f of readdirSync(join(ROOT, "migrations"))) copyFileSync(join(ROOT, "migrations", f), join(migrations, f));
+    for (const f of readdirSync(join(FIXTURE, "migrations"))) copyFileSync(join(FIXTURE, "migrations", f), join(migrations, f));
     writeFileSync(join(migrations, "20250501000000_break.sql"), "-- migrate:up transaction:false\nalter table users add column nickname text;\nselect 1/0;\n");
 
     const r = await pgship(["update", "--backup", dir, "--migrations-dir", migrations], { env });

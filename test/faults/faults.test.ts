@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { cluster, createDb, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, until, type TestDb, useDatabases } from "../harness/env.ts";
+import { cluster, createDb, migrationsDir, noStackTrace, pgship, FIXTURE, ROOT, spawnPgship, until, type TestDb, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("f");
 
@@ -134,7 +134,7 @@ describe("eight runners at once", () => {
     const args = ["up", "--migrations-dir", "migrations", "--schema-file", "/nonexistent.sql", "--lock-timeout", "60s"];
     const results = await Promise.all(Array.from({ length: 8 }, () => pgship(args, { env, timeoutMs: 90_000 })));
     for (const r of results) expect(`${r.code} ${r.stderr}`).toStartWith("0");
-    const files = readdirSync(join(ROOT, "migrations")).sort();
+    const files = readdirSync(join(FIXTURE, "migrations")).sort();
     const rows = await d.sql`select version, count(*)::int as n from pgship.migrations group by 1 order by 1`;
     expect(rows.map((r) => r.version)).toEqual(files.map((f) => f.slice(0, 14)));
     expect(rows.every((r) => r.n === 1)).toBe(true);

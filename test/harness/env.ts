@@ -12,7 +12,14 @@ import { introspect } from "../../src/catalog/introspect.ts";
 import { stableStringify } from "../../src/catalog/model.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const BIN = process.env.PGSHIP_BIN ?? join(ROOT, "dist", "pgship");
+/**
+ * The app the tests run against: its own migrations, snapshot, model and pgship.json
+ * (brand "pgship"), so the suite does not depend on the repository's migrations/ and
+ * schema.sql, which an app that forks the repository replaces.
+ */
+export const FIXTURE = join(ROOT, "test", "fixtures", "app");
+/** The binary built from FIXTURE (ensureBinary), unless PGSHIP_BIN names another. */
+export const BIN = process.env.PGSHIP_BIN ?? join(ROOT, "dist", "test", "pgship");
 export const BUN = join(ROOT, "node_modules", ".bin", "bun");
 
 let clusterPromise: Promise<Cluster> | null = null;
@@ -21,15 +28,15 @@ export function cluster(): Promise<Cluster> {
   return clusterPromise;
 }
 
-/** Builds dist/pgship once per test run when it is missing or older than the sources. */
+/** Builds dist/test/pgship from FIXTURE once per test run when it is missing or older than the sources. */
 export function ensureBinary(): string {
   if (process.env.PGSHIP_BIN) return BIN;
   const newest = (dir: string): number =>
     Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
-  const inputs = [newest(join(ROOT, "src")), newest(join(ROOT, "migrations")), ...["schema.sql", "schema.model.json"].map((f) => (existsSync(join(ROOT, f)) ? statSync(join(ROOT, f)).mtimeMs : 0))];
+  const inputs = [newest(join(ROOT, "src")), newest(FIXTURE), ...["package.json", "install.sh", "scripts/build.ts"].map((f) => statSync(join(ROOT, f)).mtimeMs)];
   const stale = !existsSync(BIN) || Math.max(...inputs) > statSync(BIN).mtimeMs;
   if (stale) {
-    const r = spawnSync(BUN, ["scripts/build.ts"], { cwd: ROOT, encoding: "utf8" });
+    const r = spawnSync(BUN, ["scripts/build.ts", "--project", FIXTURE, "--outfile", BIN], { cwd: ROOT, encoding: "utf8" });
     if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
   }
   return BIN;
@@ -68,7 +75,7 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 export function pgship(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolvePromise) => {
-    const child = spawn(ensureBinary(), args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(ensureBinary(), args, { cwd: opts.cwd ?? FIXTURE, env: cleanEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -83,14 +90,14 @@ export function pgship(args: string[], opts: { env?: Record<string, string>; cwd
 
 /** Starts the binary and returns the child, for tests that kill or interrupt it. */
 export function spawnPgship(args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
-  return spawn(ensureBinary(), args, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(ensureBinary(), args, { cwd: opts.cwd ?? FIXTURE, env: cleanEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
 }
 
 /** A temporary migrations directory holding the given files (name -> text). */
 export function migrationsDir(files: Record<string, string>, copyRepo = false): string {
   const dir = join(mkdtempSync(join(tmpdir(), "pgship-app-")), "migrations");
   mkdirSync(dir);
-  if (copyRepo) for (const f of readdirSync(join(ROOT, "migrations"))) copyFileSync(join(ROOT, "migrations", f), join(dir, f));
+  if (copyRepo) for (const f of readdirSync(join(FIXTURE, "migrations"))) copyFileSync(join(FIXTURE, "migrations", f), join(dir, f));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }

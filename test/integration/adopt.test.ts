@@ -8,11 +8,11 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BUN, migrationsDir, noStackTrace, pgship, ROOT, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
+import { BUN, migrationsDir, noStackTrace, pgship, FIXTURE, ROOT, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("adopt");
 
-const MIGRATIONS = readdirSync(join(ROOT, "migrations")).sort();
+const MIGRATIONS = readdirSync(join(FIXTURE, "migrations")).sort();
 const VERSIONS = MIGRATIONS.map((f) => f.slice(0, 14));
 const MID = VERSIONS[4]!;
 const json = (s: string) => JSON.parse(s);
@@ -36,7 +36,7 @@ describe("dbmate", () => {
   test("the real dbmate's database: up names the commands, baseline --from records the history, verify stays clean, up applies the rest, --drop-source drops the table", async () => {
     const d = await db();
     const dir = migrationsDir({});
-    for (const f of MIGRATIONS.slice(0, 5)) copyFileSync(join(ROOT, "migrations", f), join(dir, f));
+    for (const f of MIGRATIONS.slice(0, 5)) copyFileSync(join(FIXTURE, "migrations", f), join(dir, f));
     const dm = spawnSync(join(ROOT, "node_modules", ".bin", "dbmate"), ["--url", `${d.url}?sslmode=disable`, "--migrations-dir", dir, "--no-dump-schema", "up"], { encoding: "utf8" });
     expect({ status: dm.status, stderr: dm.stderr }).toMatchObject({ status: 0 });
     expect((await d.sql`select version from schema_migrations order by 1`).map((r) => r.version)).toEqual(VERSIONS.slice(0, 5));
@@ -265,7 +265,7 @@ describe("Alembic", () => {
     pkg.pgship.adopt = { alembic: { [REV]: MID } };
     writeFileSync(join(work, "package.json"), JSON.stringify(pkg));
     const bin = join(work, "mapped");
-    const built = spawnSync(BUN, ["scripts/build.ts", "--package-json", join(work, "package.json"), "--outfile", bin], { cwd: ROOT, encoding: "utf8" });
+    const built = spawnSync(BUN, ["scripts/build.ts", "--package-json", join(work, "package.json"), "--migrations-dir", join(FIXTURE, "migrations"), "--schema-file", join(FIXTURE, "schema.sql"), "--outfile", bin], { cwd: ROOT, encoding: "utf8" });
     expect({ status: built.status, stderr: built.stderr }).toMatchObject({ status: 0 });
 
     const d = await db();
@@ -278,7 +278,7 @@ describe("Alembic", () => {
 
     pkg.pgship.adopt = { alembic: { [REV]: "20990101000000", other: "nope" } };
     writeFileSync(join(work, "package.json"), JSON.stringify(pkg));
-    const bad = spawnSync(BUN, ["scripts/build.ts", "--package-json", join(work, "package.json"), "--outfile", join(work, "bad")], { cwd: ROOT, encoding: "utf8" });
+    const bad = spawnSync(BUN, ["scripts/build.ts", "--package-json", join(work, "package.json"), "--migrations-dir", join(FIXTURE, "migrations"), "--schema-file", join(FIXTURE, "schema.sql"), "--outfile", join(work, "bad")], { cwd: ROOT, encoding: "utf8" });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain("pgship.adopt.alembic.other");
     expect(bad.stderr).toContain(`pgship.adopt.alembic.${REV}: 20990101000000 is not a migration`);

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BUN, cleanEnv, noStackTrace, ROOT, useDatabases } from "../harness/env.ts";
+import { BUN, cleanEnv, noStackTrace, FIXTURE, ROOT, useDatabases } from "../harness/env.ts";
 import { commands } from "../../src/cli/commands.ts";
 
 const db = useDatabases("brand");
@@ -18,7 +18,7 @@ beforeAll(() => {
   pkg.pgship.binaryName = "myapp-db";
   pkg.pgship.displayName = "MyApp";
   writeFileSync(join(work, "package.json"), JSON.stringify(pkg));
-  const built = spawnSync(BUN, ["scripts/build.ts", "--package-json", join(work, "package.json"), "--outfile", bin], { cwd: ROOT, encoding: "utf8" });
+  const built = spawnSync(BUN, ["scripts/build.ts", "--package-json", join(work, "package.json"), "--migrations-dir", join(FIXTURE, "migrations"), "--schema-file", join(FIXTURE, "schema.sql"), "--outfile", bin], { cwd: ROOT, encoding: "utf8" });
   expect({ status: built.status, stderr: built.stderr }).toMatchObject({ status: 0 });
 }, 120_000);
 
@@ -28,7 +28,7 @@ const run = (args: string[]) => {
 };
 
 /** The text without the tracking schema's name where it is data (a schema or table name). */
-const withoutSchemaData = (t: string) => t.replace(/"?pgship"?\.(\w+)/g, "$1").replace(/(schema|schemas) "?pgship"?/g, "$1 X");
+const withoutSchemaData = (t: string) => t.replace(/pgship\.json/g, "X.json").replace(/"?pgship"?\.(\w+)/g, "$1").replace(/(schema|schemas) "?pgship"?/g, "$1 X");
 
 function expectUnbranded(what: string, text: string) {
   const hit = withoutSchemaData(text).split("\n").filter((l) => /pgship/i.test(l));

@@ -3,14 +3,14 @@
 import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { cleanEnv, createDb, ROOT, type TestDb } from "../harness/env.ts";
+import { cleanEnv, createDb, FIXTURE, ROOT, type TestDb } from "../harness/env.ts";
 
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 let d: TestDb | undefined;
 afterAll(async () => d?.sql.end());
 
 const deno = (args: string[], env: Record<string, string>) =>
-  spawnSync(DENO, ["run", "-A", "src/main.ts", ...args], { cwd: ROOT, encoding: "utf8", env: cleanEnv({ ...env, DENO_NO_UPDATE_CHECK: "1" }), timeout: 120_000 });
+  spawnSync(DENO, ["run", "-A", join(ROOT, "src", "main.ts"), ...args], { cwd: FIXTURE, encoding: "utf8", env: cleanEnv({ ...env, DENO_NO_UPDATE_CHECK: "1" }), timeout: 120_000 });
 
 test("deno run -A src/main.ts up and status against a test database", async () => {
   d = await createDb("deno");
@@ -23,5 +23,5 @@ test("deno run -A src/main.ts up and status against a test database", async () =
   const s = JSON.parse(status.stdout);
   expect(s.counts.pending).toBe(0);
   expect(s.counts.applied).toBeGreaterThanOrEqual(6);
-  expect(s.source).toBe(join(ROOT, "migrations"));
+  expect(s.source).toBe(join(FIXTURE, "migrations"));
 }, 150_000);

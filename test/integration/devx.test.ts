@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, ensureBinary, noStackTrace, pgship, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
+import { cleanEnv, ensureBinary, noStackTrace, pgship, FIXTURE, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
 import { commands } from "../../src/cli/commands.ts";
 
 const db = useDatabases("devx");
@@ -12,8 +12,8 @@ const db = useDatabases("devx");
 /** An app directory: migrations/, schema.sql and schema.model.json copied from the repository. */
 function appDir(): string {
   const app = tempDir();
-  cpSync(join(ROOT, "migrations"), join(app, "migrations"), { recursive: true });
-  for (const f of ["schema.sql", "schema.model.json"]) cpSync(join(ROOT, f), join(app, f));
+  cpSync(join(FIXTURE, "migrations"), join(app, "migrations"), { recursive: true });
+  for (const f of ["schema.sql", "schema.model.json"]) cpSync(join(FIXTURE, f), join(app, f));
   return app;
 }
 
@@ -106,7 +106,7 @@ describe("status without a database", () => {
     const r = await pgship(["status"], { cwd: tempDir() });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     expect(r.stdout).toContain("Database: none configured");
-    const files = readdirSync(join(ROOT, "migrations")).sort();
+    const files = readdirSync(join(FIXTURE, "migrations")).sort();
     for (const f of files) expect(r.stdout).toContain(`${f.slice(0, 14)}  ${f.slice(15, -4)}`);
     expect(r.stdout).toMatch(/CHECKSUM\n\s+\d{14}\s+\S+\s+[0-9a-f]{12}\n/);
     expect(r.stdout).toContain(`schema.sql (embedded) at ${files.at(-1)!.slice(0, 14)}: current`);
@@ -153,7 +153,7 @@ describe("help", () => {
     const names = (title: string) => [...groups.find((g) => g.startsWith(title))!.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]);
     expect(names("For servers:")).toEqual(["up", "install", "update", "down", "status", "verify", "doctor", "wait", "baseline"]);
     expect(names("Backups:")).toEqual(["backup", "backups", "restore"]);
-    expect(names("For developers:")).toEqual(["new", "dump", "check"]);
+    expect(names("For developers:")).toEqual(["new", "dump", "check", "init"]);
     expect(r.stdout).toContain("with no command on a terminal to start the interactive wizard");
     for (const line of r.stdout.split("\n")) expect({ line, fits: line.length <= 80 }).toEqual({ line, fits: true });
   });

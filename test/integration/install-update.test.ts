@@ -4,11 +4,11 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDb, dumpOrRefusal, migrationsDir, pgship, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
+import { createDb, dumpOrRefusal, migrationsDir, pgship, FIXTURE, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("t");
 
-const MIGRATIONS = readdirSync(join(ROOT, "migrations")).sort();
+const MIGRATIONS = readdirSync(join(FIXTURE, "migrations")).sort();
 const VERSIONS = MIGRATIONS.map((f) => f.slice(0, 14));
 const HEAD = VERSIONS.at(-1)!;
 const json = (s: string) => JSON.parse(s);
@@ -48,7 +48,7 @@ describe("fresh install", () => {
     const scratch = await db();
     const work = tempDir();
     const older = migrationsDir({});
-    for (const f of MIGRATIONS.slice(0, 4)) writeFileSync(join(older, f), readFileSync(join(ROOT, "migrations", f)));
+    for (const f of MIGRATIONS.slice(0, 4)) writeFileSync(join(older, f), readFileSync(join(FIXTURE, "migrations", f)));
     const stale = join(work, "stale.sql");
     if (!(await dumpOrRefusal(["--migrations-dir", older, "--schema-file", stale], { DATABASE_URL: scratch.url }))) return;
     expect(readFileSync(stale, "utf8").split("\n")[0]).toBe(`-- pgship snapshot: ${VERSIONS[3]}`);
@@ -150,7 +150,7 @@ describe("baseline", () => {
     const d = await db();
     // What dbmate would have left: the schema up to the 5th migration and its version table.
     for (const f of MIGRATIONS.slice(0, 5)) {
-      const text = readFileSync(join(ROOT, "migrations", f), "utf8");
+      const text = readFileSync(join(FIXTURE, "migrations", f), "utf8");
       await d.sql.unsafe(text.split("-- migrate:down")[0]!.replace("-- migrate:up", ""));
     }
     await d.sql`create table schema_migrations (version varchar(128) primary key)`;

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { lockKeys } from "../../src/db/lock.ts";
-import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases, testWithPgDump } from "../harness/env.ts";
+import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, FIXTURE, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases, testWithPgDump } from "../harness/env.ts";
 
 const db = useDatabases("s");
 
@@ -155,7 +155,7 @@ describe("configuration precedence: --database-url > DATABASE_URL > ./.env > PG*
     const work = tempDir();
     writeFileSync(join(work, ".env"), `# app settings\nOTHER=x\nDATABASE_URL="${three.url}"\n`);
     const nameOf = async (args: string[], env: Record<string, string>) => {
-      const r = await pgship(["status", "--json", "--migrations-dir", join(ROOT, "migrations"), ...args], { cwd: work, env });
+      const r = await pgship(["status", "--json", "--migrations-dir", join(FIXTURE, "migrations"), ...args], { cwd: work, env });
       expect(r.code).toBe(0);
       return JSON.parse(r.stdout).database.split("/").at(-1);
     };
@@ -269,7 +269,7 @@ describe("new, dump, build", () => {
     const one = readFileSync(out1, "utf8");
     expect(readFileSync(out2, "utf8")).toBe(one);
     expect(one).not.toMatch(/\\restrict|Dumped (from|by)/);
-    expect(readFileSync(join(ROOT, "schema.sql"), "utf8")).toBe(one);
+    expect(readFileSync(join(FIXTURE, "schema.sql"), "utf8")).toBe(one);
     expect((await pgship(["dump", "--check"], { env: { DATABASE_URL: d.url } })).code).toBe(0);
     // No scratch database is left behind.
     expect(await d.sql`select datname from pg_database where datname like 'pgship_scratch_%'`).toHaveLength(0);

@@ -7,7 +7,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } fro
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020";
 import { commands } from "../../src/cli/commands.ts";
-import { ROOT, pgship, tempDir, useDatabases, testWithPgDump } from "../harness/env.ts";
+import { FIXTURE, ROOT, pgship, tempDir, useDatabases, testWithPgDump } from "../harness/env.ts";
 
 const dir = join(ROOT, "docs", "json");
 const ajv = new Ajv2020({ allErrors: true, strict: false });
@@ -136,6 +136,37 @@ describe("--json schemas", () => {
     await ok("restore.schema.json", ["restore", join(dir, "missing.dump"), "--yes"], 1);
   });
 
+  testWithPgDump("--ping reports and pinned backups match their schemas (up, update, verify, backup, backups pin, errors)", async () => {
+    const d = await db();
+    const url = ["--database-url", d.url];
+    const dir = tempDir();
+    // A monitor that is down: every report fails, and says so in the document.
+    const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("") });
+    const ping = ["--ping", `http://127.0.0.1:${s.port}/0123456789abcdef-token`];
+    s.stop(true);
+    const ok = async (schema: string, args: string[], code = 0) => {
+      const r = await pgship([...args, ...url, "--json"]);
+      expect({ args, code: r.code }).toMatchObject({ code });
+      return expectValid(schema, r.stdout) as Record<string, any>;
+    };
+    await ok("migrate.schema.json", ["install", "--to", "20250305093000"]);
+    const up = await ok("migrate.schema.json", ["update", "--to", "20250318160000", "--backup", dir, ...ping]);
+    expect(up.alerts.warnings).toHaveLength(2);
+    expect(up.backup.pinned.reason).toBe("pre-update");
+    const up2 = await ok("migrate.schema.json", ["up", "--backup", dir, ...ping]);
+    expect(up2.backup.unpinned).toEqual([up.backup.file.split("/").at(-1)]);
+    expect((await ok("verify.schema.json", ["verify", ...ping])).alerts.warnings).toHaveLength(2);
+    const b = await ok("backup.schema.json", ["backup", "--dir", dir, ...ping]);
+    expect(b.pinned).toBeNull();
+    expect((await ok("backups.schema.json", ["backups", "pin", b.file])).pinned.reason).toBe("manual");
+    expect((await ok("backups.schema.json", ["backups", "--dir", dir])).backups.map((x: { pinned: unknown }) => x.pinned !== null)).toEqual([false, true, true]);
+    expect((await ok("backups.schema.json", ["backups", "unpin", b.file])).pinned).toBeNull();
+    expect((await ok("backups.schema.json", ["backups", "pin", join(dir, "missing.dump")], 1)).error.code).toBe("backup_missing");
+    const err = await ok("backup.schema.json", ["backup", ...ping], 2);
+    expect(err.alerts.warnings).toHaveLength(2);
+    expect((await ok("verify.schema.json", ["verify", "--fix", "--dry-run", "--migrations-dir", join(dir, "nope"), ...ping], 2)).alerts.ping).toStartWith("http://127.0.0.1:");
+  }, 60_000);
+
   test("status without a database: the offline shape, current and stale", async () => {
     const embedded = await pgship(["status", "--json"], { cwd: tempDir() });
     expect(embedded.code).toBe(0);
@@ -143,7 +174,7 @@ describe("--json schemas", () => {
     const app = tempDir();
     mkdirSync(join(app, "migrations"));
     writeFileSync(join(app, "migrations", "20300101000000_a.sql"), "-- migrate:up\ncreate table a (id int);\n");
-    copyFileSync(join(ROOT, "schema.sql"), join(app, "schema.sql"));
+    copyFileSync(join(FIXTURE, "schema.sql"), join(app, "schema.sql"));
     const stale = await pgship(["status", "--json", "--migrations-dir", "migrations"], { cwd: app });
     expect(stale.code).toBe(0);
     expect(expectValid("status.schema.json", stale.stdout)).toMatchObject({ offline: true, snapshot: { current: false }, model: { version: null, current: false } });

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
-import { createDb, migrationsDir, pgship, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
+import { createDb, migrationsDir, pgship, FIXTURE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 
 const ajv = new Ajv2020({ allErrors: true, strict: true });
 const compiled = new Map<string, ReturnType<typeof ajv.compile>>();
@@ -69,6 +69,6 @@ describe("--json documents match docs/json", () => {
     expect(expectValid("check", (await pgship(["check", "--json", "--migrations-dir", dir], { env })).stdout)).toMatchObject({ ok: true });
     const empty = join(tempDir(), "migrations");
     expectValid("check", (await pgship(["check", "--json", "--migrations-dir", empty], { env })).stdout);
-    expect(expectValid("check", (await pgship(["check", "--json", "--skip-stairway"], { env, cwd: ROOT })).stdout)).toMatchObject({ ok: true, migrations: 8 });
+    expect(expectValid("check", (await pgship(["check", "--json", "--skip-stairway"], { env, cwd: FIXTURE })).stdout)).toMatchObject({ ok: true, migrations: 8 });
   });
 });

@@ -6,7 +6,7 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
 import pkg from "../../package.json" with { type: "json" };
@@ -243,6 +243,11 @@ describe("release.yml", () => {
     const good = run(`v${pkg.version}`);
     expect(good.status).toBe(0);
     expect(readFileSync(githubEnv, "utf8")).toBe(`BIN=${pkg.pgship.binaryName}\nDISPLAY=${pkg.pgship.displayName}\nREPOSITORY=${pkg.pgship.releaseRepository}\n`);
+    // pgship.json wins over package.json, as in scripts/build.ts.
+    writeFileSync(join(work, "pgship.json"), JSON.stringify({ name: "myapp-db", releaseRepository: "acme/myapp" }));
+    rmSync(githubEnv);
+    expect(run(`v${pkg.version}`).status).toBe(0);
+    expect(readFileSync(githubEnv, "utf8")).toBe("BIN=myapp-db\nDISPLAY=myapp-db\nREPOSITORY=acme/myapp\n");
   });
 });
 

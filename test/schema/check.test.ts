@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { cluster, createDb, dumpOrRefusal, migrationsDir, pgDumpUsable, pgship, ROOT, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, dumpOrRefusal, migrationsDir, pgDumpUsable, pgship, FIXTURE, ROOT, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
 
 let admin: TestDb;
 afterAll(async () => admin?.sql.end());
@@ -12,14 +12,14 @@ async function url(): Promise<string> {
   return admin.url;
 }
 
-const REPO = readdirSync(join(ROOT, "migrations")).sort();
+const REPO = readdirSync(join(FIXTURE, "migrations")).sort();
 type Problem = { check: string; severity: string; message: string; migration?: string; findings?: { kind: string; type: string; name: string }[] };
 
 /** A copy of the example app (migrations, schema.sql, schema.model.json) to break on purpose. */
 function appCopy(upTo = REPO.length): string {
   const dir = migrationsDir({});
-  for (const f of REPO.slice(0, upTo)) copyFileSync(join(ROOT, "migrations", f), join(dir, f));
-  if (upTo === REPO.length) for (const f of ["schema.sql", "schema.model.json"]) copyFileSync(join(ROOT, f), join(dirname(dir), f));
+  for (const f of REPO.slice(0, upTo)) copyFileSync(join(FIXTURE, "migrations", f), join(dir, f));
+  if (upTo === REPO.length) for (const f of ["schema.sql", "schema.model.json"]) copyFileSync(join(FIXTURE, f), join(dirname(dir), f));
   return dir;
 }
 
@@ -58,7 +58,7 @@ describe("check", () => {
   test("catches a stale snapshot", async () => {
     const dir = appCopy(4);
     if (!(await dumpOrRefusal(["--migrations-dir", dir], { DATABASE_URL: await url() }))) return;
-    for (const f of REPO.slice(4)) copyFileSync(join(ROOT, "migrations", f), join(dir, f));
+    for (const f of REPO.slice(4)) copyFileSync(join(FIXTURE, "migrations", f), join(dir, f));
     const r = await check(dir);
     expect(r.code).toBe(4);
     const msgs = errors(r.problems).map((p) => p.message).join("\n");

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { BUN, cleanEnv, cluster, createDb, migrationsDir, pgship, ROOT, schemaOf, tempDir, type TestDb } from "../harness/env.ts";
+import { BUN, cleanEnv, cluster, createDb, migrationsDir, pgship, FIXTURE, ROOT, schemaOf, tempDir, type TestDb } from "../harness/env.ts";
 
-const VERSIONS = readdirSync(join(ROOT, "migrations")).sort().map((f) => f.slice(0, 14));
+const VERSIONS = readdirSync(join(FIXTURE, "migrations")).sort().map((f) => f.slice(0, 14));
 const HEAD = VERSIONS.at(-1)!;
 /** Two migrations behind: the next ones add instances.slug and an index. */
 const BEHIND = VERSIONS.at(-3)!;
@@ -114,8 +114,8 @@ describe("the model shipped for every version", () => {
     const admin = await createDb("vvchk");
     dbs.push(admin);
     const dir = migrationsDir({}, true);
-    copyFileSync(join(ROOT, "schema.sql"), join(dirname(dir), "schema.sql"));
-    const file = readFileSync(join(ROOT, "schema.model.json"), "utf8");
+    copyFileSync(join(FIXTURE, "schema.sql"), join(dirname(dir), "schema.sql"));
+    const file = readFileSync(join(FIXTURE, "schema.model.json"), "utf8");
     // Forget that 20250221110000 added csrf_token_rotated_at.
     const broken = file.split("\n").filter((l) => !l.includes('"csrf_token_rotated_at"],"to"')).join("\n").replace(/("csrf_token"\],"to":\{[^\n]*\}\}),\n/, "$1\n");
     expect(broken).not.toBe(file);
@@ -134,16 +134,16 @@ describe("without an exact model for the database's version", () => {
   beforeAll(() => {
     // A binary built with a model file from before per-version models: it describes the head only.
     const work = tempDir();
-    copyFileSync(join(ROOT, "schema.sql"), join(work, "schema.sql"));
-    const full = JSON.parse(readFileSync(join(ROOT, "schema.model.json"), "utf8"));
+    copyFileSync(join(FIXTURE, "schema.sql"), join(work, "schema.sql"));
+    const full = JSON.parse(readFileSync(join(FIXTURE, "schema.model.json"), "utf8"));
     writeFileSync(join(work, "schema.model.json"), JSON.stringify({ model: full.model, version: full.version }, null, 1));
     oldBin = join(work, "pgship-old");
-    const b = spawnSync(BUN, ["scripts/build.ts", "--schema-file", join(work, "schema.sql"), "--outfile", oldBin], { cwd: ROOT, encoding: "utf8" });
+    const b = spawnSync(BUN, ["scripts/build.ts", "--project", FIXTURE, "--schema-file", join(work, "schema.sql"), "--outfile", oldBin], { cwd: ROOT, encoding: "utf8" });
     expect(b.status).toBe(0);
   });
 
   const runOld = (url: string, args: string[]) => {
-    const r = spawnSync(oldBin, args, { cwd: ROOT, env: cleanEnv({ DATABASE_URL: url }), encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(oldBin, args, { cwd: FIXTURE, env: cleanEnv({ DATABASE_URL: url }), encoding: "utf8", timeout: 60_000 });
     return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
   };
 

@@ -110,3 +110,21 @@ test("lastVerification prefers a test restore", () => {
   expect(lastVerification(m)).toEqual({ at: "2025-06-02T02:00:01.000Z", how: "test-restore" });
   expect(lastVerification(sampleManifest({ verified: [] }))).toBeNull();
 });
+
+describe("pins", () => {
+  test("a manifest written before pins existed is read as not pinned; a pin round-trips", () => {
+    const old = parseManifest(serialiseManifest(sampleManifest()));
+    expect(old.ok && old.manifest.pinned).toBeUndefined();
+    const pinned = sampleManifest({ pinned: { reason: "pre-update", at: "2025-06-01T02:00:02.000Z" } });
+    const back = parseManifest(serialiseManifest(pinned));
+    expect(back.ok && back.manifest.pinned).toEqual({ reason: "pre-update", at: "2025-06-01T02:00:02.000Z" });
+    expect(parseManifest(serialiseManifest(sampleManifest({ pinned: null }))).ok).toBe(true);
+  });
+
+  test("a malformed pin is refused", () => {
+    for (const pinned of [{ reason: "forever", at: "2025-06-01T02:00:02.000Z" }, { reason: "manual" }, "yes"]) {
+      const r = parseManifest(JSON.stringify({ ...sampleManifest(), pinned }));
+      expect(r.ok ? [] : r.problems).toEqual(["pinned must be null or {reason: pre-update|manual, at}"]);
+    }
+  });
+});

@@ -82,13 +82,14 @@ describe("streaming splitter and parser match the list-building originals", () =
     expect(problemsOf(() => parseMigrationFile(file, text))).toEqual(problemsOf(() => v1Parse(file, text)));
   };
 
-  const repoFiles = readdirSync(join(import.meta.dir, "../../migrations")).filter((f) => f.endsWith(".sql"));
+  const fixture = join(import.meta.dir, "../fixtures/app/migrations");
+  const repoFiles = readdirSync(fixture).filter((f) => f.endsWith(".sql"));
   const generated = generateMigrations(500).migrations;
 
-  test("the repository's migrations", () => {
+  test("the test app's migrations", () => {
     expect(repoFiles.length).toBeGreaterThan(0);
     for (const f of repoFiles) {
-      const text = readFileSync(join(import.meta.dir, "../../migrations", f), "utf8");
+      const text = readFileSync(join(fixture, f), "utf8");
       same(text);
       sameFile(f, text);
     }

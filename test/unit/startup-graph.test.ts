@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { indexOf, parseMigrationSet } from "../../src/core/migration-set.ts";
 import { readSnapshotFile, readSourceFiles } from "../../src/source.ts";
-import { BUN, cleanEnv, cluster, createDb, pgship, ROOT, tempDir } from "../harness/env.ts";
+import { BUN, cleanEnv, cluster, createDb, pgship, FIXTURE, ROOT, tempDir } from "../harness/env.ts";
 
 const SRC = resolve(import.meta.dir, "../../src");
 const STATIC_IMPORT = /^\s*(?:import|export)\s+(?!type\b)(?:[^"'`;]*?\sfrom\s+)?["']([^"']+)["']/gm;
@@ -57,14 +57,14 @@ test("the command line statically reaches no wizard, prompt, backup or catalog c
 // model are this repository's, as the build embeds them, and
 // the SQL module throws when it is evaluated: any command that loads the SQL fails.
 function poisonedRun(args: string[], env: Record<string, string> = {}) {
-  const set = parseMigrationSet(readSourceFiles(join(ROOT, "migrations")).files, readSnapshotFile(join(ROOT, "schema.sql")));
+  const set = parseMigrationSet(readSourceFiles(join(FIXTURE, "migrations")).files, readSnapshotFile(join(FIXTURE, "schema.sql")));
   const preload = join(tempDir(), "poison.ts");
   writeFileSync(
     preload,
     `import { plugin } from "bun";
 plugin({ name: "poison", setup(build) {
   build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded-index\\.ts$/ }, () => ({ contents: "export const embeddedIndexJson = " + ${JSON.stringify(JSON.stringify(JSON.stringify(indexOf(set))))} + ";", loader: "ts" }));
-  build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded-models\\.ts$/ }, () => ({ contents: "export const embeddedModelsJson = " + ${JSON.stringify(JSON.stringify(readFileSync(join(ROOT, "schema.model.json"), "utf8")))} + ";", loader: "ts" }));
+  build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded-models\\.ts$/ }, () => ({ contents: "export const embeddedModelsJson = " + ${JSON.stringify(JSON.stringify(readFileSync(join(FIXTURE, "schema.model.json"), "utf8")))} + ";", loader: "ts" }));
   build.onLoad({ filter: /[\\\\/]src[\\\\/]embedded\\.ts$/ }, () => ({ contents: "throw new Error('the SQL module was loaded');", loader: "ts" }));
 } });
 `,

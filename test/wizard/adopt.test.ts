@@ -6,13 +6,13 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, pgship, ROOT } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, pgship, FIXTURE, ROOT } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 
 const { terminals, dbs } = useTerminals();
 
-const VERSIONS = readdirSync(join(ROOT, "migrations")).sort().map((f) => f.slice(0, 14));
+const VERSIONS = readdirSync(join(FIXTURE, "migrations")).sort().map((f) => f.slice(0, 14));
 const MID = VERSIONS[4]!;
 
 test.skipIf(missing("tmux"))("a dbmate install: 'Adopt' is offered first; choosing it records the history and updates", async () => {

@@ -5,7 +5,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, until, type TestDb } from "../harness/env.ts";
@@ -15,13 +15,14 @@ import { Terminal, useTerminals } from "../harness/tmux.ts";
 const { terminals, dbs } = useTerminals();
 
 /** A directory like a self-hoster's: .env with DATABASE_URL, and the binary started there. */
-async function setup(opts: { installTo?: string; migrations?: string } = {}) {
+async function setup(opts: { installTo?: string; migrations?: string; before?: (d: TestDb, dir: string) => Promise<void> } = {}) {
   const d = await createDb("wiz");
   dbs.push(d);
   const dir = mkdtempSync(join(tmpdir(), "pgship-wizard-"));
   writeFileSync(join(dir, ".env"), `DATABASE_URL=${d.url}\n`, { mode: 0o600 });
   const flags = opts.migrations ? ["--migrations-dir", opts.migrations] : [];
   if (opts.installTo) expect((await pgship(["install", "--to", opts.installTo, ...flags], { env: { DATABASE_URL: d.url } })).code).toBe(0);
+  await opts.before?.(d, dir);
   const env = cleanEnv({ LANG: "C.UTF-8", TERM: "xterm-256color" });
   const term = new Terminal([ensureBinary(), ...flags], { cwd: dir, env: { PATH: env.PATH!, HOME: env.HOME ?? dir, LANG: "C.UTF-8", TERM: "xterm-256color", NO_COLOR: "1" } });
   terminals.push(term);
@@ -49,8 +50,12 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     expect(term.screenWithEscapes()).not.toMatch(/\u001b\[3\dm/); // NO_COLOR
   }, 60_000);
 
-  test("update with a backup first", async () => {
-    const { d, dir, term } = await setup({ installTo: "20250305093000" });
+  test("update with a backup first: that backup is pinned, the one pinned before an earlier update is released", async () => {
+    // An earlier update from the command line left its pre-update backup pinned in ./backups.
+    const { d, dir, term } = await setup({
+      installTo: "20250221110000",
+      before: async (db, cwd) => expect((await pgship(["update", "--to", "20250305093000", "--backup", join(cwd, "backups")], { env: { DATABASE_URL: db.url } })).code).toBe(0),
+    });
     await term.waitFor("Update (3 pending)");
     term.send("Enter");
     await term.waitFor("Take a backup first?");
@@ -65,7 +70,11 @@ describe.skipIf(missing("tmux"))("wizard in a terminal", () => {
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
     expect(await applied(d)).toBe(8);
-    expect(readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump"))).toHaveLength(1);
+    const dumps = readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump")).sort();
+    expect(dumps).toHaveLength(2);
+    const pinOf = (f: string) => JSON.parse(readFileSync(join(dir, "backups", f.replace(/\.dump$/, ".manifest.json")), "utf8")).pinned ?? null;
+    expect(pinOf(dumps[0]!)).toBeNull();
+    expect(pinOf(dumps[1]!).reason).toBe("pre-update");
     expect(term.strays()).toEqual([]);
   }, 60_000);
 
