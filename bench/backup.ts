@@ -43,7 +43,7 @@ log("building dist/pgship");
 runSetup({ argv: [join(REPO, "node_modules/.bin/bun"), "scripts/build.ts"], env: { ...(process.env as Record<string, string>) }, cwd: REPO });
 const PGSHIP = join(REPO, "dist", "pgship");
 
-const c = await startCluster({ extraConf: ["max_wal_size = '8GB'", "checkpoint_timeout = '30min'", "maintenance_work_mem = '256MB'", "autovacuum = off"] });
+const c = await startCluster({ extraConf: ["max_wal_size = '1GB'", "checkpoint_timeout = '30min'", "maintenance_work_mem = '256MB'", "autovacuum = off"] });
 const work = mkdtempSync(join(tmpdir(), "pgship-bench-backup-"));
 const admin = postgres(c.url("postgres"), { max: 1, onnotice: () => {} });
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

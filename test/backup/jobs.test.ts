@@ -54,6 +54,14 @@ describeWithPgDump("backup --jobs / restore --jobs", () => {
     expect(readdirSync(dir).sort()).toEqual([out.file.split("/").pop(), out.manifest.split("/").pop()].sort());
 
     const t = tmp();
+    // A dry run reads it all (unpacked, pg_restore reads every file) and changes nothing.
+    const names = await databaseNames();
+    const dry = await pgship(["restore", out.file, "--dry-run", "--json"], { env: env({ TMPDIR: t }) });
+    expect(dry.code).toBe(0);
+    expect(json(dry.stdout)).toMatchObject({ dryRun: true, checks: "passed" });
+    expect(await databaseNames()).toEqual(names);
+    expect(readdirSync(t)).toEqual([]);
+
     const copy = `${d.name}_j2`;
     const r = await pgship(["restore", out.file, "--into", copy, "--jobs", "2", "--json"], { env: env({ TMPDIR: t }) });
     expect(r.stderr).toBe("");
@@ -124,7 +132,7 @@ describeWithPgDump("backup --jobs / restore --jobs", () => {
     expect(readdirSync(t)).toEqual([]);
   }, 120_000);
 
-  test("--jobs 0 and --jobs x: one message, exit 2", async () => {
+  test("--jobs 0 and --jobs x: one message, exit 2; not with --docker-container", async () => {
     for (const bad of ["0", "x"]) {
       for (const args of [["backup", "--dir", tempDir()], ["restore", "nothing.dump", "--into", "nothing"]]) {
         const r = await pgship([...args, "--jobs", bad], { env: env() });
@@ -133,6 +141,10 @@ describeWithPgDump("backup --jobs / restore --jobs", () => {
         expect(noStackTrace(r.stderr)).toBe(true);
       }
     }
+    // pg_dump in a container could not write pgship's directory.
+    const docker = await pgship(["backup", "--dir", tempDir(), "--jobs", "2", "--docker-container", "db"], { env: env() });
+    expect(docker.code).toBe(2);
+    expect(docker.stderr).toContain("--jobs cannot be combined with --docker-container");
   }, 120_000);
 
   test("an interrupted restore --jobs removes its temporary directory and changes nothing", async () => {
