@@ -12,6 +12,7 @@ import { brand } from "../brand.ts";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { Decrypter, Encrypter, generateIdentity, identityToRecipient, Stanza, type Identity, type Recipient } from "age-encryption";
 import { randomBytes, scryptSync } from "node:crypto";
+import { collectGarbage } from "../runtime.ts";
 
 /**
  * scrypt work factor for passphrase encryption: 2^15 costs 32 MiB and ~0.4 s.
@@ -153,6 +154,8 @@ export async function sameKeysFor(keys: DecryptKeys): Promise<EncryptKeys | null
 export async function encryptChunks(src: AsyncIterable<Uint8Array>, keys: EncryptKeys, extraRecipient?: string): Promise<AsyncGenerator<Uint8Array>> {
   const e = new Encrypter();
   if ("passphrase" in keys) {
+    // scrypt's 32 MiB come on top of what the process holds: let that be as little as it can.
+    collectGarbage();
     e.addRecipient(new ScryptRecipient(keys.passphrase, PASSPHRASE_WORK_FACTOR));
   } else {
     for (const r of keys.recipients) e.addRecipient(r);
@@ -189,6 +192,7 @@ export async function decryptChunks(src: AsyncIterable<Uint8Array>, keys: Decryp
   const d = new Decrypter();
   for (const i of keys.identities) d.addIdentity(i);
   for (const p of keys.passphrases) d.addIdentity(new ScryptIdentity(p));
+  if (keys.passphrases.length) collectGarbage();
   let out: ReadableStream<Uint8Array>;
   try {
     out = await d.decrypt(toReadableStream(src));
