@@ -161,7 +161,10 @@ export async function encryptChunks(src: AsyncIterable<Uint8Array>, keys: Encryp
     for (const r of keys.recipients) e.addRecipient(r);
     if (extraRecipient) e.addRecipient(extraRecipient);
   }
-  return fromReadableStream(await e.encrypt(toReadableStream(src)));
+  const out = await e.encrypt(toReadableStream(src));
+  // scrypt's memory is freed with the garbage: now, before the stream adds to it.
+  if ("passphrase" in keys) collectGarbage();
+  return fromReadableStream(out);
 }
 
 export class AgeError extends Error {
@@ -198,6 +201,8 @@ export async function decryptChunks(src: AsyncIterable<Uint8Array>, keys: Decryp
     out = await d.decrypt(toReadableStream(src));
   } catch (e) {
     throw classifyAgeError(e);
+  } finally {
+    if (keys.passphrases.length) collectGarbage();
   }
   return (async function* () {
     try {
