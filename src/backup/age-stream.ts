@@ -31,8 +31,8 @@ const derived = new Map<string, Uint8Array>();
 
 /**
  * age's scrypt key (the same as typage's), with node:crypto's native scrypt:
- * twice as fast as the JavaScript one, and its 128·r·N bytes (32 MiB at 2^15)
- * are freed the moment it returns instead of waiting for the garbage collector.
+ * twice as fast as the JavaScript one, with less memory besides its 128·r·N
+ * bytes (32 MiB at 2^15), which the callers give back with collectGarbage().
  */
 function scryptKey(passphrase: string, salt: Uint8Array, logN: number): Uint8Array {
   const id = `${logN}/${Buffer.from(salt).toString("hex")}/${passphrase}`;
