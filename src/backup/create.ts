@@ -8,7 +8,7 @@ import type { Emit } from "../core/events.ts";
 import { brand } from "../brand.ts";
 import { randomBytes } from "node:crypto";
 import { quoteIdent } from "../core/format.ts";
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ConnectionTarget } from "../core/config.ts";
@@ -18,7 +18,7 @@ import { interrupted, type Interrupt } from "../core/cancel.ts";
 import { trackingExists } from "../db/tracking.ts";
 import { requireDumpable } from "../db/privileges.ts";
 import { describeTool, locatePgTool, siblingTool, toolSpec, type PgTool, type ToolLocation } from "../tools/pg-tools.ts";
-import { describeExit, runProc, startProc, type RunningProc } from "../tools/proc.ts";
+import { describeExit, runProc, startProc, type ProcExit, type RunningProc } from "../tools/proc.ts";
 import { ignoreFileSizeSignal, pid } from "../runtime.ts";
 import { AgeError, encryptChunks, ephemeralIdentity, PASSPHRASE_WORK_FACTOR, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
 import { compressionCandidates, describeCompression, type Compression, type CompressionChoice } from "./compression.ts";
@@ -28,7 +28,9 @@ import { listArchive } from "./read.ts";
 import { applyRetention, type RetentionOutcome } from "./apply-retention.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { fsyncDir, removeQuietly, writeFileAtomic } from "./store.ts";
-import { compressionProbeArgs, isUnsupportedCompression, pgDumpArgs, toolEnv } from "./tool-args.ts";
+import { compressionProbeArgs, isUnsupportedCompression, pgDumpArgs, pgDumpDirectoryArgs, toolEnv } from "./tool-args.ts";
+import { tarDirectory } from "./tar.ts";
+import type { ArchiveFormat } from "./unpack.ts";
 
 export interface BackupRequest {
   dir: string;
@@ -40,6 +42,8 @@ export interface BackupRequest {
   keys: EncryptKeys | null;
   retention: RetentionPolicy;
   interrupt: Interrupt;
+  /** Dump with this many parallel pg_dump workers (a directory-format dump, archived as one tar stream); null: one custom-format stream. */
+  jobs?: number | null;
   /** Warnings and debug lines, on the operation's event stream. */
   emit: Emit;
   onProgress?: (bytes: number) => void;
@@ -102,6 +106,15 @@ function freeStem(dir: string, database: string, at: Date, encrypted: boolean): 
   }
 }
 
+function dumpFailed(exit: ProcExit): void {
+  if (exit.spawnError) throw exit.spawnError;
+  if (exit.code !== 0) {
+    throw new PgshipError("pg_dump_failed", `backup failed: ${describeExit("pg_dump", exit)}`, {
+      hint: exit.signal ? "pg_dump was stopped from outside; run the backup again" : "nothing was written; fix the cause above and run the backup again",
+    });
+  }
+}
+
 export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<TakenBackup> {
   const t0 = Date.now();
   const dir = resolve(req.dir);
@@ -132,6 +145,10 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
   const finalManifest = join(dir, manifestName(stem));
   const tag = randomBytes(4).toString("hex");
   const tmpArchive = join(dir, partialName(archiveName(stem, encrypted), pid(), tag));
+  const jobs = req.jobs ?? null;
+  // pg_dump -Fd writes here (beside the archive: the same file system, with room for it); removed on every way out.
+  const dumpDir = jobs ? join(dir, partialName(`${archiveName(stem, encrypted)}.d`, pid(), tag)) : null;
+  const format: ArchiveFormat = jobs ? "directory" : "custom";
 
   // Recipient backups are also encrypted to a throwaway key, so they can be read
   // back here without the owner's secret key; the key is forgotten afterwards.
@@ -148,12 +165,19 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
     } catch (e) {
       throw describeWriteError(e, tmpArchive);
     }
-    const dump = startProc(toolSpec(pgDump, pgDumpArgs(compression, pgDump.major), env), { stdout: "pipe" });
+    const dump = startProc(toolSpec(pgDump, dumpDir ? pgDumpDirectoryArgs(compression, pgDump.major, dumpDir, jobs!) : pgDumpArgs(compression, pgDump.major), env), { stdout: dumpDir ? "ignore" : "pipe" });
     active = dump;
+    if (dumpDir) {
+      // The parallel dump goes to its directory first; then its files flow through the same pipeline as one tar stream.
+      const exit = await dump.exited;
+      active = null;
+      if (cancelled) throw interrupted("during the backup: pg_dump was stopped and no backup was written");
+      dumpFailed(exit);
+    }
     const plain = new Meter();
     // Unencrypted, the stored bytes are the plain ones: hash them once.
     const stored = req.keys ? new Meter() : plain;
-    let src: AsyncIterable<Uint8Array> = tap(dump.stdout!, (c) => plain.update(c));
+    let src: AsyncIterable<Uint8Array> = tap(dumpDir ? tarDirectory(dumpDir) : dump.stdout!, (c) => plain.update(c));
     if (req.keys) src = await encryptChunks(src, req.keys, verifier?.recipient);
     src = tap(src, (c) => {
       if (stored !== plain) stored.update(c);
@@ -170,12 +194,8 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
     active = null;
     if (cancelled) throw interrupted("during the backup: pg_dump was stopped and no backup was written");
     if (writeError) throw writeError instanceof PgshipError ? writeError : describeWriteError(writeError, tmpArchive);
-    if (exit.spawnError) throw exit.spawnError;
-    if (exit.code !== 0) {
-      throw new PgshipError("pg_dump_failed", `backup failed: ${describeExit("pg_dump", exit)}`, {
-        hint: exit.signal ? "pg_dump was stopped from outside; run the backup again" : "nothing was written; fix the cause above and run the backup again",
-      });
-    }
+    dumpFailed(exit);
+    if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
     if (plain.bytes === 0) throw new PgshipError("pg_dump_failed", "backup failed: pg_dump exited successfully but wrote nothing");
     try {
       await fh.sync();
@@ -187,7 +207,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
 
     // Read it back from disk: same bytes, decrypts, and pg_restore reads its table of contents.
     // Decrypted as far as pg_restore --list reads (like an unencrypted archive); every stored byte is re-hashed.
-    const back = await listArchive(tmpArchive, finalArchive, readKeys, pgRestore, (p) => (active = p), () => cancelled, false).catch((e: unknown) => {
+    const back = await listArchive(tmpArchive, finalArchive, readKeys, pgRestore, (p) => (active = p), () => cancelled, false, false, format).catch((e: unknown) => {
       if (cancelled) throw interrupted("during the backup's read-back: no backup was written");
       throw e instanceof PgshipError ? new PgshipError(e.code, `the new backup did not read back, so it was not kept: ${e.message}`, { hint: e.hint, cause: e }) : e;
     });
@@ -206,7 +226,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
       pgDump: { version: pgDump.version, major: pgDump.major },
       archive: {
         file: archiveName(stem, encrypted),
-        format: "custom",
+        format,
         compression: describeCompression(compression),
         bytes: stored.bytes,
         sha256: stored.hex(),
@@ -252,6 +272,7 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
     if (active) (active as RunningProc).kill("SIGKILL");
     await fh?.close().catch(() => undefined);
     if (!committed) removeQuietly(tmpArchive);
+    if (dumpDir) rmSync(dumpDir, { recursive: true, force: true });
   }
   let retention: RetentionOutcome | null;
   try {

@@ -44,7 +44,8 @@ export interface Manifest {
   archive: {
     /** File name only, in the manifest's directory. */
     file: string;
-    format: "custom";
+    /** custom: pg_dump -Fc's archive; directory: a tar stream of pg_dump -Fd's directory (backup --jobs). */
+    format: "custom" | "directory";
     compression: string;
     /** The file as stored (encrypted when encryption is set). */
     bytes: number;
@@ -142,7 +143,7 @@ export function parseManifest(text: string): ManifestResult {
   if (!isObj(a)) p.push("archive is missing");
   else {
     need(typeof a.file === "string" && a.file !== "" && !/[/\\]/.test(a.file) && !a.file.startsWith("."), "archive.file must be a plain file name");
-    need(a.format === "custom", "archive.format must be custom");
+    need(a.format === "custom" || a.format === "directory", "archive.format must be custom or directory");
     need(typeof a.compression === "string", "archive.compression must be a string");
     need(isCount(a.bytes) && isCount(a.plainBytes), "archive.bytes and archive.plainBytes must be whole numbers");
     need(typeof a.sha256 === "string" && SHA256.test(a.sha256), "archive.sha256 must be 64 hex digits");

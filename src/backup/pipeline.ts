@@ -10,15 +10,24 @@ import { PgshipError } from "../core/errors.ts";
 import { endInput, writeChunk, type RunningProc } from "../tools/proc.ts";
 import { isS3 } from "./location.ts";
 import { s3Chunks } from "./s3-store.ts";
+import { collectGarbage } from "../runtime.ts";
+
+/** Collect the garbage every this many bytes that pass a Meter (see collectGarbage). */
+const GC_EVERY = 16 * 1024 * 1024;
 
 /** Counts and hashes the bytes that flow past it. */
 export class Meter {
   bytes = 0;
   private readonly hash: Hash = createHash("sha256");
   private digest: string | null = null;
+  private nextGc = GC_EVERY;
   update(chunk: Uint8Array): void {
     this.bytes += chunk.length;
     this.hash.update(chunk);
+    if (this.bytes >= this.nextGc) {
+      this.nextGc = this.bytes + GC_EVERY;
+      collectGarbage();
+    }
   }
   hex(): string {
     this.digest ??= this.hash.digest("hex");

@@ -5,12 +5,16 @@
 
 import { brand } from "../brand.ts";
 import { ExitCode, PgshipError } from "../core/errors.ts";
-import { describeExit, startProc, type RunningProc } from "../tools/proc.ts";
+import { closeSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
+import { describeExit, startProc, type ProcExit, type RunningProc } from "../tools/proc.ts";
 import { toolSpec, type PgTool } from "../tools/pg-tools.ts";
 import { AgeError, decryptChunks, type DecryptKeys } from "./age-stream.ts";
 import { canRead, firstMajorWriting, majorOf, maxFormatMinor, parseArchiveHeader, type ArchiveHeader } from "./archive-header.ts";
 import { feed, HeadKeeper, Meter, readChunks, tap } from "./pipeline.ts";
+import { TarError } from "./tar.ts";
 import { pgRestoreListArgs, pgRestoreReadAllArgs } from "./tool-args.ts";
+import { privateTempDir, unpackInto, type ArchiveFormat } from "./unpack.ts";
 
 export interface StreamResult {
   stored: Meter;
@@ -26,9 +30,11 @@ export interface StreamResult {
 export interface StreamOptions {
   /** Decrypt with these keys; null when the file is not encrypted. */
   keys: DecryptKeys | null;
-  /** Where the plain archive goes; null only hashes it. */
+  /** Where the plain archive goes; null only hashes it (or hands it to `sink`). */
   into: RunningProc | null;
-  /** Keep reading after the consumer stopped, so the hashes cover the whole file. */
+  /** Consumes the plain archive instead of a process (unpacking it into a directory); closedEarly: it stopped reading. */
+  sink?: (src: AsyncIterable<Uint8Array>) => Promise<{ closedEarly: boolean }>;
+  /** Keep reading after the consumer stopped, so the hashes cover the whole file (false: they cover what was read). */
   drain: boolean;
   /** Stop draining (the user interrupted). */
   stop?: () => boolean;
@@ -78,9 +84,10 @@ export async function streamArchive(path: string, o: StreamOptions): Promise<Str
   });
   let closedEarly = false;
   if (o.into) ({ closedEarly } = await feed(src, o.into, { drain: o.drain && !partial, stop: o.stop }));
+  else if (o.sink) ({ closedEarly } = await o.sink(src));
   else for await (const _ of src) void _;
   const plainComplete = !(partial && closedEarly);
-  if (partial && !o.stop?.()) {
+  if (partial && o.drain && !o.stop?.()) {
     for await (const c of readChunks(path)) {
       stored.update(c);
       o.onBytes?.(stored.bytes);
@@ -91,6 +98,7 @@ export async function streamArchive(path: string, o: StreamOptions): Promise<Str
 
 export interface ListedArchive extends StreamResult {
   header: ArchiveHeader;
+  format: ArchiveFormat;
 }
 
 /**
@@ -99,7 +107,9 @@ export interface ListedArchive extends StreamResult {
  * reads its header and table of contents, and gives the hashes. Changes
  * nothing anywhere. `--list` stops after the table of contents; with `whole`,
  * pg_restore reads every data block too (into /dev/null), so a truncated
- * archive is refused.
+ * archive is refused. With hashAll false (a restore that checks the hashes
+ * on its own pass, before anything it does becomes visible), reading stops
+ * where pg_restore --list stops: the hashes cover only what was read.
  */
 export async function listArchive(
   path: string,
@@ -110,12 +120,15 @@ export async function listArchive(
   stopped: () => boolean = () => false,
   decryptAll = true,
   whole = false,
+  format: ArchiveFormat = "custom",
+  hashAll = true,
 ): Promise<ListedArchive> {
+  if (format === "directory") return listDirectoryArchive(path, file, keys, pgRestore, track, stopped, decryptAll, whole, hashAll);
   const list = startProc(toolSpec(pgRestore, whole ? pgRestoreReadAllArgs() : pgRestoreListArgs(), {}, { stdin: true }), { stdin: "pipe", stdout: "ignore" });
   track(list);
   let r: StreamResult;
   try {
-    r = await streamArchive(path, { keys, into: list, drain: true, stop: stopped, decryptAll: decryptAll || whole });
+    r = await streamArchive(path, { keys, into: list, drain: hashAll || whole, stop: stopped, decryptAll: decryptAll || whole });
   } catch (e) {
     list.kill("SIGKILL");
     await list.exited;
@@ -126,7 +139,12 @@ export async function listArchive(
   list.stdin?.end();
   const exit = await list.exited;
   if (stopped()) throw new PgshipError("interrupted", `interrupted while checking ${file}: nothing was changed`, { exitCode: ExitCode.interrupted });
-  const parsed = parseArchiveHeader(r.head);
+  return { ...r, ...checkListed(file, r.head, exit, pgRestore, whole), format: "custom" };
+}
+
+/** The header read and the pg_restore run judged, for both formats. */
+function checkListed(file: string, head: Uint8Array, exit: ProcExit, pgRestore: PgTool, whole: boolean): { header: ArchiveHeader } {
+  const parsed = parseArchiveHeader(head);
   if (!parsed.ok) {
     throw new PgshipError("backup_corrupt", `${file} is not a pg_dump archive: ${parsed.reason}`, { hint: `${brand.display} restores the custom-format archives that '${brand.binary} backup' or 'pg_dump -Fc' write` });
   }
@@ -139,7 +157,58 @@ export async function listArchive(
   if (exit.code !== 0) {
     throw new PgshipError("backup_corrupt", `${file} does not read back: ${describeExit("pg_restore --list", exit)}`, { hint: "the archive is damaged or incomplete; use another backup" });
   }
-  return { ...r, header: parsed.header };
+  return { header: parsed.header };
+}
+
+/** A tar stream that is not a sound directory-format archive. */
+export const tarCorrupt = (file: string, e: TarError) =>
+  new PgshipError("backup_corrupt", `${file} is damaged: ${e.message}`, { hint: "the archive is incomplete (a copy cut short?) or damaged; use another backup" });
+
+/**
+ * listArchive for a directory-format archive (a tar of pg_dump -Fd's files):
+ * unpacked into a private temporary directory (only toc.dat, unless `whole`),
+ * where pg_restore lists (or reads all of) it.
+ */
+async function listDirectoryArchive(
+  path: string,
+  file: string,
+  keys: DecryptKeys | null,
+  pgRestore: PgTool,
+  track: (p: RunningProc | null) => void,
+  stopped: () => boolean,
+  decryptAll: boolean,
+  whole: boolean,
+  hashAll: boolean,
+): Promise<ListedArchive> {
+  const tmp = privateTempDir("check");
+  try {
+    let r: StreamResult;
+    try {
+      r = await streamArchive(path, { keys, into: null, sink: unpackInto(tmp.path, "directory", { tocOnly: !whole, drain: whole || (hashAll && (!keys || decryptAll)) }), drain: hashAll || whole, stop: stopped, decryptAll: decryptAll || whole });
+    } catch (e) {
+      if (stopped()) throw new PgshipError("interrupted", `interrupted while checking ${file}: nothing was changed`, { exitCode: ExitCode.interrupted });
+      throw e instanceof AgeError ? decryptError(e, file) : e instanceof TarError ? tarCorrupt(file, e) : e;
+    }
+    if (stopped()) throw new PgshipError("interrupted", `interrupted while checking ${file}: nothing was changed`, { exitCode: ExitCode.interrupted });
+    const head = firstBytesOf(join(tmp.path, "toc.dat"), 64 * 1024);
+    const list = startProc(toolSpec(pgRestore, [...(whole ? pgRestoreReadAllArgs() : pgRestoreListArgs()), tmp.path], {}), { stdout: "ignore" });
+    track(list);
+    const exit = await list.exited.finally(() => track(null));
+    if (stopped()) throw new PgshipError("interrupted", `interrupted while checking ${file}: nothing was changed`, { exitCode: ExitCode.interrupted });
+    return { ...r, head, ...checkListed(file, head, exit, pgRestore, whole), format: "directory" };
+  } finally {
+    tmp.remove();
+  }
+}
+
+function firstBytesOf(path: string, n: number): Uint8Array {
+  const fd = openSync(path, "r");
+  try {
+    const buf = new Uint8Array(n);
+    return buf.subarray(0, readSync(fd, buf, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The archive needs a newer pg_restore than the one found: which one, and how to get it. */

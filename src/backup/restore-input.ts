@@ -2,9 +2,13 @@
 // that it has a sound manifest of this app (or the user said it need not),
 // and that the keys given fit how it is encrypted.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
 import { PgshipError, UsageError } from "../core/errors.ts";
-import { ageStanzaTypes, type DecryptKeys } from "./age-stream.ts";
+import { ageStanzaTypes, decryptChunks, type DecryptKeys } from "./age-stream.ts";
+import { Meter, readChunks } from "./pipeline.ts";
+import { isS3 } from "./location.ts";
+import { isTar } from "./tar.ts";
+import type { ArchiveFormat } from "./unpack.ts";
 import { isAgeFile } from "./archive-header.ts";
 import { hasDecryptKeys } from "./keys.ts";
 import type { Manifest } from "./manifest.ts";
@@ -86,6 +90,27 @@ export function wrongKeyHint(b: StoredBackup): string {
   return "pass the identity or passphrase it was encrypted with";
 }
 
+/**
+ * The stored bytes are the ones the manifest vouches for: the size first (a file
+ * cut short is refused before it is read), then the sha256 of every stored byte,
+ * read to the end without decrypting (cheap next to a restore). A restore calls
+ * this before it touches anything; the restore pass checks both sha256 again on
+ * the bytes it actually restores.
+ */
+export async function matchManifestStored(m: Manifest, b: { archivePath: string | null; archiveBytes: number | null }, file: string, interrupt: { check(): void }): Promise<void> {
+  const size = b.archiveBytes ?? (isS3(b.archivePath!) ? null : statSync(b.archivePath!).size);
+  const damaged = (what: string) =>
+    new PgshipError("backup_corrupt", `${file} does not match its manifest: ${what}`, { hint: "the file was cut short, modified or damaged after it was written; use another backup" });
+  if (size !== null && size !== m.archive.bytes) throw damaged(`it is ${size} bytes, the manifest says ${m.archive.bytes}`);
+  const meter = new Meter();
+  for await (const chunk of readChunks(b.archivePath!)) {
+    meter.update(chunk);
+    interrupt.check();
+  }
+  if (meter.bytes !== m.archive.bytes) throw damaged(`it is ${meter.bytes} bytes, the manifest says ${m.archive.bytes}`);
+  if (meter.hex() !== m.archive.sha256) throw damaged(`its sha256 is ${meter.hex()}, the manifest says ${m.archive.sha256}`);
+}
+
 /** The file read back as its manifest says it was written. */
 export function matchManifest(m: Manifest | null, sha256: string, plainSha256: string | null, file: string): void {
   if (!m) return;
@@ -96,5 +121,23 @@ export function matchManifest(m: Manifest | null, sha256: string, plainSha256: s
   }
   if (plainSha256 !== null && plainSha256 !== m.archive.plainSha256) {
     throw new PgshipError("backup_corrupt", `${file} decrypts to something other than what was backed up (sha256 ${plainSha256}, expected ${m.archive.plainSha256})`, { hint: "use another backup" });
+  }
+}
+
+/**
+ * How the archive is stored: as its manifest says; without one, from its first
+ * (decrypted) bytes: a tar stream is a directory-format backup. A file that
+ * does not decrypt is called custom here; the check pass then says why.
+ */
+export async function archiveFormat(b: StoredBackup, keys: DecryptKeys | null): Promise<ArchiveFormat> {
+  if (b.manifest) return b.manifest.archive.format;
+  if (!keys) return isTar(firstBytes(b.archivePath!, 512)) ? "directory" : "custom";
+  try {
+    const it = await decryptChunks(readChunks(b.archivePath!), keys);
+    const first = await it.next();
+    await it.return(undefined);
+    return !first.done && isTar(first.value) ? "directory" : "custom";
+  } catch {
+    return "custom";
   }
 }

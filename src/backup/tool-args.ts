@@ -24,6 +24,11 @@ export function pgDumpArgs(c: Compression, pgDumpMajor: number): string[] {
   return ["--format=custom", "--no-password", ...compressionArgs(c, pgDumpMajor)];
 }
 
+/** pg_dump writing a directory-format dump into `dir` (which must not exist) with `jobs` parallel workers. */
+export function pgDumpDirectoryArgs(c: Compression, pgDumpMajor: number, dir: string, jobs: number): string[] {
+  return ["--format=directory", `--jobs=${jobs}`, `--file=${dir}`, "--no-password", ...compressionArgs(c, pgDumpMajor)];
+}
+
 /**
  * Asks pg_dump whether this build supports a compression method without
  * touching a server: it checks --compress before connecting, and the host is a
@@ -49,9 +54,13 @@ export interface OwnershipFlags {
 
 const ownership = (o: OwnershipFlags) => [...(o.keepOwner ? [] : ["--no-owner"]), ...(o.keepAcl ? [] : ["--no-acl"])];
 
-/** pg_restore from stdin into a database, stopping at the first error. */
-export function pgRestoreArgs(database: string, o: OwnershipFlags): string[] {
-  return [`--dbname=${conninfoDbname(database)}`, "--exit-on-error", "--no-password", ...ownership(o)];
+/**
+ * pg_restore into a database, stopping at the first error: from stdin, or
+ * from an unpacked archive (a file or a directory) with `jobs` parallel workers.
+ */
+export function pgRestoreArgs(database: string, o: OwnershipFlags, from?: { path: string; jobs: number }): string[] {
+  const args = [`--dbname=${conninfoDbname(database)}`, "--exit-on-error", "--no-password", ...ownership(o)];
+  return from ? [...args, ...(from.jobs > 1 ? [`--jobs=${from.jobs}`] : []), from.path] : args;
 }
 
 /**
@@ -60,8 +69,8 @@ export function pgRestoreArgs(database: string, o: OwnershipFlags): string[] {
  * script's last statement (without it, large objects get BEGIN/COMMIT blocks of
  * their own), which pgship forwards only once everything checked out.
  */
-export function pgRestoreScriptArgs(o: OwnershipFlags): string[] {
-  return ["--file=-", "--single-transaction", ...ownership(o)];
+export function pgRestoreScriptArgs(o: OwnershipFlags, from?: string): string[] {
+  return ["--file=-", "--single-transaction", ...ownership(o), ...(from ? [from] : [])];
 }
 
 /**

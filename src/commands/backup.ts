@@ -16,7 +16,7 @@ import { describePolicy } from "../backup/retention.ts";
 import { encryptArgs, keyFlags, retentionArgs, retentionPolicy, toolArgs, toolLocation } from "../cli/backup-flags.ts";
 import { alertArgs } from "../cli/alerts.ts";
 import type { Context } from "../cli/context.ts";
-import type { Args } from "../cli/flags.ts";
+import { intFlag, type Args } from "../cli/flags.ts";
 import { backup, type BackupOptions, type BackupResult } from "../ops/backup.ts";
 
 export const args = {
@@ -24,6 +24,7 @@ export const args = {
   "copy-to": { type: "string", description: "Also upload the verified backup to s3://BUCKET/PREFIX (the --keep-* flags apply there too)", valueHint: "s3-url" },
   ...encryptArgs,
   compress: { type: "string", description: "auto (zstd when pg_dump 16+ has it, else gzip), none, gzip[:1-9], lz4[:N], zstd[:N]", default: "auto", valueHint: "method" },
+  jobs: { type: "string", description: "Dump with N parallel pg_dump workers (directory format, archived as one file)", valueHint: "n" },
   ...retentionArgs,
   "dry-run": { type: "boolean", description: "Take no backup, delete nothing: show what the --keep-* flags would delete" },
   ...toolArgs,
@@ -37,6 +38,7 @@ Examples:
   ${brand.binary} backup --dir /var/backups/app
   ${brand.binary} backup --dir /var/backups/app --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
   ${brand.binary} backup --dir /var/backups/app --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --json
+  ${brand.binary} backup --dir /var/backups/app --jobs 4                          # 4 parallel pg_dump workers
   ${brand.binary} backup --dir /var/backups/app --keep-last 3 --dry-run          # what would be deleted
   ${brand.binary} backup --dir /backups --docker-container db                      # pg_dump inside the db container
   ${brand.binary} backup --dir /var/backups/app --ping https://hc-ping.com/<uuid>   # monitored: start, then success or failure
@@ -56,7 +58,15 @@ export const options = (ctx: Context, a: Args): BackupOptions => ({
   tools: toolLocation(a),
   keys: encryptKeys(keyFlags(ctx, a), ctx.secrets),
   dryRun: Boolean(a["dry-run"]),
+  jobs: jobsFlag(a),
 });
+
+/** --jobs N: a whole number of at least 1; pg_dump / pg_restore run inside a container cannot reach pgship's directories. */
+export function jobsFlag(a: Args): number | null {
+  const jobs = intFlag(a.jobs, "jobs", 1) ?? null;
+  if (jobs !== null && a["docker-container"]) throw new UsageError("--jobs cannot be combined with --docker-container", "the parallel dump is a directory the tools in the container cannot reach; run without --jobs");
+  return jobs;
+}
 
 export async function run(ctx: Context, a: Args): Promise<number> {
   const outcome = await backup(ctx, options(ctx, a));

@@ -10,7 +10,7 @@ import { formatBytes, plural } from "../core/format.ts";
 import { decryptKeys } from "../backup/keys.ts";
 import { decryptArgs, keyFlags, toolArgs, toolLocation } from "../cli/backup-flags.ts";
 import { brand, type Context } from "../cli/context.ts";
-import type { Args } from "../cli/flags.ts";
+import { intFlag, type Args } from "../cli/flags.ts";
 import { restore, type RestoreOptions, type RestoreOutcome } from "../ops/restore.ts";
 
 export const args = {
@@ -28,6 +28,7 @@ export const args = {
   undo: { type: "boolean", description: "Go back to the state before the last restore: swap back the database it kept, or restore its safety backup in place" },
   "safety-dir": { type: "string", description: `In-place restore: where the safety backup of the current database goes (default: the backup file's directory when writable, else ./${brand.binary}-safety)`, valueHint: "dir" },
   "safety-backup": { type: "boolean", default: true, description: "In-place restore: back up the current database first, so --undo can go back", negativeDescription: "In-place restore: take no safety backup of the current database (no way back)" },
+  jobs: { type: "string", description: "Restore with N parallel pg_restore workers (the backup is unpacked into a private directory under TMPDIR first)", valueHint: "n" },
   ...toolArgs,
 } as const satisfies ArgsDef;
 
@@ -45,6 +46,7 @@ Examples:
   ${brand.binary} restore /var/backups/app/app-20250601T020000Z.dump --yes
   ${brand.binary} restore app-20250601T020000Z.dump.age --identity ~/backup-key.txt --update
   ${brand.binary} restore app-20250601T020000Z.dump --into app_copy       # beside the live database
+  ${brand.binary} restore app-20250601T020000Z.dump --jobs 4 --yes          # 4 parallel pg_restore workers
   ${brand.binary} restore app-20250601T020000Z.dump --dry-run
   ${brand.binary} restore --undo --yes                                     # back to before the last restore
   ${brand.binary} restore --drop-old --yes                                 # drop databases kept by earlier restores`;
@@ -65,6 +67,7 @@ export const options = (ctx: Context, a: Args): RestoreOptions => ({
   safetyBackup: a["safety-backup"] !== false,
   keys: decryptKeys(keyFlags(ctx, a), ctx.secrets),
   tools: toolLocation(a),
+  jobs: intFlag(a.jobs, "jobs", 1) ?? null,
 });
 
 export async function run(ctx: Context, a: Args): Promise<number> {

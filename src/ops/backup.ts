@@ -32,6 +32,8 @@ export interface BackupOptions {
   /** Take no backup, delete nothing: what `retention` would delete after a backup now. */
   dryRun: boolean;
   tools: ToolLocation;
+  /** Parallel pg_dump workers (directory format); null or absent: one custom-format stream. */
+  jobs?: number | null;
   /** Pin the new backup (retention never deletes it): the wizard's backup before an update. */
   pin?: Pin["reason"];
 }
@@ -138,7 +140,7 @@ async function retentionDryRun(ctx: OpContext, dir: string, policy: RetentionPol
 export async function backupWith(
   ctx: OpContext,
   db: Db,
-  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; pin?: Pin["reason"] },
+  o: { dir: string; compression: CompressionChoice; keys: EncryptKeys | null; retention: RetentionPolicy; tools: ToolLocation; label: string; pin?: Pin["reason"]; jobs?: number | null },
 ): Promise<TakenBackup> {
   const progress = bytesProgress(ctx.emit, o.label);
   const loc = parseLocation(o.dir);
@@ -152,6 +154,7 @@ export async function backupWith(
       compression: o.compression,
       keys: o.keys,
       retention: o.retention,
+      jobs: o.jobs ?? null,
       interrupt: ctx.interrupt,
       emit: ctx.emit,
       onProgress: (n) => progress.update(n),

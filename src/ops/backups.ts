@@ -10,7 +10,7 @@ import type { DecryptKeys } from "../backup/age-stream.ts";
 import { lastVerification, type Encryption, type Manifest, type Pin, type Verification } from "../backup/manifest.ts";
 import { isEarlierPreUpdatePin, releaseEarlierPreUpdatePins, setPin } from "../backup/pins.ts";
 import { listArchive } from "../backup/read.ts";
-import { checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
+import { archiveFormat, checkedBackup, keysFor, matchManifest } from "../backup/restore-input.ts";
 import { restoreInto } from "../backup/restore-stream.ts";
 import { listBackups as listDir, removeQuietly, resolveBackupFile, saveManifest, type StoredBackup } from "../backup/store.ts";
 import { isS3, parseLocation, parseS3File } from "../backup/location.ts";
@@ -114,6 +114,7 @@ export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): P
   const b = checkedBackup(s3 ? await resolveS3Backup(file) : resolveBackupFile(file), file, { requireManifest: opts.requireManifest, otherApp: true });
   const keys = keysFor(b, file, opts.keys);
   const m = b.manifest;
+  const format = await archiveFormat(b, keys);
   const t0 = Date.now();
   let active: RunningProc[] = [];
   const track = (p: RunningProc[]) => (active = p);
@@ -122,7 +123,7 @@ export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): P
   let restoredVersion: string | null | undefined;
   if (!opts.restore) {
     const pgRestore = await locatePgTool("pg_restore", 0, opts.tools);
-    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, true, true), { cancel })).catch((e: unknown) => {
+    const checked = await ctx.interrupt.track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, true, true, format), { cancel })).catch((e: unknown) => {
       throw notJudged(ctx, e, `while reading ${file}: the backup was not judged`);
     });
     matchManifest(m, checked.stored.hex(), checked.plain.hex(), file);
@@ -143,6 +144,8 @@ export async function verifyBackup(ctx: OpContext, opts: VerifyBackupOptions): P
               keys,
               expected,
               ownership: { keepOwner: false, keepAcl: false },
+              format,
+              stopped: () => ctx.interrupt.interrupted,
               target,
               track,
               onBytes: (n) => progress.update(n),

@@ -12,7 +12,7 @@ import { brand } from "../brand.ts";
 import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
 import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
-import { checkedBackup, keysFor, matchManifest, wrongKeyHint } from "../backup/restore-input.ts";
+import { archiveFormat, checkedBackup, keysFor, matchManifest, matchManifestStored, wrongKeyHint } from "../backup/restore-input.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { historyArgs, keptAt, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
@@ -57,6 +57,8 @@ export interface RestoreOptions {
   safetyBackup: boolean;
   keys: DecryptKeys;
   tools: ToolLocation;
+  /** pg_restore workers (the backup is unpacked into a private temporary directory first); absent or 1: one stream. */
+  jobs?: number | null;
 }
 
 /** What the backup is, as its manifest (or the archive's header) says. */
@@ -249,6 +251,11 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
   const b = checkedBackup(await resolveAnyBackup(file), file, { requireManifest: opts.requireManifest, otherApp: opts.otherApp });
   const keys = keysFor(b, file, opts.keys);
   const tools = opts.tools;
+  const jobs = opts.jobs ?? 1;
+  const format = await archiveFormat(b, keys);
+  if ((format === "directory" || jobs > 1) && tools.container) {
+    throw new UsageError(`${format === "directory" ? `${file} is a parallel (directory-format) backup` : "--jobs"}: it is unpacked into a local directory, which the tools in a container cannot read`, "restore with local client tools (--pg-bin) instead of --docker-container");
+  }
   const target = ctx.target();
   const live = target.database;
   if (into === live) throw new UsageError(`--into ${into} is the live database`, "drop --into to replace the live database");
@@ -276,6 +283,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
       const safety = restorePlan.mode === "in-place" && restorePlan.safetyBackup ? `a safety backup of "${live}" is taken first, into ${restorePlan.safetyBackup}` : "no copy of the current database is kept (--no-safety-backup)";
       warn(ctx, `${why}: restoring in place, in one transaction (${safety})`);
     }
+    if (mode === "in-place" && jobs > 1) warn(ctx, `--jobs ${jobs} is ignored: an in-place restore runs in one transaction, with one pg_restore`);
     if (liveDb && (mode === "swap" || mode === "in-place") && !opts.keepOwner) {
       // --no-owner makes the restoring role the owner of everything: the app may lose access if it connects as another role.
       const [o] = await any.sql.unsafe<{ owner: string }[]>("select pg_get_userbyid(datdba) as owner from pg_database where datname = $1", [live]);
@@ -292,15 +300,21 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     // The check pass: reads the whole file, changes nothing anywhere. Without a manifest (nothing vouches for the
     // bytes) and in a dry run (which is the check), pg_restore reads every data block, so a truncated archive is refused.
     const whole = !b.manifest || Boolean(opts.dryRun);
+    // With a manifest, a restore decrypts the file once: before anything is touched, the stored bytes are hashed to the
+    // end (no decryption: cheap) and must match the manifest, and this pass stops where pg_restore --list does (header and
+    // table of contents, decrypted that far); the restore pass checks both sha256 again on what it restores, before
+    // anything it built is swapped in or committed.
+    const once = Boolean(b.manifest) && !opts.dryRun;
+    if (once) await matchManifestStored(b.manifest!, b, file, ctx.interrupt);
     const checked = await ctx.interrupt
       // With a manifest, its sha256 vouches for every stored byte, so decrypting as far as pg_restore --list reads is enough
       // here; the restore itself decrypts everything and checks the plain sha256 before anything is committed or swapped.
-      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole), { cancel }))
+      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole, format, !once), { cancel }))
       .catch((e: unknown) => {
         if (e instanceof PgshipError && e.code === "wrong_key") throw new PgshipError(e.code, e.message, { hint: wrongKeyHint(b) });
         throw e;
       });
-    matchManifest(b.manifest, checked.stored.hex(), checked.plainComplete ? checked.plain.hex() : null, file);
+    if (!once) matchManifest(b.manifest, checked.stored.hex(), checked.plainComplete ? checked.plain.hex() : null, file);
     ctx.interrupt.check();
     // The user pointed at this file, so it is restored; but a backup of another database is worth a word.
     if (b.manifest && b.manifest.database !== live) {
@@ -316,7 +330,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     const plan = describePlan(restorePlan, { live, sessions });
     const summary = {
       file: b.archivePath!,
-      bytes: checked.stored.bytes,
+      bytes: b.manifest?.archive.bytes ?? checked.stored.bytes,
       createdAt: m?.createdAt ?? checked.header.createdAt,
       database: m?.database ?? checked.header.database,
       schemaVersion: backupVersion,
@@ -359,8 +373,13 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
           path: b.archivePath!,
           file: basename(file),
           keys,
-          expected: { sha256: checked.stored.hex(), plainSha256: b.manifest?.archive.plainSha256 ?? checked.plain.hex() },
+          expected: once
+            ? { sha256: b.manifest!.archive.sha256, plainSha256: b.manifest!.archive.plainSha256, fromManifest: true }
+            : { sha256: checked.stored.hex(), plainSha256: b.manifest?.archive.plainSha256 ?? checked.plain.hex() },
           ownership: { keepOwner: Boolean(opts.keepOwner), keepAcl: Boolean(opts.keepAcl) },
+          format,
+          jobs,
+          stopped: () => ctx.interrupt.interrupted,
           target,
           track,
           onBytes: (n: number) => progress.update(n),
