@@ -3,6 +3,7 @@
 // The work is the backup operation (src/ops/backup.ts); this turns flags into
 // its options and its outcome into text or --json.
 
+import { isS3 } from "../backup/location.ts";
 import { brand } from "../brand.ts";
 import type { ArgsDef } from "citty";
 import { basename } from "node:path";
@@ -65,6 +66,9 @@ export const options = (ctx: Context, a: Args): BackupOptions => ({
 export function jobsFlag(a: Args): number | null {
   const jobs = intFlag(a.jobs, "jobs", 1) ?? null;
   if (jobs !== null && a["docker-container"]) throw new UsageError("--jobs cannot be combined with --docker-container", "the parallel dump is a directory the tools in the container cannot reach; run without --jobs");
+  if (jobs !== null && typeof a.dir === "string" && isS3(a.dir)) {
+    throw new UsageError("--jobs needs a local --dir", `the parallel dump is written to a directory first; back up to a local --dir with --jobs and add --copy-to ${a.dir}`);
+  }
   return jobs;
 }
 

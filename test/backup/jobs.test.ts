@@ -145,6 +145,10 @@ describeWithPgDump("backup --jobs / restore --jobs", () => {
     const docker = await pgship(["backup", "--dir", tempDir(), "--jobs", "2", "--docker-container", "db"], { env: env() });
     expect(docker.code).toBe(2);
     expect(docker.stderr).toContain("--jobs cannot be combined with --docker-container");
+    // The parallel dump is a local directory first: not straight to S3 (a local --dir with --copy-to is).
+    const s3 = await pgship(["backup", "--dir", "s3://bucket/app", "--jobs", "2"], { env: { ...env(), AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" } });
+    expect({ code: s3.code, err: s3.stderr.split("\n")[0] }).toEqual({ code: 2, err: "error: --jobs needs a local --dir" });
+    expect(s3.stderr).toContain("--copy-to s3://bucket/app");
   }, 120_000);
 
   test("an interrupted restore --jobs removes its temporary directory and changes nothing", async () => {
