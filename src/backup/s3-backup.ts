@@ -1,9 +1,12 @@
 // Backups to S3: pg_dump's archive (compressed, age-encrypted: what the local
 // pipeline produces) streamed as a multipart upload while it is produced, never
-// a local copy; sha256 on the way. Then HEAD (size), the object read back as a
-// stream (sha256 again, pg_restore --list on the decrypted archive), and only
-// then the manifest, last: a backup is listed exactly when its manifest exists.
-// A failure or an interrupt aborts the multipart upload (or deletes the object).
+// a local copy; sha256 on the way. The upload goes to a temporary key named like
+// a local partial file (.NAME.partial-PID-TAG, listed as a partial, removed by
+// `backups --clean-partials`). Then HEAD (size), the object read back as a
+// stream (sha256 again, pg_restore --list on the decrypted archive); only then
+// a server-side copy to the final name (HEAD again), the manifest, and the
+// temporary object deleted: a backup is listed exactly when its manifest exists.
+// A failure or an interrupt aborts the multipart upload (or deletes the objects).
 // Also `--copy-to`: a local backup's archive copied, verified, with its manifest.
 
 import { randomBytes } from "node:crypto";
@@ -20,7 +23,7 @@ import { applyRetention, type RetentionOutcome, type RetentionStore } from "./ap
 import { describeCompression } from "./compression.ts";
 import { chooseCompression, readSource, type BackupRequest, type TakenBackup } from "./create.ts";
 import { keyIn, type Location } from "./location.ts";
-import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, stemOf, type Manifest } from "./manifest.ts";
+import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, partialName, stemOf, type Manifest } from "./manifest.ts";
 import { Meter, readChunks, tap } from "./pipeline.ts";
 import { listArchive } from "./read.ts";
 import type { RetentionPolicy } from "./retention.ts";
@@ -28,6 +31,7 @@ import { listS3, putS3Manifest, removeS3Backup, s3Url } from "./s3-store.ts";
 import { s3Client, type S3Client } from "./s3.ts";
 import { uploadStream, type UploadHandle, type Uploaded } from "./s3-upload.ts";
 import { pgDumpArgs, toolEnv } from "./tool-args.ts";
+import { env as environment, pid } from "../runtime.ts";
 
 type S3Loc = Location & { kind: "s3" };
 
@@ -51,6 +55,32 @@ async function freeS3Stem(client: S3Client, loc: S3Loc, database: string, at: Da
     const stem = backupStem(database, at, n);
     if (!names.has(archiveName(stem, encrypted)) && !names.has(manifestName(stem))) return stem;
   }
+}
+
+/** A hidden key for the upload, named like a local partial file (so listings show it as one). */
+const tempName = (name: string) => partialName(name, pid(), randomBytes(4).toString("hex"));
+
+/**
+ * Tests only, not for users: PGSHIP_TEST_PAUSE_BEFORE_PUBLISH_MS makes the process wait that long after the
+ * upload was verified and before it is copied to its final name, so a test can kill -9 it there.
+ */
+async function pauseForTests(): Promise<void> {
+  const ms = Number(environment().PGSHIP_TEST_PAUSE_BEFORE_PUBLISH_MS);
+  if (Number.isSafeInteger(ms) && ms > 0) await new Promise((r) => setTimeout(r, ms));
+}
+
+/** The verified temporary object copied (server-side) to its final name, whose size is checked by HEAD. */
+async function publish(client: S3Client, loc: S3Loc, tmpKey: string, key: string, bytes: number): Promise<void> {
+  await client.copy(loc.bucket, tmpKey, key, bytes);
+  const head = await client.head(loc.bucket, key);
+  if (!head || head.bytes !== bytes) {
+    throw new PgshipError("backup_write_failed", `${s3Url(loc, key)} is ${head ? `${head.bytes} bytes` : "missing"} after the copy from ${s3Url(loc, tmpKey)}, ${bytes} were verified`, { hint: "run the backup again" });
+  }
+}
+
+/** The temporary object removed once the backup is complete; a failure leaves it listed as a partial. */
+async function dropTemp(client: S3Client, loc: S3Loc, tmpKey: string, warn: (m: string) => void): Promise<void> {
+  await client.delete(loc.bucket, tmpKey).catch((e: unknown) => warn(`the backup is complete, but its temporary object ${s3Url(loc, tmpKey)} could not be deleted (${(e as Error).message}): 'backups --clean-partials' removes it`));
 }
 
 /** Ends with an error (so the upload is aborted, never completed) when pg_dump did not finish well. */
@@ -112,6 +142,8 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
   const name = archiveName(stem, encrypted);
   const key = keyIn(loc, name);
   const url = s3Url(loc, key);
+  const tmpName = tempName(name);
+  const tmpKey = keyIn(loc, tmpName);
   const verifier = req.keys && "recipients" in req.keys ? await ephemeralIdentity() : null;
   const readKeys: DecryptKeys | null = !req.keys ? null : "passphrase" in req.keys ? { identities: [], passphrases: [req.keys.passphrase] } : { identities: [verifier!.identity], passphrases: [] };
 
@@ -119,6 +151,7 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
   let upload: UploadHandle | null = null;
   let sent: Uploaded | null = null;
   let uploaded = false;
+  let published = false;
   let cancelled = false;
   let committed = false;
   const work = async (): Promise<Manifest> => {
@@ -132,7 +165,7 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
       if (stored !== plain) stored.update(c);
       req.onProgress?.(stored.bytes);
     });
-    upload = uploadStream(client, loc.bucket, key, endsWhenDumpSucceeded(src, dump, () => cancelled));
+    upload = uploadStream(client, loc.bucket, tmpKey, endsWhenDumpSucceeded(src, dump, () => cancelled));
     const uploadError = await upload.done.then(
       (u) => {
         sent = u;
@@ -156,11 +189,11 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
     }
     if (uploadError) {
       if (uploadError instanceof PgshipError || uploadError instanceof AgeError) throw uploadError;
-      throw new PgshipError("s3_failed", `the upload to ${url} failed: ${(uploadError as Error).message}`, { cause: uploadError });
+      throw new PgshipError("s3_failed", `the upload to ${s3Url(loc, tmpKey)} failed: ${(uploadError as Error).message}`, { cause: uploadError });
     }
     if (plain.bytes === 0) throw new PgshipError("pg_dump_failed", "backup failed: pg_dump exited successfully but wrote nothing");
 
-    const detail = await verifyUploaded(client, loc, name, { bytes: stored.bytes, sha256: stored.hex(), plainSha256: plain.hex() }, readKeys, pgRestore, (p) => (active = p), () => cancelled).catch((e: unknown) => {
+    const detail = await verifyUploaded(client, loc, tmpName, { bytes: stored.bytes, sha256: stored.hex(), plainSha256: plain.hex() }, readKeys, pgRestore, (p) => (active = p), () => cancelled).catch((e: unknown) => {
       if (cancelled) throw interrupted("during the backup's read-back: no backup was written");
       throw e instanceof PgshipError ? new PgshipError(e.code, `the new backup did not read back, so it was not kept: ${e.message}`, { hint: e.hint, cause: e }) : e;
     });
@@ -180,9 +213,14 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
       durationMs: Date.now() - t0,
       verified: [{ at: new Date().toISOString(), how: "readback", detail }],
     };
+    await pauseForTests();
+    if (cancelled) throw interrupted("before the backup was copied to its name: no backup was written");
+    published = true;
+    await publish(client, loc, tmpKey, key, stored.bytes);
     if (cancelled) throw interrupted("before the manifest was written: no backup was written");
     await putS3Manifest(s3Url(loc, keyIn(loc, manifestName(stem))), manifest, client);
     committed = true;
+    await dropTemp(client, loc, tmpKey, (m) => req.emit({ type: "warn", message: m }));
     return manifest;
   };
 
@@ -201,7 +239,8 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
     throw e instanceof AgeError ? new PgshipError("backup_corrupt", `the new backup does not decrypt, so it was not kept: ${e.message}`) : e;
   } finally {
     if (active) (active as RunningProc).kill("SIGKILL");
-    if (!committed && uploaded) await client.delete(loc.bucket, key).catch(() => undefined);
+    if (!committed && uploaded) await client.delete(loc.bucket, tmpKey).catch(() => undefined);
+    if (!committed && published) await client.delete(loc.bucket, key).catch(() => undefined);
   }
   let retention: RetentionOutcome | null;
   try {
@@ -239,16 +278,19 @@ export async function copyBackupToS3(
   }
   const key = keyIn(loc, m.archive.file);
   const url = s3Url(loc, key);
+  const tmpName = tempName(m.archive.file);
+  const tmpKey = keyIn(loc, tmpName);
   const pgRestore = await siblingTool(local.pgDump, "pg_restore");
   const readKeys: DecryptKeys | null | "cannot-decrypt" = !o.keys ? null : "passphrase" in o.keys ? { identities: [], passphrases: [o.keys.passphrase] } : "cannot-decrypt";
   const sent = new Meter();
   let upload: UploadHandle | null = null;
   let active: RunningProc | null = null;
   let uploaded = false;
+  let published = false;
   let committed = false;
   let cancelled = false;
   const work = async (): Promise<CopiedBackup> => {
-    upload = uploadStream(client, loc.bucket, key, tap(readChunks(local.archivePath), (c) => {
+    upload = uploadStream(client, loc.bucket, tmpKey, tap(readChunks(local.archivePath), (c) => {
       sent.update(c);
       o.onProgress?.(sent.bytes);
     }));
@@ -258,11 +300,17 @@ export async function copyBackupToS3(
     uploaded = true;
     if (cancelled) throw interrupted("during the copy to S3");
     if (sent.hex() !== m.archive.sha256) throw new PgshipError("backup_write_failed", `${local.archivePath} changed while it was copied (sha256 ${sent.hex()}, expected ${m.archive.sha256})`);
-    const detail = await verifyUploaded(client, loc, m.archive.file, { bytes: m.archive.bytes, sha256: m.archive.sha256, plainSha256: m.archive.plainSha256 }, readKeys, pgRestore, (p) => (active = p), () => cancelled);
+    const detail = await verifyUploaded(client, loc, tmpName, { bytes: m.archive.bytes, sha256: m.archive.sha256, plainSha256: m.archive.plainSha256 }, readKeys, pgRestore, (p) => (active = p), () => cancelled);
     const copy: Manifest = { ...m, verified: [...m.verified, { at: new Date().toISOString(), how: "readback", detail: `copied from ${local.archivePath}: ${detail}` }] };
     const manifestUrl = s3Url(loc, keyIn(loc, manifestName(stem)));
+    await pauseForTests();
+    if (cancelled) throw interrupted("during the copy to S3");
+    published = true;
+    await publish(client, loc, tmpKey, key, m.archive.bytes);
+    if (cancelled) throw interrupted("during the copy to S3");
     await putS3Manifest(manifestUrl, copy, client);
     committed = true;
+    await dropTemp(client, loc, tmpKey, () => undefined);
     return { file: url, manifest: manifestUrl, verified: detail, retention: null };
   };
   let out: CopiedBackup;
@@ -277,7 +325,8 @@ export async function copyBackupToS3(
       }),
     );
   } finally {
-    if (!committed && uploaded) await client.delete(loc.bucket, key).catch(() => undefined);
+    if (!committed && uploaded) await client.delete(loc.bucket, tmpKey).catch(() => undefined);
+    if (!committed && published) await client.delete(loc.bucket, key).catch(() => undefined);
   }
   out.retention = await applyRetention(loc.url, m, o.retention, { dryRun: false, store: s3RetentionStore(loc, client) });
   return out;

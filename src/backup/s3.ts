@@ -1,7 +1,7 @@
 // A small S3 client of our own: AWS Signature Version 4 with node:crypto and
 // fetch, so it runs the same under Bun and Deno. Only what backups need:
-// objects (HEAD, GET as a stream, PUT, DELETE), ListObjectsV2, multipart
-// uploads (create, part, complete, abort, list).
+// objects (HEAD, GET as a stream, PUT, DELETE, server-side copy), ListObjectsV2,
+// multipart uploads (create, part, part copy, complete, abort, list).
 //
 // Credentials come from the environment only (AWS_ACCESS_KEY_ID,
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), never from the command line, and
@@ -136,6 +136,14 @@ export const xmlText = (xml: string, tag: string): string | null => {
   const m = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
   return m ? xmlUnescape(m[1]!) : null;
 };
+
+/** S3's largest object one CopyObject may copy (5 GiB); PGSHIP_S3_COPY_LIMIT (bytes) lowers it for tests of the multipart copy. */
+export function copyLimit(): number {
+  const v = Number(env().PGSHIP_S3_COPY_LIMIT);
+  return Number.isSafeInteger(v) && v >= 1024 ? v : 5 * 1024 ** 3;
+}
+/** Parts of a multipart copy: 1 GiB (S3 allows 5 MiB to 5 GiB per part, 10,000 parts: objects up to 5 TiB as S3 itself). */
+export const COPY_PART_SIZE = 1024 ** 3;
 
 export class S3Client {
   constructor(readonly cfg: S3Config) {}
@@ -295,6 +303,41 @@ export class S3Client {
     const xml = await (await this.request("POST", bucket, key, { query: { uploadId }, body, headers: { "content-type": "application/xml" }, signal })).text();
     // S3 can answer 200 with an error document when the completion fails late.
     if (/<Error>/.test(xml)) throw this.failure(500, xml, bucket, key);
+  }
+
+  /**
+   * Server-side copy of an object within the bucket (the bytes never come back here). Up to
+   * copyLimit() bytes (S3's 5 GiB for one CopyObject) in one request; above it, a multipart
+   * upload whose parts are copied from the source (UploadPartCopy, parts of COPY_PART_SIZE).
+   */
+  async copy(bucket: string, srcKey: string, dstKey: string, bytes: number): Promise<void> {
+    const source = `/${uriEncode(bucket)}/${encodeKey(srcKey)}`;
+    if (bytes <= copyLimit()) {
+      const xml = await (await this.request("PUT", bucket, dstKey, { headers: { "x-amz-copy-source": source } })).text();
+      // A copy can fail after S3 answered 200: the error is then in the body.
+      if (/<Error>/.test(xml)) throw this.failure(500, xml, bucket, dstKey);
+      return;
+    }
+    const size = Math.max(Math.min(copyLimit(), COPY_PART_SIZE), Math.ceil(bytes / 10_000));
+    const uploadId = await this.createMultipart(bucket, dstKey);
+    try {
+      const parts: { n: number; etag: string }[] = [];
+      for (let start = 0, n = 1; start < bytes; start += size, n++) {
+        const end = Math.min(start + size, bytes) - 1;
+        const res = await this.request("PUT", bucket, dstKey, { query: { partNumber: String(n), uploadId }, headers: { "x-amz-copy-source": source, "x-amz-copy-source-range": `bytes=${start}-${end}` } });
+        const xml = await res.text();
+        if (/<Error>/.test(xml)) throw this.failure(500, xml, bucket, dstKey);
+        parts.push({ n, etag: xmlText(xml, "ETag") ?? "" });
+      }
+      await this.completeMultipart(bucket, dstKey, uploadId, parts);
+    } catch (e) {
+      await this.abortMultipart(bucket, dstKey, uploadId).catch(() => undefined);
+      if (!(e instanceof PgshipError) || e.code !== "s3_failed") throw e;
+      throw new PgshipError(e.code, `the copy of ${bytes} bytes (more than one CopyObject may copy) part by part failed: ${e.message}`, {
+        hint: "objects over 5 GiB are copied with UploadPartCopy: the server must implement it",
+        cause: e,
+      });
+    }
   }
 
   async abortMultipart(bucket: string, key: string, uploadId: string): Promise<void> {

@@ -225,6 +225,63 @@ describeWithPgDump("backups in S3", () => {
     expect(json((await pgship(["backups", "--dir", "s3://backups/killed", "--json"], { env })).stdout).partials).toEqual([]);
   }, 120_000);
 
+  test("killed (SIGKILL) after the upload completed, before the manifest: nothing is listed as a backup, the temporary object is a partial and --clean-partials deletes it (backup and --copy-to)", async () => {
+    const d = await db(20);
+    // The hidden test hook: the process waits after the upload was verified, before it is copied to its name.
+    const env = envFor(d, { PGSHIP_TEST_PAUSE_BEFORE_PUBLISH_MS: "60000" });
+    const dir = join(tempDir(), "local-paused");
+    for (const [prefix, args] of [
+      ["paused", ["backup", "--dir", "s3://backups/paused", "--compress", "none"]],
+      ["pausedcp", ["backup", "--dir", dir, "--copy-to", "s3://backups/pausedcp", "--compress", "none"]],
+    ] as const) {
+      const child = spawnPgship([...args], { env });
+      // The temporary object exists once its upload completed; it is verified (pg_restore --list) before the pause.
+      const tmp = await until(async () => {
+        const t = storedNames("backups", prefix).find((n) => n.startsWith("."));
+        return t && !childrenNamed(child.pid!, "pg_restore").length && !childrenNamed(child.pid!, "pg_dump").length ? t : null;
+      }, 30_000, "the uploaded temporary object");
+      await Bun.sleep(300);
+      expect(child.exitCode).toBe(null);
+      child.kill("SIGKILL");
+      await new Promise((r) => child.once("close", r));
+      expect(tmp).toMatch(/^\..+\.dump\.partial-\d+-[0-9a-f]+$/);
+      // Nothing under a final name: only the temporary object, and no unfinished upload.
+      expect(storedNames("backups", prefix)).toEqual([tmp]);
+      expect(openUploads("backups")).toEqual([]);
+      const l = await pgship(["backups", "--dir", `s3://backups/${prefix}`, "--json"], { env });
+      expect(l.code).toBe(0);
+      const listing = json(l.stdout);
+      expect(listing.backups).toEqual([]);
+      expect(listing.partials).toEqual([`s3://backups/${prefix}/${tmp}`]);
+      expect((await pgship(["backups", "--dir", `s3://backups/${prefix}`], { env })).stdout).toContain("--clean-partials");
+      const c = await pgship(["backups", "--dir", `s3://backups/${prefix}`, "--clean-partials", "--json"], { env });
+      expect(c.code).toBe(0);
+      expect(json(c.stdout).cleaned).toEqual([`s3://backups/${prefix}/${tmp}`]);
+      expect(storedNames("backups", prefix)).toEqual([]);
+    }
+    // --copy-to: the local backup was complete before the copy started, and stays.
+    expect(filesIn(dir).filter((n) => !n.startsWith("."))).toHaveLength(2);
+  }, 120_000);
+
+  test("above the one-request copy limit the archive is published by a multipart copy (UploadPartCopy); no temporary object or upload stays", async () => {
+    const d = await db(200);
+    const env = envFor(d, { PGSHIP_S3_COPY_LIMIT: "4096" });
+    const b = await pgship(["backup", "--dir", "s3://backups/mpcopy", "--compress", "none", "--json"], { env });
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    const out = json(b.stdout);
+    const objects = stored("backups", "mpcopy");
+    expect([...objects.keys()].sort()).toEqual([out.file.split("/").pop(), out.manifest.split("/").pop()].sort());
+    const m = JSON.parse(objects.get(out.manifest.split("/").pop())!.toString());
+    const archive = objects.get(m.archive.file)!;
+    expect(archive.length).toBeGreaterThan(3 * 4096);
+    expect(archive.length).toBe(m.archive.bytes);
+    expect(new Bun.CryptoHasher("sha256").update(archive).digest("hex")).toBe(m.archive.sha256);
+    expect(openUploads("backups")).toEqual([]);
+    const v = await pgship(["backups", "verify", out.file, "--no-restore"], { env });
+    expect(v.code).toBe(0);
+  }, 120_000);
+
   test("interrupted (SIGINT) mid-upload: exit 130, the multipart upload is aborted, nothing is stored", async () => {
     const d = await db(20);
     await addBulk(d, 40_000);
@@ -388,6 +445,17 @@ describeWithPgDump("a server without ListMultipartUploads / AbortMultipartUpload
       expect(listing.partialsUnknown).toContain("NotImplemented");
       const t = await pgship(["backups", "--dir", "s3://backups/k"], { env });
       expect(t.stdout).toContain("No backups in s3://backups/k.\nNote: the server did not list unfinished multipart uploads");
+      // Without UploadPartCopy a copy above the one-request limit fails clearly, and leaves no object behind.
+      const big = await pgship(["backup", "--dir", "s3://backups/nocopy", "--compress", "none", "--json"], { env: { ...env, PGSHIP_S3_COPY_LIMIT: "4096" } });
+      expect(big.code).toBe(1);
+      const err = json(big.stdout).error;
+      expect(err.code).toBe("s3_failed");
+      expect(err.message).toContain("NotImplemented");
+      expect(err.hint).toContain("UploadPartCopy");
+      expect(noStackTrace(big.stdout + big.stderr)).toBe(true);
+      const left = join(plain.dir, "backups", "nocopy");
+      expect(existsSync(left) ? readdirSync(left).filter((f) => f.endsWith("._S3rver_object")) : []).toEqual([]);
+      expect(json((await pgship(["backups", "--dir", "s3://backups/nocopy", "--json"], { env })).stdout).backups).toEqual([]);
       // A normal backup still works against it.
       const b = await pgship(["backup", "--dir", "s3://backups/k", "--json"], { env: { ...env, PGSHIP_S3_PART_SIZE: String(1024 * 1024) } });
       expect(b.code).toBe(0);

@@ -2,11 +2,14 @@
 // own process on loopback, storing in a directory. Usage: node s3-server.cjs DIR BUCKET...
 // Prints {"port": N} on stdout once it listens. With S3RVER_AS_IS=1 nothing is added (see below).
 //
-// s3rver 3.7.1 implements neither ListMultipartUploads (GET /bucket?uploads) nor
-// AbortMultipartUpload (DELETE /bucket/key?uploadId=): both answer "not
-// implemented". They are added here, reading and removing s3rver's own store
+// s3rver 3.7.1 implements neither ListMultipartUploads (GET /bucket?uploads),
+// AbortMultipartUpload (DELETE /bucket/key?uploadId=) nor UploadPartCopy (PUT
+// /bucket/key?partNumber=&uploadId= with x-amz-copy-source): all answer "not
+// implemented". They are added here, reading and writing s3rver's own store
 // of unfinished uploads (DIR/BUCKET/._S3rver_uploads/ID/{key,1,2,…}), so the
-// tests can check that stale uploads are reported and aborted. Everything else
+// tests can check that stale uploads are reported and aborted, and that copies
+// above the one-request limit are assembled from copied parts. Its CopyObject
+// (PUT with x-amz-copy-source) is s3rver's own. Everything else
 // (objects, listing, multipart parts and completion) is s3rver's own code.
 // s3rver checks the access key id of a Signature V4 request but not the
 // signature itself; test/unit/s3-sign.test.ts checks signatures against AWS's
@@ -26,7 +29,8 @@ if (!process.env.S3RVER_AS_IS) app.middleware.unshift(async (ctx, next) => {
   const m = /^\/([^/]+)(?:\/(.+))?$/.exec(ctx.path);
   const isList = ctx.method === "GET" && m && !m[2] && "uploads" in ctx.query;
   const isAbort = ctx.method === "DELETE" && m && m[2] && "uploadId" in ctx.query;
-  if (!isList && !isAbort) return next();
+  const isPartCopy = ctx.method === "PUT" && m && m[2] && "uploadId" in ctx.query && ctx.get("x-amz-copy-source");
+  if (!isList && !isAbort && !isPartCopy) return next();
   if (!/Credential=S3RVER\//.test(ctx.get("authorization"))) {
     ctx.status = 403;
     ctx.type = "application/xml";
@@ -38,6 +42,26 @@ if (!process.env.S3RVER_AS_IS) app.middleware.unshift(async (ctx, next) => {
     ctx.status = 404;
     ctx.type = "application/xml";
     ctx.body = "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>";
+    return;
+  }
+  if (isPartCopy) {
+    const [srcBucket, ...srcKey] = ctx.get("x-amz-copy-source").replace(/^\//, "").split("/").map(decodeURIComponent);
+    const src = path.join(dir, srcBucket, `${srcKey.join("/")}._S3rver_object`);
+    const up = path.join(uploadsDir(bucket), path.basename(String(ctx.query.uploadId)));
+    const range = /^bytes=(\d+)-(\d+)$/.exec(ctx.get("x-amz-copy-source-range"));
+    if (!fs.existsSync(src) || !fs.existsSync(up) || !range) {
+      ctx.status = 404;
+      ctx.type = "application/xml";
+      ctx.body = "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>";
+      return;
+    }
+    const bytes = fs.readFileSync(src).subarray(Number(range[1]), Number(range[2]) + 1);
+    const md5 = require("node:crypto").createHash("md5").update(bytes).digest("hex");
+    const part = path.join(up, String(Number(ctx.query.partNumber)));
+    fs.writeFileSync(part, bytes);
+    fs.writeFileSync(`${part}.md5`, md5);
+    ctx.type = "application/xml";
+    ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult><ETag>&quot;${md5}&quot;</ETag></CopyPartResult>`;
     return;
   }
   if (isAbort) {
