@@ -1,7 +1,9 @@
 // A backup location in S3 (s3://BUCKET/PREFIX): the same layout as a local
 // directory (archive + manifest per backup, the manifest written last), read
-// with ListObjectsV2 and GET. Unfinished multipart uploads (a backup killed
-// mid-upload) are the S3 form of a local directory's partial files.
+// with ListObjectsV2 and GET. A backup's upload goes to a hidden temporary key
+// named like a local partial file; those objects (a backup killed after its
+// upload) and unfinished multipart uploads (killed mid-upload) are the S3 form
+// of a local directory's partial files.
 
 import { brand } from "../brand.ts";
 import { PgshipError } from "../core/errors.ts";

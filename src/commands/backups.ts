@@ -19,7 +19,7 @@ export const args = {
   action: { type: "positional", required: false, description: "verify, pin or unpin (or nothing, to list)" },
   file: { type: "positional", required: false, description: "backup file to verify, pin or unpin" },
   dir: { type: "string", description: "Directory to list (default: the current directory), or s3://BUCKET/PREFIX", valueHint: "dir" },
-  "clean-partials": { type: "boolean", description: "Delete the partial files interrupted backups left (in S3: abort their unfinished multipart uploads)" },
+  "clean-partials": { type: "boolean", description: "Delete the partial files interrupted backups left (in S3: their temporary objects, and abort their unfinished multipart uploads)" },
   ...decryptArgs,
   restore: { type: "boolean", default: true, description: "verify: test-restore into a scratch database", negativeDescription: "verify: only checksum, decrypt and list the archive; no test restore, no database" },
   manifest: { type: "boolean", default: true, description: "verify: require the manifest", negativeDescription: "verify: check an archive that has no manifest" },

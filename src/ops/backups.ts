@@ -46,9 +46,9 @@ export interface ListedBackup {
 export interface BackupListing {
   dir: string;
   backups: ListedBackup[];
-  /** Temporary files left by interrupted backups (in S3: unfinished multipart uploads, as s3:// URLs). */
+  /** Temporary files left by interrupted backups (in S3: temporary objects and unfinished multipart uploads, as s3:// URLs). */
   partials: string[];
-  /** With cleanPartials: the partials removed (in S3: the multipart uploads aborted). */
+  /** With cleanPartials: the partials removed (in S3: temporary objects deleted, multipart uploads aborted). */
   cleaned?: string[];
   /** S3 only: why unfinished multipart uploads could not be listed. */
   partialsUnknown?: string;
