@@ -64,9 +64,10 @@ const tempName = (name: string) => partialName(name, pid(), randomBytes(4).toStr
  * Tests only, not for users: PGSHIP_TEST_PAUSE_BEFORE_PUBLISH_MS makes the process wait that long after the
  * upload was verified and before it is copied to its final name, so a test can kill -9 it there.
  */
-async function pauseForTests(): Promise<void> {
+async function pauseForTests(stopped: () => boolean): Promise<void> {
   const ms = Number(environment().PGSHIP_TEST_PAUSE_BEFORE_PUBLISH_MS);
-  if (Number.isSafeInteger(ms) && ms > 0) await new Promise((r) => setTimeout(r, ms));
+  if (!Number.isSafeInteger(ms) || ms <= 0) return;
+  for (const end = Date.now() + ms; Date.now() < end && !stopped(); ) await new Promise((r) => setTimeout(r, 50));
 }
 
 /** The verified temporary object copied (server-side) to its final name, whose size is checked by HEAD. */
@@ -213,7 +214,7 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
       durationMs: Date.now() - t0,
       verified: [{ at: new Date().toISOString(), how: "readback", detail }],
     };
-    await pauseForTests();
+    await pauseForTests(() => cancelled);
     if (cancelled) throw interrupted("before the backup was copied to its name: no backup was written");
     published = true;
     await publish(client, loc, tmpKey, key, stored.bytes);
@@ -303,7 +304,7 @@ export async function copyBackupToS3(
     const detail = await verifyUploaded(client, loc, tmpName, { bytes: m.archive.bytes, sha256: m.archive.sha256, plainSha256: m.archive.plainSha256 }, readKeys, pgRestore, (p) => (active = p), () => cancelled);
     const copy: Manifest = { ...m, verified: [...m.verified, { at: new Date().toISOString(), how: "readback", detail: `copied from ${local.archivePath}: ${detail}` }] };
     const manifestUrl = s3Url(loc, keyIn(loc, manifestName(stem)));
-    await pauseForTests();
+    await pauseForTests(() => cancelled);
     if (cancelled) throw interrupted("during the copy to S3");
     published = true;
     await publish(client, loc, tmpKey, key, m.archive.bytes);

@@ -263,6 +263,21 @@ describeWithPgDump("backups in S3", () => {
     expect(filesIn(dir).filter((n) => !n.startsWith("."))).toHaveLength(2);
   }, 120_000);
 
+  test("interrupted (SIGINT) after the upload was verified, before it was published: exit 130, the temporary object is deleted, nothing is stored", async () => {
+    const d = await db(20);
+    const env = envFor(d, { PGSHIP_TEST_PAUSE_BEFORE_PUBLISH_MS: "60000" });
+    const child = spawnPgship(["backup", "--dir", "s3://backups/pausedint", "--compress", "none"], { env });
+    let stderr = "";
+    child.stderr!.on("data", (c) => (stderr += c));
+    await until(async () => storedNames("backups", "pausedint").some((n) => n.startsWith(".")) && !childrenNamed(child.pid!, "pg_restore").length && !childrenNamed(child.pid!, "pg_dump").length, 30_000, "the uploaded temporary object");
+    await Bun.sleep(300);
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.once("close", r));
+    expect(code).toBe(130);
+    expect(stderr).toContain("no backup was written");
+    expect(storedNames("backups", "pausedint")).toEqual([]);
+  }, 120_000);
+
   test("above the one-request copy limit the archive is published by a multipart copy (UploadPartCopy); no temporary object or upload stays", async () => {
     const d = await db(200);
     const env = envFor(d, { PGSHIP_S3_COPY_LIMIT: "4096" });
