@@ -115,22 +115,30 @@ function dumpFailed(exit: ProcExit): void {
   }
 }
 
-export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<TakenBackup> {
-  const t0 = Date.now();
-  const dir = resolve(req.dir);
-  const serverMajor = Math.floor(db.serverVersionNum / 10000);
+/**
+ * What every backup settles before pg_dump starts, wherever it goes: the GRANTs
+ * pg_dump needs, what is being backed up, the tools and the compression.
+ */
+export async function prepareDump(db: Db, target: ConnectionTarget, req: BackupRequest) {
   // pg_dump reads every table: say which GRANT is missing before starting it.
   await requireDumpable(db.sql);
   const source = await readSource(db, req.schema);
   if (source.running.length) {
     req.emit({ type: "warn", message: `migration ${source.running.join(", ")} is marked running (interrupted?): the backup holds the database as it is now, part-way` });
   }
-  const pgDump = await locatePgTool("pg_dump", serverMajor, req.tools);
+  const pgDump = await locatePgTool("pg_dump", Math.floor(db.serverVersionNum / 10000), req.tools);
   const pgRestore = await siblingTool(pgDump, "pg_restore").catch(() => locatePgTool("pg_restore", pgDump.major, req.tools));
   req.emit({ type: "debug", message: `using ${describeTool(pgDump)} and ${describeTool(pgRestore)}` });
   const env = toolEnv(target, source.database, `${brand.binary} backup`);
   const compression = await chooseCompression(pgDump, req.compression, env);
   req.interrupt.check();
+  return { source, pgDump, pgRestore, env, compression };
+}
+
+export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<TakenBackup> {
+  const t0 = Date.now();
+  const dir = resolve(req.dir);
+  const { source, pgDump, pgRestore, env, compression } = await prepareDump(db, target, req);
 
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });

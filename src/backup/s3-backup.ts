@@ -10,18 +10,16 @@
 // Also `--copy-to`: a local backup's archive copied, verified, with its manifest.
 
 import { randomBytes } from "node:crypto";
-import { brand } from "../brand.ts";
 import type { ConnectionTarget } from "../core/config.ts";
 import { interrupted } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
-import { requireDumpable } from "../db/privileges.ts";
-import { describeTool, locatePgTool, siblingTool, toolSpec, type PgTool } from "../tools/pg-tools.ts";
+import { siblingTool, toolSpec, type PgTool } from "../tools/pg-tools.ts";
 import { describeExit, startProc, type RunningProc } from "../tools/proc.ts";
 import { AgeError, encryptChunks, ephemeralIdentity, PASSPHRASE_WORK_FACTOR, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
 import { applyRetention, type RetentionOutcome, type RetentionStore } from "./apply-retention.ts";
 import { describeCompression } from "./compression.ts";
-import { chooseCompression, readSource, type BackupRequest, type TakenBackup } from "./create.ts";
+import { prepareDump, type BackupRequest, type TakenBackup } from "./create.ts";
 import { keyIn, type Location } from "./location.ts";
 import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, partialName, stemOf, type Manifest } from "./manifest.ts";
 import { Meter, readChunks, tap } from "./pipeline.ts";
@@ -30,7 +28,7 @@ import type { RetentionPolicy } from "./retention.ts";
 import { listS3, putS3Manifest, removeS3Backup, s3Url } from "./s3-store.ts";
 import { s3Client, type S3Client } from "./s3.ts";
 import { uploadStream, type UploadHandle, type Uploaded } from "./s3-upload.ts";
-import { pgDumpArgs, toolEnv } from "./tool-args.ts";
+import { pgDumpArgs } from "./tool-args.ts";
 import { env as environment, pid } from "../runtime.ts";
 
 type S3Loc = Location & { kind: "s3" };
@@ -123,18 +121,7 @@ async function verifyUploaded(
 export async function takeBackupS3(db: Db, target: ConnectionTarget, req: BackupRequest, loc: S3Loc): Promise<TakenBackup> {
   const t0 = Date.now();
   const client = s3Client();
-  const serverMajor = Math.floor(db.serverVersionNum / 10000);
-  await requireDumpable(db.sql);
-  const source = await readSource(db, req.schema);
-  if (source.running.length) {
-    req.emit({ type: "warn", message: `migration ${source.running.join(", ")} is marked running (interrupted?): the backup holds the database as it is now, part-way` });
-  }
-  const pgDump = await locatePgTool("pg_dump", serverMajor, req.tools);
-  const pgRestore = await siblingTool(pgDump, "pg_restore").catch(() => locatePgTool("pg_restore", pgDump.major, req.tools));
-  req.emit({ type: "debug", message: `using ${describeTool(pgDump)} and ${describeTool(pgRestore)}` });
-  const env = toolEnv(target, source.database, `${brand.binary} backup`);
-  const compression = await chooseCompression(pgDump, req.compression, env);
-  req.interrupt.check();
+  const { source, pgDump, pgRestore, env, compression } = await prepareDump(db, target, req);
 
   const createdAt = new Date();
   const encrypted = req.keys !== null;
