@@ -61,7 +61,7 @@ try {
     schemaFile: resolve(values["schema-file"]!),
     adopt: (pkg.pgship as { adopt?: unknown }).adopt,
     adoptSource: "package.json",
-    tool: "pgship",
+    tool: pkg.pgship.binaryName,
   });
 } catch (e) {
   if (!(e instanceof BundleError)) throw e;

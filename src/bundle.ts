@@ -19,7 +19,7 @@ export interface BundleInput {
   adopt?: unknown;
   /** Where `adopt` came from, named in its problems ("package.json"). */
   adoptSource: string;
-  /** The tool named in hints ("run 'pgship dump'"). */
+  /** The tool named in hints ("run '<binary> dump'"). */
   tool: string;
 }
 

@@ -167,7 +167,7 @@ export class Alerts {
   }
 }
 
-/** One line for a monitor's log: `pgship backup: Backup written: …` or `pgship up: error: … (exit 1)`. */
+/** One line for a monitor's log: `<binary> backup: Backup written: …` or `<binary> up: error: … (exit 1)`. */
 export function summaryLine(command: string, text: string, exitCode: number): string {
   const first = text.split("\n").map((l) => l.trim()).find(Boolean) ?? "done";
   return `${brand.binary} ${command}: ${first}${exitCode === 0 ? "" : ` (exit ${exitCode})`}`;

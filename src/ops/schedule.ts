@@ -7,7 +7,7 @@
 // systemd never starts a timer's service while it still runs).
 //
 // Everything pgship writes carries a marker comment, so `schedule list` and
-// `schedule remove` see only what pgship installed. PGSHIP_SCHEDULE_ROOT=DIR
+// `schedule remove` see only what this binary installed. PGSHIP_SCHEDULE_ROOT=DIR
 // writes the units and a crontab file into DIR instead (tests, packaging):
 // nothing is enabled, no crontab is touched.
 
