@@ -135,10 +135,37 @@ export async function prepareDump(db: Db, target: ConnectionTarget, req: BackupR
   return { source, pgDump, pgRestore, env, compression };
 }
 
+/** The manifest of a backup whose archive was written and read back (`verified` says how). */
+export function backupManifest(
+  db: Db,
+  req: BackupRequest,
+  prep: Awaited<ReturnType<typeof prepareDump>>,
+  a: { file: string; format: ArchiveFormat; stored: Meter; plain: Meter; createdAt: Date; t0: number; verified: string },
+): Manifest {
+  const { source, pgDump, compression } = prep;
+  return {
+    format: MANIFEST_FORMAT,
+    app: req.app.name,
+    appVersion: req.app.version,
+    database: source.database,
+    schemaVersion: source.schemaVersion,
+    server: { version: db.serverVersion, versionNum: db.serverVersionNum },
+    pgDump: { version: pgDump.version, major: pgDump.major },
+    archive: { file: a.file, format: a.format, compression: describeCompression(compression), bytes: a.stored.bytes, sha256: a.stored.hex(), plainBytes: a.plain.bytes, plainSha256: a.plain.hex() },
+    databaseBytes: source.databaseBytes,
+    encryption: !req.keys ? null : "passphrase" in req.keys ? { tool: "age", mode: "passphrase", scryptWorkFactor: PASSPHRASE_WORK_FACTOR } : { tool: "age", mode: "recipients", recipients: req.keys.recipients },
+    ...(req.pin ? { pinned: req.pin } : {}),
+    createdAt: a.createdAt.toISOString(),
+    durationMs: Date.now() - a.t0,
+    verified: [{ at: new Date().toISOString(), how: "readback", detail: a.verified }],
+  };
+}
+
 export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRequest): Promise<TakenBackup> {
   const t0 = Date.now();
   const dir = resolve(req.dir);
-  const { source, pgDump, pgRestore, env, compression } = await prepareDump(db, target, req);
+  const prep = await prepareDump(db, target, req);
+  const { source, pgDump, pgRestore, env, compression } = prep;
 
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -224,30 +251,8 @@ export async function takeBackup(db: Db, target: ConnectionTarget, req: BackupRe
     }
     if (back.header.database !== source.database) req.emit({ type: "warn", message: `pg_dump archived database "${back.header.database}", expected "${source.database}"` });
 
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      app: req.app.name,
-      appVersion: req.app.version,
-      database: source.database,
-      schemaVersion: source.schemaVersion,
-      server: { version: db.serverVersion, versionNum: db.serverVersionNum },
-      pgDump: { version: pgDump.version, major: pgDump.major },
-      archive: {
-        file: archiveName(stem, encrypted),
-        format,
-        compression: describeCompression(compression),
-        bytes: stored.bytes,
-        sha256: stored.hex(),
-        plainBytes: plain.bytes,
-        plainSha256: plain.hex(),
-      },
-      databaseBytes: source.databaseBytes,
-      encryption: !req.keys ? null : "passphrase" in req.keys ? { tool: "age", mode: "passphrase", scryptWorkFactor: PASSPHRASE_WORK_FACTOR } : { tool: "age", mode: "recipients", recipients: req.keys.recipients },
-      ...(req.pin ? { pinned: req.pin } : {}),
-      createdAt: createdAt.toISOString(),
-      durationMs: Date.now() - t0,
-      verified: [{ at: new Date().toISOString(), how: "readback", detail: `sha256 re-read${encrypted ? ", decrypted up to the end of its table of contents" : ""}, table of contents listed by pg_restore ${pgRestore.version}` }],
-    };
+    const verified = `sha256 re-read${encrypted ? ", decrypted up to the end of its table of contents" : ""}, table of contents listed by pg_restore ${pgRestore.version}`;
+    const manifest = backupManifest(db, req, prep, { file: archiveName(stem, encrypted), format, stored, plain, createdAt, t0, verified });
     if (cancelled) throw interrupted("before the backup was renamed into place: no backup was written");
     // The archive gets its final name first and the manifest last: a backup is
     // complete exactly when its manifest exists.

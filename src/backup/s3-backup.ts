@@ -16,12 +16,11 @@ import { PgshipError } from "../core/errors.ts";
 import type { Db } from "../db/connect.ts";
 import { siblingTool, toolSpec, type PgTool } from "../tools/pg-tools.ts";
 import { describeExit, startProc, type RunningProc } from "../tools/proc.ts";
-import { AgeError, encryptChunks, ephemeralIdentity, PASSPHRASE_WORK_FACTOR, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
+import { AgeError, encryptChunks, ephemeralIdentity, type DecryptKeys, type EncryptKeys } from "./age-stream.ts";
 import { applyRetention, type RetentionOutcome, type RetentionStore } from "./apply-retention.ts";
-import { describeCompression } from "./compression.ts";
-import { prepareDump, type BackupRequest, type TakenBackup } from "./create.ts";
+import { backupManifest, prepareDump, type BackupRequest, type TakenBackup } from "./create.ts";
 import { keyIn, type Location } from "./location.ts";
-import { archiveName, backupStem, manifestName, MANIFEST_FORMAT, partialName, stemOf, type Manifest } from "./manifest.ts";
+import { archiveName, backupStem, manifestName, partialName, stemOf, type Manifest } from "./manifest.ts";
 import { Meter, readChunks, tap } from "./pipeline.ts";
 import { listArchive } from "./read.ts";
 import type { RetentionPolicy } from "./retention.ts";
@@ -121,7 +120,8 @@ async function verifyUploaded(
 export async function takeBackupS3(db: Db, target: ConnectionTarget, req: BackupRequest, loc: S3Loc): Promise<TakenBackup> {
   const t0 = Date.now();
   const client = s3Client();
-  const { source, pgDump, pgRestore, env, compression } = await prepareDump(db, target, req);
+  const prep = await prepareDump(db, target, req);
+  const { source, pgDump, pgRestore, env, compression } = prep;
 
   const createdAt = new Date();
   const encrypted = req.keys !== null;
@@ -185,22 +185,7 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
       if (cancelled) throw interrupted("during the backup's read-back: no backup was written");
       throw e instanceof PgshipError ? new PgshipError(e.code, `the new backup did not read back, so it was not kept: ${e.message}`, { hint: e.hint, cause: e }) : e;
     });
-    const manifest: Manifest = {
-      format: MANIFEST_FORMAT,
-      app: req.app.name,
-      appVersion: req.app.version,
-      database: source.database,
-      schemaVersion: source.schemaVersion,
-      server: { version: db.serverVersion, versionNum: db.serverVersionNum },
-      pgDump: { version: pgDump.version, major: pgDump.major },
-      archive: { file: name, format: "custom", compression: describeCompression(compression), bytes: stored.bytes, sha256: stored.hex(), plainBytes: plain.bytes, plainSha256: plain.hex() },
-      databaseBytes: source.databaseBytes,
-      encryption: !req.keys ? null : "passphrase" in req.keys ? { tool: "age", mode: "passphrase", scryptWorkFactor: PASSPHRASE_WORK_FACTOR } : { tool: "age", mode: "recipients", recipients: req.keys.recipients },
-      ...(req.pin ? { pinned: req.pin } : {}),
-      createdAt: createdAt.toISOString(),
-      durationMs: Date.now() - t0,
-      verified: [{ at: new Date().toISOString(), how: "readback", detail }],
-    };
+    const manifest = backupManifest(db, req, prep, { file: name, format: "custom", stored, plain, createdAt, t0, verified: detail });
     await pauseForTests(() => cancelled);
     if (cancelled) throw interrupted("before the backup was copied to its name: no backup was written");
     published = true;

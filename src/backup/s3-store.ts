@@ -10,7 +10,7 @@ import { PgshipError } from "../core/errors.ts";
 import { keyIn, parseLocation, parseS3File, type Location } from "./location.ts";
 import { ARCHIVE_EXT, ENCRYPTED_EXT, isPartialName, MANIFEST_EXT, manifestName, parseManifest, serialiseManifest, stemOf, type Manifest } from "./manifest.ts";
 import { s3Client, type S3Client } from "./s3.ts";
-import type { StoredBackup } from "./store.ts";
+import { judged, type StoredBackup } from "./store.ts";
 
 type S3Loc = Location & { kind: "s3" };
 
@@ -45,18 +45,7 @@ function judge(loc: S3Loc, stem: string, sizes: Map<string, number>, manifestTex
     b.archivePath = s3Url(loc, keyIn(loc, name));
     b.archiveBytes = sizes.get(name)!;
   }
-  if (manifestText === null) {
-    b.status = "no-manifest";
-    b.problems.push(`no manifest: not written by ${brand.display}, or its backup was interrupted before it finished`);
-  } else if (!b.manifest) b.status = "broken";
-  else if (!b.archivePath) {
-    b.status = "broken";
-    b.problems.push(`archive ${b.manifest.archive.file} is missing`);
-  } else if (b.archiveBytes !== b.manifest.archive.bytes) {
-    b.status = "broken";
-    b.problems.push(`archive is ${b.archiveBytes} bytes, the manifest says ${b.manifest.archive.bytes} (truncated or replaced)`);
-  }
-  return b;
+  return judged(b);
 }
 
 /** Every backup under the location, oldest first; with `partials`, also the unfinished uploads. */

@@ -56,6 +56,11 @@ export function readStored(dir: string, stem: string): StoredBackup {
   const candidates = b.manifest ? [join(dir, b.manifest.archive.file)] : [join(dir, stem + ENCRYPTED_EXT), join(dir, stem + ARCHIVE_EXT)];
   b.archivePath = candidates.find((p) => existsSync(p)) ?? null;
   b.archiveBytes = b.archivePath ? sizeOf(b.archivePath) : null;
+  return judged(b);
+}
+
+/** Sets `status` (and its problems) from what was found: the manifest, the archive, its size. Any store. */
+export function judged(b: StoredBackup): StoredBackup {
   if (!b.manifestPath) {
     b.status = "no-manifest";
     b.problems.push(`no manifest: not written by ${brand.display}, or its backup was interrupted before it finished`);
