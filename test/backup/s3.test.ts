@@ -32,17 +32,7 @@ async function db(rows = 60): Promise<TestDb> {
 const envFor = (d: TestDb, extra: Record<string, string> = {}) => ({ DATABASE_URL: d.url, ...s3.env, AWS_SECRET_ACCESS_KEY: SECRET, ...extra });
 const json = (t: string) => JSON.parse(t);
 
-/** Objects stored under a prefix of a bucket, as s3rver keeps them on disk (name -> bytes). */
-function stored(bucket: string, prefix: string): Map<string, Buffer> {
-  const dir = join(s3.dir, bucket, prefix);
-  const out = new Map<string, Buffer>();
-  if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir)) {
-    const m = /^(.*)\._S3rver_object$/.exec(f);
-    if (m) out.set(m[1]!, readFileSync(join(dir, f)));
-  }
-  return out;
-}
+const stored = (bucket: string, prefix: string) => s3.stored(bucket, prefix);
 const storedNames = (bucket: string, prefix: string) => [...stored(bucket, prefix).keys()].sort();
 /** Unfinished multipart uploads in s3rver's store. */
 const openUploads = (bucket: string) => (existsSync(join(s3.dir, bucket, "._S3rver_uploads")) ? readdirSync(join(s3.dir, bucket, "._S3rver_uploads")) : []);

@@ -3,7 +3,7 @@
 // one per test file, stopped afterwards. Its fixed credentials are S3RVER/S3RVER.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, tempDir } from "./env.ts";
 
@@ -13,7 +13,20 @@ export interface S3Server {
   dir: string;
   /** The environment a pgship run needs for it (credentials in the environment only). */
   env: Record<string, string>;
+  /** Objects stored under bucket/prefix, read from s3rver's own files, not through pgship's client (name -> bytes). */
+  stored(bucket: string, prefix: string): Map<string, Buffer>;
   stop(): Promise<void>;
+}
+
+function storedIn(dir: string, bucket: string, prefix: string): Map<string, Buffer> {
+  const at = join(dir, bucket, prefix);
+  const out = new Map<string, Buffer>();
+  if (!existsSync(at)) return out;
+  for (const f of readdirSync(at)) {
+    const m = /^(.*)\._S3rver_object$/.exec(f);
+    if (m) out.set(m[1]!, readFileSync(join(at, f)));
+  }
+  return out;
 }
 
 export const S3_KEY_ID = "S3RVER";
@@ -43,6 +56,7 @@ export function startS3(buckets: string[] = ["backups"], o: { asIs?: boolean } =
         port,
         dir,
         env: { AWS_ACCESS_KEY_ID: S3_KEY_ID, AWS_SECRET_ACCESS_KEY: S3_SECRET, AWS_ENDPOINT_URL: endpoint, AWS_REGION: "us-east-1" },
+        stored: (bucket, prefix) => storedIn(dir, bucket, prefix),
         stop: () =>
           new Promise<void>((done) => {
             child.removeAllListeners("exit");

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDb, describeWithPgDump, ensureBinary, noStackTrace, pgship, tempDir, type TestDb } from "../harness/env.ts";
+import { cronCommand, runLikeCron } from "../harness/cron.ts";
 import { missing } from "../harness/tools.ts";
 import Ajv2020 from "ajv/dist/2020";
 import { ROOT } from "../harness/env.ts";
@@ -38,16 +39,6 @@ function setup(envText = `DATABASE_URL=${d.url}\n`) {
   writeFileSync(envFile, envText, { mode: 0o600 });
   const root = join(dir, "root");
   return { dir, envFile, root, env: { PGSHIP_SCHEDULE_ROOT: root } };
-}
-
-/** The command of a crontab line, as cron hands it to sh (\% is a literal %). */
-function cronCommand(line: string): string {
-  return line.split(" ").slice(5).join(" ").replace(/ # pgship-schedule:[a-z0-9-]+$/, "").replace(/\\%/g, "%");
-}
-
-/** Runs a crontab line's command like cron: sh -c, HOME and a minimal PATH, no DATABASE_URL. */
-function runLikeCron(line: string, cwd: string) {
-  return spawnSync("/bin/sh", ["-c", cronCommand(line)], { cwd, encoding: "utf8", env: { HOME: cwd, PATH: "/usr/bin:/bin", SHELL: "/bin/sh" }, timeout: 120_000 });
 }
 
 const dumps = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".dump")) : []);

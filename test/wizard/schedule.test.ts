@@ -14,6 +14,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, pgship } from "../harness/env.ts";
+import { runLikeCron } from "../harness/cron.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 import { S3_KEY_ID, startS3, type S3Server } from "../harness/s3.ts";
@@ -26,17 +27,7 @@ let s3: S3Server | null = null;
 const server = async () => (s3 ??= await startS3(["backups"]));
 afterAll(async () => s3?.stop());
 
-/** Objects under bucket/prefix as s3rver keeps them on disk (name -> bytes). */
-function stored(bucket: string, prefix: string): Map<string, Buffer> {
-  const dir = join(s3!.dir, bucket, prefix);
-  const out = new Map<string, Buffer>();
-  if (!existsSync(dir)) return out;
-  for (const f of readdirSync(dir)) {
-    const m = /^(.*)\._S3rver_object$/.exec(f);
-    if (m) out.set(m[1]!, readFileSync(join(dir, f)));
-  }
-  return out;
-}
+const stored = (bucket: string, prefix: string) => s3!.stored(bucket, prefix);
 
 /** Every regular file under a directory (recursively), with its text. */
 function filesUnder(dir: string): [string, string][] {
@@ -47,10 +38,19 @@ function filesUnder(dir: string): [string, string][] {
     .map((f) => [f, readFileSync(f, "latin1")]);
 }
 
-/** The command of a crontab line, run as cron runs it: sh -c, HOME and a minimal PATH, another directory. */
-function runLikeCron(line: string, home: string) {
-  const command = line.split(" ").slice(5).join(" ").replace(/ # pgship-schedule:[a-z0-9-]+$/, "").replace(/\\%/g, "%");
-  return spawnSync("/bin/sh", ["-c", command], { cwd: tmpdir(), encoding: "utf8", env: { HOME: home, PATH: "/usr/bin:/bin", SHELL: "/bin/sh" }, timeout: 120_000 });
+/** Takes the default time and retention, no encryption, confirms, and waits for the backup to fail. */
+async function defaultsUntilFailure(term: Terminal) {
+  await term.waitFor("Back up every day at");
+  term.send("Enter");
+  await term.waitFor("Keep one backup per day for how many days?");
+  term.send("Enter");
+  await term.waitFor("And one per week for how many weeks?");
+  term.send("Enter");
+  await term.waitFor("Encrypt the backups?");
+  term.send("Right", "Enter"); // No
+  await term.waitFor("Back up and test-restore now, then save the schedule?");
+  term.send("Enter");
+  await term.waitFor("Backup failed: the schedule was not saved", 60_000);
 }
 
 /** Picks S3 and types the four fields. */
@@ -226,17 +226,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     await term.waitFor("Backup folder");
     term.type("./.env/backups"); // under a file: cannot be created
     term.send("Enter");
-    await term.waitFor("Back up every day at");
-    term.send("Enter");
-    await term.waitFor("Keep one backup per day for how many days?");
-    term.send("Enter");
-    await term.waitFor("And one per week for how many weeks?");
-    term.send("Enter");
-    await term.waitFor("Encrypt the backups?");
-    term.send("Right", "Enter"); // No
-    await term.waitFor("Back up and test-restore now, then save the schedule?");
-    term.send("Enter");
-    await term.waitFor("Backup failed: the schedule was not saved", 60_000);
+    await defaultsUntilFailure(term);
     await term.waitFor("What would you like to do?");
     term.send("Up", "Enter");
     expect(await term.exitCode()).toBe(0);
@@ -308,7 +298,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
     expect(elsewhere).toEqual([]);
 
     // The crontab line, run as cron runs it, writes the next backup to the bucket; retention (one a day) drops the first.
-    const run = runLikeCron(line, dir);
+    const run = runLikeCron(line, tmpdir(), dir);
     expect({ status: run.status, stderr: run.stderr }).toMatchObject({ status: 0 });
     const after = [...stored("backups", "wizard").keys()].filter((f) => f.endsWith(".dump.age"));
     expect(after).toHaveLength(1);
@@ -330,17 +320,7 @@ describe.skipIf(missing("tmux"))("wizard: automatic backups", () => {
       await server();
       const { dir, root, term, envText } = await setup();
       await typeS3(term, { endpoint: c.endpoint(), bucket: c.bucket ?? "backups/refused", keyId: c.keyId, secret: SECRET });
-      await term.waitFor("Back up every day at");
-      term.send("Enter");
-      await term.waitFor("Keep one backup per day for how many days?");
-      term.send("Enter");
-      await term.waitFor("And one per week for how many weeks?");
-      term.send("Enter");
-      await term.waitFor("Encrypt the backups?");
-      term.send("Right", "Enter"); // No
-      await term.waitFor("Back up and test-restore now, then save the schedule?");
-      term.send("Enter");
-      await term.waitFor("Backup failed: the schedule was not saved", 60_000);
+      await defaultsUntilFailure(term);
       await term.waitFor(c.said());
       await term.waitFor("check the endpoint URL, bucket, access key ID and secret access key typed above");
       await term.waitFor("What would you like to do?");

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, createDb, ensureBinary, migrationsDir, pgship, until, type TestDb } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
+import { runLikeCron } from "../harness/cron.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 
 /**
@@ -29,8 +30,7 @@ function cronBackupWorks(command: string, dir: string, url: string): number {
   const dumps = () => (existsSync(join(dir, "backups")) ? readdirSync(join(dir, "backups")).filter((f) => f.endsWith(".dump")) : []);
   const before = dumps();
   const elsewhere = mkdtempSync(join(tmpdir(), "pgship-cron-"));
-  const run = line.split(" ").slice(5).join(" ").replace(/ # pgship-schedule:[a-z0-9-]+$/, "").replace(/\\%/g, "%");
-  const r = spawnSync("env", ["-i", `HOME=${elsewhere}`, "PATH=/usr/bin:/bin", "sh", "-c", run], { cwd: elsewhere, encoding: "utf8", timeout: 60_000 });
+  const r = runLikeCron(line, elsewhere);
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   return dumps().filter((f) => !before.includes(f)).length;
