@@ -7,7 +7,6 @@
 // the history row and every message show *** instead), printed as scheme and
 // host only, and never given to a child process.
 
-import type { ArgsDef } from "citty";
 import { brand, envName } from "../brand.ts";
 import type { Interrupt } from "../core/cancel.ts";
 import type { Emit } from "../core/events.ts";
@@ -15,14 +14,6 @@ import { UsageError } from "../core/errors.ts";
 import type { Redactor } from "../core/redact.ts";
 import type { Args } from "./flags.ts";
 
-export const alertArgs = {
-  ping: {
-    type: "string",
-    description: `Report start, success and failure to this monitoring URL (healthchecks.io; Uptime Kuma push and Cronitor URLs too; else ${envName("PING_URL")})`,
-    valueHint: "url",
-  },
-  notify: { type: "string", description: `When done, POST the --json outcome to this URL (else ${envName("NOTIFY_URL")})`, valueHint: "url" },
-} as const satisfies ArgsDef;
 
 /** Each request gives up after this long; the command goes on. */
 export const ALERT_TIMEOUT_MS = 10_000;

@@ -71,7 +71,7 @@ interface FlagDef {
 
 /** One row per flag: its spelling and what it does. A boolean that is on by default is shown as --no-NAME. */
 function flagRow(name: string, d: FlagDef): [string, string] {
-  const aliases = (Array.isArray(d.alias) ? d.alias : d.alias ? [d.alias] : []).map((a) => (a.length === 1 ? `-${a}, ` : `--${a}, `)).join("");
+  const aliases = (Array.isArray(d.alias) ? d.alias : d.alias ? [d.alias] : []).map((a) => `-${a}, `).join("");
   if (d.type === "boolean" && d.default === true) return [`--no-${name}`, d.negativeDescription ?? `Turn off: ${d.description ?? ""}`];
   if (d.type === "boolean") return [`${aliases}--${name}`, d.description ?? ""];
   const shown = d.default !== undefined && d.default !== "" ? ` (default: ${String(d.default)})` : "";

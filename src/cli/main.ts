@@ -6,6 +6,7 @@ import { commands } from "./commands.ts";
 import { brand, createContext, type Context } from "./context.ts";
 import { envName } from "../brand.ts";
 import type { AlertTargets } from "./alerts.ts";
+import { alertArgs } from "./alert-args.ts";
 import { globalArgs, parseStrict } from "./flags.ts";
 import { commandUsage, mainUsage } from "./help.ts";
 import { printJson } from "./output.ts";
@@ -81,7 +82,7 @@ async function main(): Promise<number> {
   onSignal("SIGINT", onInterrupt);
   onSignal("SIGTERM", onInterrupt);
   // Before the context: it records the command line, which may hold a --ping token.
-  const alerts = "ping" in mod.args ? await import("./alerts.ts") : null;
+  const alerts = (mod.args as ArgsDef).ping === alertArgs.ping ? await import("./alerts.ts") : null;
   const targets = alerts ? alerts.alertTargets(args, env(), redactor) : null;
   const ctx = createContext(args, interrupt);
   if (alerts && targets) return runWithAlerts(alerts, ctx, name, targets, () => mod.run(ctx, args));

@@ -15,7 +15,7 @@ import { encryptKeys } from "../backup/keys.ts";
 import { describeEncryption } from "../backup/manifest.ts";
 import { describePolicy } from "../backup/retention.ts";
 import { encryptArgs, keyFlags, retentionArgs, retentionPolicy, toolArgs, toolLocation } from "../cli/backup-flags.ts";
-import { alertArgs } from "../cli/alerts.ts";
+import { alertArgs } from "../cli/alert-args.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { backup, type BackupOptions, type BackupResult } from "../ops/backup.ts";

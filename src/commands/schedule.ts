@@ -24,9 +24,9 @@ export const args = {
   ...encryptArgs,
   compress: { type: "string", description: "backup: compression, as for the backup command", valueHint: "method" },
   ...toolArgs,
-  // Keyed apart from the backup command's --ping/--notify: scheduling is not a run to report on; the URLs go into the env file.
-  "ping-url": { type: "string", alias: "ping", description: `backup: monitoring URL each scheduled run reports to (written to the env file as ${envName("PING_URL")})`, valueHint: "url" },
-  "notify-url": { type: "string", alias: "notify", description: `backup: URL each scheduled run POSTs its outcome to (written to the env file as ${envName("NOTIFY_URL")})`, valueHint: "url" },
+  // Not the backup command's alertArgs: scheduling is not a run to report on; the URLs go into the env file.
+  ping: { type: "string", description: `backup: monitoring URL each scheduled run reports to (written to the env file as ${envName("PING_URL")})`, valueHint: "url" },
+  notify: { type: "string", description: `backup: URL each scheduled run POSTs its outcome to (written to the env file as ${envName("NOTIFY_URL")})`, valueHint: "url" },
   name: { type: "string", description: "backup: name of this schedule, to keep several (default backup)", valueHint: "name" },
   systemd: { type: "boolean", description: "backup: install a systemd timer (default where systemd runs)" },
   cron: { type: "boolean", description: "backup: install a crontab line (default where systemd does not run)" },
@@ -61,7 +61,7 @@ function envFileOf(a: Args): string {
 }
 
 function urlVar(a: Args, flag: string, variable: string, into: Record<string, string>, ctx: Context): void {
-  const v = a[`${flag}-url`];
+  const v = a[flag];
   if (v === undefined || v === "") return;
   const s = String(v);
   ctx.secrets.push(s);

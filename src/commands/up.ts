@@ -11,7 +11,7 @@ import { backupBeforeMigrating } from "../ops/backup.ts";
 import { releasePreUpdatePins } from "../ops/backups.ts";
 import type { Db } from "../db/connect.ts";
 import { migrate, planMigration, type MigrateMode, type MigrateOutcome, type PlanOutcome } from "../ops/migrate.ts";
-import { alertArgs } from "../cli/alerts.ts";
+import { alertArgs } from "../cli/alert-args.ts";
 import type { Context } from "../cli/context.ts";
 import { intFlag, type Args } from "../cli/flags.ts";
 import { preBackupArgs, preBackupFlags, restoreCommand, withRestoreHint } from "../cli/backup-flags.ts";

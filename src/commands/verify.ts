@@ -8,7 +8,7 @@ import { plural } from "../core/format.ts";
 import type { ArgsDef } from "citty";
 import { ExitCode } from "../core/errors.ts";
 import { renderFindings } from "../catalog/diff.ts";
-import { alertArgs } from "../cli/alerts.ts";
+import { alertArgs } from "../cli/alert-args.ts";
 import type { Context } from "../cli/context.ts";
 import type { Args } from "../cli/flags.ts";
 import { manualText, verify, type VerifyOptions, type VerifyOutcome } from "../ops/verify.ts";

@@ -3,7 +3,6 @@
 // applied after, so a crash in between is visible and resumable.
 
 import { brand } from "../brand.ts";
-import { quoteIdent } from "../core/format.ts";
 import { backoff, interrupted, type Interrupt } from "../core/cancel.ts";
 import { PgshipError } from "../core/errors.ts";
 import type { StepLabel, Emit } from "../core/events.ts";

@@ -14,7 +14,6 @@ import { withTransaction, type Db } from "../db/connect.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
 import { PgshipError } from "../core/errors.ts";
-import { cwd } from "../runtime.ts";
 import { diskPaths, modelPathFor } from "../source.ts";
 import type { Migration } from "../core/migration-file.ts";
 import type { ModelHistory } from "../catalog/model-history.ts";

@@ -14,7 +14,6 @@ import { readRegularFile, shownPath } from "../core/files.ts";
 import { replayMigrations, withScratchDatabase } from "../db/scratch.ts";
 import { findPgTool } from "../tools/pg-tools.ts";
 import { dumpSnapshot } from "../db/snapshot-dump.ts";
-import { cwd } from "../runtime.ts";
 import type { OpContext } from "./context.ts";
 
 export interface DumpOptions {

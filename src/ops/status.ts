@@ -127,6 +127,5 @@ export async function offlineStatus(ctx: OpContext): Promise<OfflineStatusOutcom
     model = fileState(modelFile, null, head, isPgshipError(e) ? e.message : String(e));
   }
   const migrations = set.migrations.map((m) => ({ version: m.version, name: m.name, file: set.schemaPath === null ? m.file : shownPath(set.pathOf(m.file)), checksum: m.checksum }));
-  const where = set.origin === "embedded" ? "the binary" : shownPath(set.origin);
   return { offline: true, database: null, head, source: set.origin, migrations, snapshot, model, ignored: set.ignored };
 }
