@@ -2,7 +2,7 @@
 // `backups verify` checks sha256, decrypts, and test-restores into a scratch
 // database; retention keeps the right set, only after a verified backup.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createDb, pgship, tempDir, type TestDb, describeWithPgDump } from "../harness/env.ts";

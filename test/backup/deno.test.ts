@@ -1,7 +1,7 @@
 // The same backup and restore code runs under Deno (`deno run -A src/main.ts`):
 // streaming, age encryption and the child processes use only node: APIs.
 
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, expect } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { cleanEnv, cluster, createDb, FIXTURE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";

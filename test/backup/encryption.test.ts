@@ -2,7 +2,7 @@
 // interoperability with the standard `age` command-line tool (Debian package
 // `age`) in both directions.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

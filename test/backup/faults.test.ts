@@ -3,7 +3,7 @@
 // no file under a backup's name, keeps the earlier backups, and runs no
 // retention. Also: the password reaches pg_dump through its environment only.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -146,7 +146,7 @@ describeWithPgDump("a failed backup leaves nothing that looks like a backup", ()
     const { psqlScriptArgs, toolEnv } = await import("../../src/backup/tool-args.ts");
     const { inPlacePreamble } = await import("../../src/backup/restore-plan.ts");
     const { parseDatabaseUrl } = await import("../../src/core/config.ts");
-    const c = await cluster();
+    await cluster();
     const scratch = await createDb("cut");
     await scratch.sql`create table keep_me (id int)`;
     const target = parseDatabaseUrl(scratch.url, "flag");

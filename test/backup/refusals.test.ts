@@ -1,7 +1,7 @@
 // restore refuses damaged, foreign and too-new files before touching
 // anything: the live database keeps its data and no database is created.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createHash } from "node:crypto";

@@ -3,7 +3,7 @@
 // sequences), the swap with a client connected, --into, the in-place restore
 // of a role without CREATEDB, and the schema version check afterwards.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";

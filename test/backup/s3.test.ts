@@ -3,7 +3,7 @@
 // on loopback (s3rver, see test/harness/s3.ts). What is stored is read from the
 // server's own files, not through pgship's client.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cluster, createDb, noStackTrace, pgship, spawnPgship, tempDir, type TestDb, describeWithPgDump, until, ROOT } from "../harness/env.ts";

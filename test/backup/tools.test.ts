@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { npmBinDir, startCluster, type Cluster } from "../harness/cluster.ts";
-import { cluster, createDb, noStackTrace, pgship, PG_DUMP_USABLE, FIXTURE, ROOT, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
+import { cluster, createDb, noStackTrace, pgship, PG_DUMP_USABLE, FIXTURE, tempDir, type TestDb, testWithPgDump } from "../harness/env.ts";
 import { APP_DATA, dockerStandIn, filesIn, fingerprint, seed } from "../harness/backup.ts";
 
 const dbs: TestDb[] = [];

@@ -3,7 +3,7 @@
 // without CREATEDB takes a verified safety backup first (restored in place).
 // Real binary, real cluster, real pg_dump / pg_restore.
 
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import postgres from "postgres";

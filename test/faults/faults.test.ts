@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { cluster, createDb, migrationsDir, noStackTrace, pgship, FIXTURE, ROOT, spawnPgship, until, type TestDb, useDatabases } from "../harness/env.ts";
+import { cluster, migrationsDir, noStackTrace, pgship, FIXTURE, spawnPgship, until, type TestDb, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("f");
 
@@ -95,7 +95,7 @@ describe("kill -9 of the binary", () => {
 
 describe("Ctrl-C", () => {
   test("SIGINT during a migration rolls it back, releases the lock and exits 130", async () => {
-    const { dir, d, env, child, done, pid } = await slowUp(SLOW_TX);
+    const { dir, d, env, child, done } = await slowUp(SLOW_TX);
     child.kill("SIGINT");
     const r = await done;
     expect(r.code).toBe(130);
@@ -109,7 +109,7 @@ describe("Ctrl-C", () => {
 
 describe("the backend is terminated mid-migration", () => {
   test("rolled back, a clear error, the history says so, and a rerun succeeds", async () => {
-    const { dir, d, env, child, done, pid } = await slowUp(SLOW_TX);
+    const { dir, d, env, done, pid } = await slowUp(SLOW_TX);
     await d.sql`select pg_terminate_backend(${pid})`;
     const r = await done;
     expect(r.code).toBe(1);

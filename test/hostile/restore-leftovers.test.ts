@@ -4,7 +4,7 @@
 // dropped by `restore --drop-old`, and nothing else is touched: not another
 // database's leftovers, not one somebody is connected to.
 
-import { describe, expect, test } from "bun:test";
+import { describe, expect } from "bun:test";
 import postgres from "postgres";
 import { cluster, pgship, spawnPgship, tempDir, until, useDatabases, testWithPgDump } from "../harness/env.ts";
 import { childrenNamed, databaseNames, seed } from "../harness/backup.ts";

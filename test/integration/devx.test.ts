@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, ensureBinary, noStackTrace, pgship, FIXTURE, ROOT, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
+import { cleanEnv, ensureBinary, noStackTrace, pgship, FIXTURE, tempDir, testWithPgDump, useDatabases } from "../harness/env.ts";
 import { commands } from "../../src/cli/commands.ts";
 
 const db = useDatabases("devx");

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import postgres from "postgres";
 import { lockKeys } from "../../src/db/lock.ts";
-import { createDb, dumpOrRefusal, migrationsDir, pgship, FIXTURE, ROOT, schemaOf, tempDir, type TestDb, useDatabases } from "../harness/env.ts";
+import { dumpOrRefusal, migrationsDir, pgship, FIXTURE, schemaOf, tempDir, useDatabases } from "../harness/env.ts";
 
 const db = useDatabases("t");
 

@@ -166,7 +166,6 @@ function expectRefused(r: Run, what: string) {
 }
 
 describe("a damaged packed binary refuses to start", () => {
-  const TRAILER = 176;
   test("a flipped byte in the trailer or the migration list: every command, --version included (exit 1)", () => {
     const bytes = readFileSync(packed);
     for (const [name, at, what] of [

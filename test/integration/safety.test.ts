@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import postgres from "postgres";
 import { lockKeys } from "../../src/db/lock.ts";
-import { BUN, cleanEnv, createDb, ensureBinary, migrationsDir, noStackTrace, pgship, FIXTURE, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases, testWithPgDump } from "../harness/env.ts";
+import { BUN, cleanEnv, ensureBinary, migrationsDir, noStackTrace, pgship, FIXTURE, ROOT, spawnPgship, tempDir, until, type TestDb, useDatabases, testWithPgDump } from "../harness/env.ts";
 
 const db = useDatabases("s");
 

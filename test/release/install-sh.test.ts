@@ -29,7 +29,6 @@ import {
   sha256,
   startReleaseServer,
   sumsOf,
-  sysroot,
   tempDir,
   toolDir,
   type FakeRelease,

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { cluster, createDb, dumpOrRefusal, migrationsDir, pgDumpUsable, pgship, FIXTURE, ROOT, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
+import { cluster, createDb, dumpOrRefusal, migrationsDir, pgDumpUsable, pgship, FIXTURE, spawnPgship, tempDir, until, type TestDb } from "../harness/env.ts";
 
 let admin: TestDb;
 afterAll(async () => admin?.sql.end());

@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, createDb, ensureBinary, pgship, FIXTURE, ROOT } from "../harness/env.ts";
+import { cleanEnv, createDb, ensureBinary, pgship, FIXTURE } from "../harness/env.ts";
 import { missing } from "../harness/tools.ts";
 import { Terminal, useTerminals } from "../harness/tmux.ts";
 
