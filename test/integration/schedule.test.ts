@@ -58,8 +58,7 @@ describe("schedule backup: systemd units", () => {
     expect(readFileSync(s.envFile, "utf8")).toBe(`DATABASE_URL=${d.url}\n`);
   }, 60_000);
 
-  test("installs the service and timer: systemd-analyze verify accepts them; the ping URL goes to the env file only", async () => {
-    if (missing("systemd-analyze")) return;
+  test.skipIf(missing("systemd-analyze"))("installs the service and timer: systemd-analyze verify accepts them; the ping URL goes to the env file only", async () => {
     const s = setup();
     const r = await pgship(["schedule", "backup", "--systemd", "--dir", "./my backups%1", "--at", "hourly", "--keep-last", "3", "--ping", PING, "--json"], { cwd: s.dir, env: s.env });
     expect(r.code).toBe(0);
@@ -222,9 +221,8 @@ describe("schedule: bad input is one message and an exit code", () => {
     await bad(["backup", "--dir", "b", "--cron"], 2, /line 2 \(DATABASE_URL\): cron reads this file with sh/, `# app\nDATABASE_URL=${d.url}?sslmode=disable&application_name=x\n`);
   }, 60_000);
 
-  test("neither systemd nor cron: schedule_unavailable, exit 1, nothing installed", async () => {
-    // Without PGSHIP_SCHEDULE_ROOT this would install for real: only where it cannot (no systemd, no crontab on PATH).
-    if (existsSync("/run/systemd/system")) return;
+  // Without PGSHIP_SCHEDULE_ROOT this would install for real: skipped where systemd runs (it would install units there).
+  test.skipIf(existsSync("/run/systemd/system"))("neither systemd nor cron: schedule_unavailable, exit 1, nothing installed", async () => {
     const s = setup();
     const emptyPath = tempDir();
     const r = spawnSync(ensureBinary(), ["schedule", "backup", "--dir", "b", "--json"], { cwd: s.dir, encoding: "utf8", env: { PATH: emptyPath, HOME: s.dir } });
