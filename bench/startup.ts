@@ -112,7 +112,7 @@ function profileTable(profiles: Map<string, Record<string, number>[]>): string[]
   ];
 }
 
-/** The floors: a hello-world binary, and one that only logs in and reads the versions with the same driver. */
+/** The floors: a hello-world binary, one that only logs in and reads the versions with the same driver, and one that does that with no driver at all. */
 const floors = (() => {
   const out = mkdtempSync(join(tmpdir(), "pgship-floor-"));
   const build = (name: string) => {
@@ -120,7 +120,7 @@ const floors = (() => {
     runSetup({ argv: [join(REPO, "node_modules", ".bin", "bun"), "build", "--compile", "--minify", "--bytecode", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", join(REPO, "bench", "floor", `${name}.ts`), "--outfile", bin], env: Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined)), cwd: REPO });
     return bin;
   };
-  return { hello: build("hello"), connect: build("connect"), dir: out };
+  return { hello: build("hello"), connect: build("connect"), wire: build("wire"), dir: out };
 })();
 
 /**
@@ -210,6 +210,7 @@ try {
       ["dbmate --version", dbmate(["--version"])],
       ["floor: Bun runtime (hello world)", { argv: [floors.hello], env, cwd: dir }],
       ["floor: Bun + postgres.js, login + one query", { argv: [floors.connect], env: { ...env, DATABASE_URL: url(`s${n}p`) }, cwd: dir }],
+      ["floor: Bun + bare wire protocol (no driver), login + one query", { argv: [floors.wire], env: { ...env, DATABASE_URL: url(`s${n}p`) }, cwd: dir }],
     ];
     const samples = new Map<string, Sample[]>(contenders.map(([t]) => [t, []]));
     const profiles = new Map<string, Record<string, number>[]>();
@@ -257,7 +258,7 @@ const text = [
   "",
   `Binary \`dist/pgship\`: ${mib(raw.size)} MiB raw, ${mib(raw.gz)} MiB gzipped (-9). Most of it is the Bun runtime.`,
   "",
-  "Targets: `status`, `status --exit-code` and `--version` at most 0.8× `dbmate status`, peak RSS at most 40 MiB, whatever the SQL compiled in; `--migrations-dir` reads, parses and checks a 3 MB history in under 50 ms (its profile's `index` phase). The floors are what no change to pgship's code can go below: the Bun runtime alone, and the runtime with the driver logging in and reading the versions (the same query work as `dbmate status`).",
+  "Targets: `status`, `status --exit-code` and `--version` at most 0.8× `dbmate status`, peak RSS at most 40 MiB, whatever the SQL compiled in; `--migrations-dir` reads, parses and checks a 3 MB history in under 50 ms (its profile's `index` phase). The floors are what no change to pgship's code can go below: the Bun runtime alone, the runtime with the driver logging in and reading the versions (the same query work as `dbmate status`), and the same login and query written on the socket with no driver (the most replacing postgres.js could gain).",
   "",
   ...sections,
 ].join("\n");

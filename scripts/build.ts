@@ -86,6 +86,10 @@ const result = await Bun.build({
   },
   minify: true,
   bytecode: true,
+  // One chunk per lazily imported part (each command, the wizard, the backup code): a
+  // command loads and deserializes only its own, so --version and status start sooner.
+  format: "esm",
+  splitting: true,
   sourcemap: "none",
   plugins: [
     {
