@@ -8,6 +8,7 @@
 // never appear in a message: errors carry the server's error code and message,
 // never a request header.
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import { createHash, createHmac } from "node:crypto";
 import { ExitCode, PgshipError } from "../core/errors.ts";
 import { env } from "../runtime.ts";
@@ -41,8 +42,18 @@ function parseEndpoint(raw: string): URL {
   return u;
 }
 
-/** The configuration from the environment (and --s3-endpoint); missing credentials: exit 2. */
-export function s3Config(e: Record<string, string | undefined> = env()): S3Config {
+const scoped = new AsyncLocalStorage<Record<string, string | undefined>>();
+
+/**
+ * Runs `fn` with S3 settings (AWS_* variables) taken from `vars` alone instead of this process's
+ * environment, which is left untouched: the wizard's test backup sees S3 as the scheduled runs will.
+ */
+export function withS3Environment<T>(vars: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
+  return scoped.run(vars, fn);
+}
+
+/** The configuration from the environment, or withS3Environment's (and --s3-endpoint); missing credentials: exit 2. */
+export function s3Config(e: Record<string, string | undefined> = scoped.getStore() ?? env()): S3Config {
   const accessKeyId = e.AWS_ACCESS_KEY_ID ?? "";
   const secretAccessKey = e.AWS_SECRET_ACCESS_KEY ?? "";
   if (!accessKeyId || !secretAccessKey) {

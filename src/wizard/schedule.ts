@@ -11,6 +11,7 @@ import { describeTarget, parseDotenv } from "../core/config.ts";
 import { PgshipError } from "../core/errors.ts";
 import { readRegularFile } from "../core/files.ts";
 import { keyPairFile } from "../backup/keys.ts";
+import { withS3Environment } from "../backup/s3.ts";
 import { describePolicy, type RetentionPolicy } from "../backup/retention.ts";
 import { backup } from "../ops/backup.ts";
 import { verifyBackup } from "../ops/backups.ts";
@@ -65,25 +66,17 @@ async function askS3(io: WizardIO): Promise<S3Answers> {
  * Runs `fn` with the S3 settings the scheduled runs will have: the AWS_* lines of the env file with
  * the ones typed, none of this shell's own (cron and systemd do not have them; AWS_ENDPOINT_URL_S3 or
  * AWS_SESSION_TOKEN here would make the test backup go elsewhere than the nightly one). The process's
- * own come back afterwards. An S3 error names what was typed, not the environment.
+ * environment is not changed. An S3 error names what was typed, not the environment.
  */
 async function asScheduled<T>(envFile: string, typed: Record<string, string>, fn: () => Promise<T>): Promise<T> {
-  const aws = (o: Record<string, string | undefined>) => Object.entries(o).filter(([k]) => k.startsWith("AWS_"));
-  const own = aws(process.env);
-  const set = (pairs: [string, string | undefined][]) => {
-    for (const [k] of aws(process.env)) delete process.env[k];
-    for (const [k, v] of pairs) process.env[k] = v;
-  };
-  set(aws({ ...parseDotenv(readRegularFile(envFile, "the env file") ?? ""), ...typed }));
+  const vars = Object.fromEntries(Object.entries({ ...parseDotenv(readRegularFile(envFile, "the env file") ?? ""), ...typed }).filter(([k]) => k.startsWith("AWS_")));
   try {
-    return await fn();
+    return await withS3Environment(vars, fn);
   } catch (e) {
     if (e instanceof PgshipError && e.code.startsWith("s3_")) {
       throw new PgshipError(e.code, e.message, { exitCode: e.exitCode, hint: "check the endpoint URL, bucket, access key ID and secret access key typed above", cause: e });
     }
     throw e;
-  } finally {
-    set(own);
   }
 }
 
