@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs the test command as a fresh machine would: no system PostgreSQL server
 # (the npm server binaries instead), none of the optional Debian tools (age,
-# tmux, shellcheck, busybox, script) and CI unset. Every test must then pass or
+# tmux, shellcheck, busybox, script, systemd-analyze, qemu-aarch64) and CI unset. Every test must then pass or
 # be reported as skipped with its install hint; none may fail.
 #   scripts/fresh-machine-test.sh [bun test arguments...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-hidden="age age-keygen tmux shellcheck busybox script"
+hidden="age age-keygen tmux shellcheck busybox script systemd-analyze qemu-aarch64"
 shim=$(mktemp -d)
 chmod 755 "$shim" # the test server runs as another user when the tests run as root
 trap 'rm -rf "$shim"' EXIT

@@ -1,4 +1,4 @@
-// System tools some tests need (age, tmux, shellcheck, busybox, script). On a
+// System tools some tests need (age, tmux, shellcheck, busybox, script, qemu-user). On a
 // machine without them those tests are reported as skipped with the install
 // hint; under CI=true a missing tool is a failure, since .ci/run installs them all.
 
@@ -13,6 +13,7 @@ const HINTS: Record<string, string> = {
   script: "apt-get install util-linux",
   shasum: "apt-get install perl (shasum)",
   "systemd-analyze": "apt-get install systemd",
+  "qemu-aarch64": "apt-get install qemu-user libc6-arm64-cross",
 };
 
 const told = new Set<string>();
