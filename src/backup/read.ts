@@ -69,31 +69,37 @@ export async function streamArchive(path: string, o: StreamOptions): Promise<Str
   const plain = o.keys ? new Meter() : stored;
   const head = new HeadKeeper(64 * 1024);
   const partial = o.keys !== null && o.decryptAll === false;
-  // Partial decryption stops wherever the consumer stops (and the stream machinery may read ahead),
-  // so the stored bytes are then hashed in a pass of their own rather than on the way.
-  let src: AsyncIterable<Uint8Array> = partial
-    ? readChunks(path)
-    : tap(readChunks(path), (c) => {
-        stored.update(c);
-        o.onBytes?.(stored.bytes);
-      });
-  if (o.keys) src = await decryptChunks(src, o.keys);
-  src = tap(src, (c) => {
-    if (plain !== stored) plain.update(c);
-    head.update(c);
-  });
-  let closedEarly = false;
-  if (o.into) ({ closedEarly } = await feed(src, o.into, { drain: o.drain && !partial, stop: o.stop }));
-  else if (o.sink) ({ closedEarly } = await o.sink(src));
-  else for await (const _ of src) void _;
-  const plainComplete = !(partial && closedEarly);
-  if (partial && o.drain && !o.stop?.()) {
-    for await (const c of readChunks(path)) {
-      stored.update(c);
+  // One read of the file (or one download of an S3 object): the stored bytes are hashed as they are
+  // pulled, whoever pulls them (decryption reads ahead of its consumer), and a consumer that stops
+  // early does not end the read, so the rest can still be hashed (a partial decryption).
+  const file = readChunks(path)[Symbol.asyncIterator]();
+  let ended = false;
+  const pull = async (): Promise<IteratorResult<Uint8Array>> => {
+    const r = await file.next();
+    if (r.done) ended = true;
+    else {
+      stored.update(r.value);
       o.onBytes?.(stored.bytes);
     }
+    return r;
+  };
+  let src: AsyncIterable<Uint8Array> = { [Symbol.asyncIterator]: () => ({ next: pull, return: async () => ({ done: true, value: undefined }) }) };
+  try {
+    if (o.keys) src = await decryptChunks(src, o.keys);
+    src = tap(src, (c) => {
+      if (plain !== stored) plain.update(c);
+      head.update(c);
+    });
+    let closedEarly = false;
+    if (o.into) ({ closedEarly } = await feed(src, o.into, { drain: o.drain && !partial, stop: o.stop }));
+    else if (o.sink) ({ closedEarly } = await o.sink(src));
+    else for await (const _ of src) void _;
+    const plainComplete = !(partial && closedEarly);
+    if (partial && o.drain) while (!ended && !o.stop?.()) await pull();
+    return { stored, plain, head: head.bytes(), closedEarly, plainComplete };
+  } finally {
+    if (!ended) await file.return?.();
   }
-  return { stored, plain, head: head.bytes(), closedEarly, plainComplete };
 }
 
 export interface ListedArchive extends StreamResult {

@@ -2,13 +2,15 @@
 // that it has a sound manifest of this app (or the user said it need not),
 // and that the keys given fit how it is encrypted.
 
-import { closeSync, constants, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, statfsSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { PgshipError, UsageError } from "../core/errors.ts";
 import { ageStanzaTypes, decryptChunks, type DecryptKeys } from "./age-stream.ts";
 import { Meter, readChunks } from "./pipeline.ts";
 import { isS3 } from "./location.ts";
 import { isTar } from "./tar.ts";
-import type { ArchiveFormat } from "./unpack.ts";
+import { fileSink, privateTempDir, type ArchiveFormat, type TempDir } from "./unpack.ts";
 import { isAgeFile } from "./archive-header.ts";
 import { hasDecryptKeys } from "./keys.ts";
 import type { Manifest } from "./manifest.ts";
@@ -99,16 +101,67 @@ export function wrongKeyHint(b: StoredBackup): string {
  */
 export async function matchManifestStored(m: Manifest, b: { archivePath: string | null; archiveBytes: number | null }, file: string, interrupt: { check(): void }): Promise<void> {
   const size = b.archiveBytes ?? (isS3(b.archivePath!) ? null : statSync(b.archivePath!).size);
-  const damaged = (what: string) =>
-    new PgshipError("backup_corrupt", `${file} does not match its manifest: ${what}`, { hint: "the file was cut short, modified or damaged after it was written; use another backup" });
-  if (size !== null && size !== m.archive.bytes) throw damaged(`it is ${size} bytes, the manifest says ${m.archive.bytes}`);
+  if (size !== null && size !== m.archive.bytes) throw storedDamaged(file, `it is ${size} bytes, the manifest says ${m.archive.bytes}`);
   const meter = new Meter();
   for await (const chunk of readChunks(b.archivePath!)) {
     meter.update(chunk);
     interrupt.check();
   }
-  if (meter.bytes !== m.archive.bytes) throw damaged(`it is ${meter.bytes} bytes, the manifest says ${m.archive.bytes}`);
-  if (meter.hex() !== m.archive.sha256) throw damaged(`its sha256 is ${meter.hex()}, the manifest says ${m.archive.sha256}`);
+  checkStored(m, meter, file);
+}
+
+const storedDamaged = (file: string, what: string) =>
+  new PgshipError("backup_corrupt", `${file} does not match its manifest: ${what}`, { hint: "the file was cut short, modified or damaged after it was written; use another backup" });
+
+function checkStored(m: Manifest, meter: Meter, file: string): void {
+  if (meter.bytes !== m.archive.bytes) throw storedDamaged(file, `it is ${meter.bytes} bytes, the manifest says ${m.archive.bytes}`);
+  if (meter.hex() !== m.archive.sha256) throw storedDamaged(file, `its sha256 is ${meter.hex()}, the manifest says ${m.archive.sha256}`);
+}
+
+/** Room left free on the temporary directory's disk beyond a downloaded archive (the database may live there too). */
+const DOWNLOAD_MARGIN = 256 * 1024 * 1024;
+
+/**
+ * matchManifestStored for an archive in S3, downloading it once into a private temporary file
+ * (0600 in a 0700 directory, removed by the caller, at the latest at exit) while its size and
+ * sha256 are checked: the later passes read that copy instead of downloading it again. null
+ * (nothing downloaded) when TMPDIR's disk cannot hold the archive with 256 MiB to spare, or
+ * fills up meanwhile: the caller then streams it from S3 for each pass.
+ */
+export async function downloadChecked(m: Manifest, b: { archivePath: string | null; archiveBytes: number | null }, file: string, interrupt: { check(): void }): Promise<(TempDir & { file: string }) | null> {
+  if (b.archiveBytes !== null && b.archiveBytes !== m.archive.bytes) throw storedDamaged(file, `it is ${b.archiveBytes} bytes, the manifest says ${m.archive.bytes}`);
+  try {
+    const fs = statfsSync(tmpdir());
+    if (fs.bavail * fs.bsize < m.archive.bytes + DOWNLOAD_MARGIN) return null;
+  } catch {
+    return null;
+  }
+  let dir: TempDir;
+  try {
+    dir = privateTempDir("download");
+  } catch {
+    return null;
+  }
+  const copy = join(dir.path, "archive");
+  try {
+    const sink = await fileSink(copy);
+    const meter = new Meter();
+    try {
+      for await (const chunk of readChunks(b.archivePath!)) {
+        meter.update(chunk);
+        await sink.write(chunk);
+        interrupt.check();
+      }
+    } finally {
+      await sink.close();
+    }
+    checkStored(m, meter, file);
+    return { ...dir, file: copy };
+  } catch (e) {
+    dir.remove();
+    if (["ENOSPC", "EDQUOT"].includes((e as NodeJS.ErrnoException).code ?? "")) return null;
+    throw e;
+  }
 }
 
 /** The file read back as its manifest says it was written. */

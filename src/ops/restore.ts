@@ -12,11 +12,12 @@ import { brand } from "../brand.ts";
 import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
 import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
-import { archiveFormat, checkedBackup, keysFor, matchManifest, matchManifestStored, wrongKeyHint } from "../backup/restore-input.ts";
+import { archiveFormat, checkedBackup, downloadChecked, keysFor, matchManifest, matchManifestStored, wrongKeyHint } from "../backup/restore-input.ts";
 import { runCreate, runInPlace, runInto, runSwap, type ModeResult, type RestoreMode } from "../backup/restore-modes.ts";
 import { historyArgs, keptAt, keptComment, keptDatabaseName, planRestore, wayBackOf, type RestorePlan, type WayBack } from "../backup/restore-plan.ts";
 import { resolveBackupFile } from "../backup/store.ts";
-import { parseLocation } from "../backup/location.ts";
+import { isS3, parseLocation } from "../backup/location.ts";
+import type { TempDir } from "../backup/unpack.ts";
 import { resolveS3Backup } from "../backup/s3-store.ts";
 import { ExitCode, PgshipError, UsageError } from "../core/errors.ts";
 import { plural, quoteIdent } from "../core/format.ts";
@@ -262,6 +263,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
 
   let liveDb: Db | null = null;
   let admin: Db | null = null;
+  let downloaded: (TempDir & { file: string }) | null = null;
   let active: RunningProc[] = [];
   const track = (p: RunningProc[]) => (active = p);
   const cancel = () => active.forEach((p) => p.stop());
@@ -305,11 +307,14 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     // table of contents, decrypted that far); the restore pass checks both sha256 again on what it restores, before
     // anything it built is swapped in or committed.
     const once = Boolean(b.manifest) && !opts.dryRun;
-    if (once) await matchManifestStored(b.manifest!, b, file, ctx.interrupt);
+    // From S3 the archive is downloaded once (checked on the way) and the passes below read the local copy.
+    if (once) downloaded = isS3(b.archivePath!) ? await downloadChecked(b.manifest!, b, file, ctx.interrupt) : null;
+    if (once && !downloaded) await matchManifestStored(b.manifest!, b, file, ctx.interrupt);
+    const source = downloaded?.file ?? b.archivePath!;
     const checked = await ctx.interrupt
       // With a manifest, its sha256 vouches for every stored byte, so decrypting as far as pg_restore --list reads is enough
       // here; the restore itself decrypts everything and checks the plain sha256 before anything is committed or swapped.
-      .track(Object.assign(listArchive(b.archivePath!, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole, format, !once), { cancel }))
+      .track(Object.assign(listArchive(source, file, keys, pgRestore, (p) => track(p ? [p] : []), () => ctx.interrupt.interrupted, !b.manifest, whole, format, !once), { cancel }))
       .catch((e: unknown) => {
         if (e instanceof PgshipError && e.code === "wrong_key") throw new PgshipError(e.code, e.message, { hint: wrongKeyHint(b) });
         throw e;
@@ -370,7 +375,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
           liveDb = null;
         },
         input: {
-          path: b.archivePath!,
+          path: source,
           file: basename(file),
           keys,
           expected: once
@@ -405,6 +410,7 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
     });
     return { ok: true, mode, ...result, safetyBackup, wayBack, backup: summary, durationMs: Date.now() - t0, after, ...(undoing ? { undo: true as const } : {}) };
   } finally {
+    downloaded?.remove();
     await liveDb?.close().catch(() => undefined);
     await admin?.close().catch(() => undefined);
   }

@@ -105,17 +105,30 @@ describeWithPgDump("backups in S3", () => {
     const d = await db();
     const env = envFor(d);
     const { identityFile, recipient } = await ageKeyPair();
+    const fullGets = () => s3.requests().filter((l) => l.startsWith("GET /backups/enc/") && l.endsWith(" -"));
+    const gotBefore = fullGets().length;
     const b = await pgship(["backup", "--dir", "s3://backups/enc", "--encrypt-to", recipient, "--json"], { env });
     expect(b.code).toBe(0);
     const out = json(b.stdout);
+    // The read-back downloads the uploaded object once: decrypted as far as pg_restore --list reads, hashed to the end.
+    expect(fullGets().length - gotBefore).toBe(1);
     expect(out.file).toEndWith(".dump.age");
     expect(out.encryption).toMatchObject({ mode: "recipients", recipients: [recipient] });
     expect(stored("backups", "enc").get(out.file.split("/").pop())!.subarray(0, 21).toString()).toBe("age-encryption.org/v1");
 
     const into = `${d.name}_from_s3`;
-    const r = await pgship(["restore", out.file, "--identity", identityFile, "--into", into, "--json"], { env });
+    // Downloaded once (its sha256 checked on the way) into a private file under TMPDIR, which the
+    // listing and the restore then read; the file is gone afterwards.
+    const tmp = tempDir();
+    const key = `/backups/enc/${out.file.split("/").pop()}`;
+    const gets = () => s3.requests().filter((l) => l.startsWith(`GET ${key} `));
+    const before = gets().length;
+    const r = await pgship(["restore", out.file, "--identity", identityFile, "--into", into, "--json"], { env: { ...env, TMPDIR: tmp } });
     expect(r.stderr).not.toContain("error");
     expect(r.code).toBe(0);
+    // The age header's first 4 KiB (which key it needs), then the whole object once.
+    expect(gets().slice(before)).toEqual([`GET ${key} bytes=0-4095`, `GET ${key} -`]);
+    expect(readdirSync(tmp)).toEqual([]);
     const c = await cluster();
     expect(await fingerprint(c.url(into), APP_DATA)).toEqual(await fingerprint(d.url, APP_DATA));
 
@@ -129,9 +142,10 @@ describeWithPgDump("backups in S3", () => {
     const bytes = readFileSync(p);
     bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0x40;
     writeFileSync(p, bytes);
-    const bad = await pgship(["restore", out.file, "--identity", identityFile, "--into", `${d.name}_bad`, "--json"], { env });
+    const bad = await pgship(["restore", out.file, "--identity", identityFile, "--into", `${d.name}_bad`, "--json"], { env: { ...env, TMPDIR: tmp } });
     expect(bad.code).toBe(1);
     expect(json(bad.stdout).error.code).toBe("backup_corrupt");
+    expect(readdirSync(tmp)).toEqual([]);
     const names = await d.sql<{ n: number }[]>`select count(*)::int as n from pg_database where datname = ${`${d.name}_bad`}`;
     expect(names[0]!.n).toBe(0);
   }, 120_000);

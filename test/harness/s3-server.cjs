@@ -22,6 +22,13 @@ const S3rver = require("s3rver");
 const [dir, ...buckets] = process.argv.slice(2);
 const app = new S3rver({ directory: dir, address: "127.0.0.1", port: 0, silent: true, vhostBuckets: false, configureBuckets: buckets.map((name) => ({ name, configs: [] })) });
 
+// Every request, one line each in DIR.requests (method, path, Range header): what the tests count.
+const requestLog = `${dir}.requests`;
+app.middleware.unshift(async (ctx, next) => {
+  fs.appendFileSync(requestLog, `${ctx.method} ${ctx.path} ${ctx.get("range") || "-"}\n`);
+  return next();
+});
+
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const uploadsDir = (bucket) => path.join(dir, bucket, "._S3rver_uploads");
 

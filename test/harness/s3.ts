@@ -15,6 +15,8 @@ export interface S3Server {
   env: Record<string, string>;
   /** Objects stored under bucket/prefix, read from s3rver's own files, not through pgship's client (name -> bytes). */
   stored(bucket: string, prefix: string): Map<string, Buffer>;
+  /** The requests the server has answered so far: "METHOD /bucket/key RANGE" ("-": no Range header). */
+  requests(): string[];
   stop(): Promise<void>;
 }
 
@@ -57,12 +59,14 @@ export function startS3(buckets: string[] = ["backups"], o: { asIs?: boolean } =
         dir,
         env: { AWS_ACCESS_KEY_ID: S3_KEY_ID, AWS_SECRET_ACCESS_KEY: S3_SECRET, AWS_ENDPOINT_URL: endpoint, AWS_REGION: "us-east-1" },
         stored: (bucket, prefix) => storedIn(dir, bucket, prefix),
+        requests: () => (existsSync(`${dir}.requests`) ? readFileSync(`${dir}.requests`, "utf8").split("\n").filter(Boolean) : []),
         stop: () =>
           new Promise<void>((done) => {
             child.removeAllListeners("exit");
             child.once("exit", () => {
               // The stored objects (tens of MiB after the interrupted-upload tests) go with the server.
               rmSync(dir, { recursive: true, force: true });
+              rmSync(`${dir}.requests`, { force: true });
               done();
             });
             child.kill("SIGKILL");
