@@ -1,7 +1,7 @@
 // bun bench/s3-put.ts s3://BUCKET/KEY < file
 //
 // The raw baseline of the S3 backup benchmark: stdin uploaded to S3 as it
-// arrives, with the same multipart uploader pgship uses (8 MiB parts, 2 in
+// arrives, with the same multipart uploader pgship uses (5 MiB parts, 2 in
 // flight; credentials and endpoint from AWS_* variables) and nothing else: no
 // hashing, no read-back, no manifest.
 
