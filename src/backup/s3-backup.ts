@@ -21,7 +21,7 @@ import { applyRetention, type RetentionOutcome, type RetentionStore } from "./ap
 import { backupManifest, prepareDump, type BackupRequest, type TakenBackup } from "./create.ts";
 import { keyIn, type Location } from "./location.ts";
 import { archiveName, backupStem, manifestName, partialName, stemOf, type Manifest } from "./manifest.ts";
-import { Meter, readChunks, tap } from "./pipeline.ts";
+import { Meter, readChunks, S3_GC_EVERY, tap } from "./pipeline.ts";
 import { listArchive } from "./read.ts";
 import type { RetentionPolicy } from "./retention.ts";
 import { listS3, putS3Manifest, removeS3Backup, s3Url } from "./s3-store.ts";
@@ -145,8 +145,8 @@ export async function takeBackupS3(db: Db, target: ConnectionTarget, req: Backup
   const work = async (): Promise<Manifest> => {
     const dump = startProc(toolSpec(pgDump, pgDumpArgs(compression, pgDump.major), env), { stdout: "pipe" });
     active = dump;
-    const plain = new Meter();
-    const stored = req.keys ? new Meter() : plain;
+    const plain = new Meter(S3_GC_EVERY);
+    const stored = req.keys ? new Meter(S3_GC_EVERY) : plain;
     let src: AsyncIterable<Uint8Array> = tap(dump.stdout!, (c) => plain.update(c));
     if (req.keys) src = await encryptChunks(src, req.keys, verifier?.recipient);
     src = tap(src, (c) => {
@@ -255,7 +255,7 @@ export async function copyBackupToS3(
   const tmpKey = keyIn(loc, tmpName);
   const pgRestore = await siblingTool(local.pgDump, "pg_restore");
   const readKeys: DecryptKeys | null | "cannot-decrypt" = !o.keys ? null : "passphrase" in o.keys ? { identities: [], passphrases: [o.keys.passphrase] } : "cannot-decrypt";
-  const sent = new Meter();
+  const sent = new Meter(S3_GC_EVERY);
   let upload: UploadHandle | null = null;
   let active: RunningProc | null = null;
   let uploaded = false;
