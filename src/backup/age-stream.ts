@@ -170,6 +170,22 @@ export async function encryptChunks(src: AsyncIterable<Uint8Array>, keys: Encryp
   return fromReadableStream(out);
 }
 
+/**
+ * Derives a passphrase's scrypt key (kept for the passes that follow) by reading the file's
+ * header, before anything else is read: scrypt's 32 MiB then come on top of a small process,
+ * not on top of a pass's buffers. Errors are left to the pass that reads the file.
+ */
+export async function derivePassphraseKey(src: AsyncIterable<Uint8Array>, keys: DecryptKeys | null): Promise<void> {
+  if (!keys?.passphrases.length) return;
+  try {
+    const it = await decryptChunks(src, keys);
+    await it.return(undefined);
+  } catch {
+    // The pass that reads the file reports it.
+  }
+  collectGarbage();
+}
+
 export class AgeError extends Error {
   constructor(
     readonly kind: "wrong-key" | "corrupt" | "not-age",

@@ -9,7 +9,8 @@
 import { accessSync, constants, existsSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { brand } from "../brand.ts";
-import { sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
+import { derivePassphraseKey, sameKeysFor, type DecryptKeys } from "../backup/age-stream.ts";
+import { readChunks } from "../backup/pipeline.ts";
 import { listArchive } from "../backup/read.ts";
 import { connectMaintenance, databaseExists, type Role, describeLeftovers, dropDatabase, keptDatabases, leftoverDatabases, ownsDatabase, readRole, sessionsOn, swapDatabases, type Session } from "../backup/restore-db.ts";
 import { archiveFormat, checkedBackup, downloadChecked, keysFor, matchManifest, matchManifestStored, wrongKeyHint } from "../backup/restore-input.ts";
@@ -251,6 +252,8 @@ async function restoreFile(ctx: OpContext, opts: RestoreOptions, file: string, u
   if (opts.inPlace && opts.dropOld) throw new UsageError("--drop-old applies to the swap; an in-place restore keeps no old database");
   const b = checkedBackup(await resolveAnyBackup(file), file, { requireManifest: opts.requireManifest, otherApp: opts.otherApp });
   const keys = keysFor(b, file, opts.keys);
+  // First, while the process is at its smallest: scrypt's 32 MiB, for a passphrase.
+  await derivePassphraseKey(readChunks(b.archivePath!), keys);
   const tools = opts.tools;
   const jobs = opts.jobs ?? 1;
   const format = await archiveFormat(b, keys);
