@@ -11,8 +11,7 @@ import { describeExit, startProc, type ProcExit, type RunningProc } from "../too
 import { toolSpec, type PgTool } from "../tools/pg-tools.ts";
 import { AgeError, decryptChunks, type DecryptKeys } from "./age-stream.ts";
 import { canRead, firstMajorWriting, majorOf, maxFormatMinor, parseArchiveHeader, type ArchiveHeader } from "./archive-header.ts";
-import { feed, HeadKeeper, Meter, readChunks, S3_GC_EVERY, tap } from "./pipeline.ts";
-import { isS3 } from "./location.ts";
+import { feed, HeadKeeper, meterFor, readChunks, tap, type Meter } from "./pipeline.ts";
 import { TarError } from "./tar.ts";
 import { pgRestoreListArgs, pgRestoreReadAllArgs } from "./tool-args.ts";
 import { privateTempDir, unpackInto, type ArchiveFormat } from "./unpack.ts";
@@ -65,10 +64,9 @@ export function decryptError(e: AgeError, file: string, expected?: string): Pgsh
  * caller's to check, and so is ending its input.
  */
 export async function streamArchive(path: string, o: StreamOptions): Promise<StreamResult> {
-  const every = isS3(path) ? S3_GC_EVERY : undefined;
-  const stored = new Meter(every);
+  const stored = meterFor(path);
   // Unencrypted, the plain bytes are the stored ones: hash them once.
-  const plain = o.keys ? new Meter(every) : stored;
+  const plain = o.keys ? meterFor(path) : stored;
   const head = new HeadKeeper(64 * 1024);
   const partial = o.keys !== null && o.decryptAll === false;
   // One read of the file (or one download of an S3 object): the stored bytes are hashed as they are

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PgshipError, UsageError } from "../core/errors.ts";
 import { ageStanzaTypes, decryptChunks, type DecryptKeys } from "./age-stream.ts";
-import { Meter, readChunks, S3_GC_EVERY } from "./pipeline.ts";
+import { meterFor, readChunks, type Meter } from "./pipeline.ts";
 import { isS3 } from "./location.ts";
 import { isTar } from "./tar.ts";
 import { fileSink, privateTempDir, type ArchiveFormat, type TempDir } from "./unpack.ts";
@@ -102,7 +102,7 @@ export function wrongKeyHint(b: StoredBackup): string {
 export async function matchManifestStored(m: Manifest, b: { archivePath: string | null; archiveBytes: number | null }, file: string, interrupt: { check(): void }): Promise<void> {
   const size = b.archiveBytes ?? (isS3(b.archivePath!) ? null : statSync(b.archivePath!).size);
   if (size !== null && size !== m.archive.bytes) throw storedDamaged(file, `it is ${size} bytes, the manifest says ${m.archive.bytes}`);
-  const meter = new Meter(isS3(b.archivePath!) ? S3_GC_EVERY : undefined);
+  const meter = meterFor(b.archivePath!);
   for await (const chunk of readChunks(b.archivePath!)) {
     meter.update(chunk);
     interrupt.check();
@@ -145,7 +145,7 @@ export async function downloadChecked(m: Manifest, b: { archivePath: string | nu
   const copy = join(dir.path, "archive");
   try {
     const sink = await fileSink(copy);
-    const meter = new Meter(S3_GC_EVERY);
+    const meter = meterFor(b.archivePath!);
     try {
       for await (const chunk of readChunks(b.archivePath!)) {
         meter.update(chunk);
