@@ -102,12 +102,18 @@ export function wrongKeyHint(b: StoredBackup): string {
 export async function matchManifestStored(m: Manifest, b: { archivePath: string | null; archiveBytes: number | null }, file: string, interrupt: { check(): void }): Promise<void> {
   const size = b.archiveBytes ?? (isS3(b.archivePath!) ? null : statSync(b.archivePath!).size);
   if (size !== null && size !== m.archive.bytes) throw storedDamaged(file, `it is ${size} bytes, the manifest says ${m.archive.bytes}`);
-  const meter = meterFor(b.archivePath!);
-  for await (const chunk of readChunks(b.archivePath!)) {
+  checkStored(m, await readStored(b.archivePath!, interrupt), file);
+}
+
+/** Every stored byte of `path` counted and hashed (and handed to `write`, when given). */
+async function readStored(path: string, interrupt: { check(): void }, write?: (chunk: Uint8Array) => Promise<void>): Promise<Meter> {
+  const meter = meterFor(path);
+  for await (const chunk of readChunks(path)) {
     meter.update(chunk);
+    await write?.(chunk);
     interrupt.check();
   }
-  checkStored(m, meter, file);
+  return meter;
 }
 
 const storedDamaged = (file: string, what: string) =>
@@ -145,17 +151,11 @@ export async function downloadChecked(m: Manifest, b: { archivePath: string | nu
   const copy = join(dir.path, "archive");
   try {
     const sink = await fileSink(copy);
-    const meter = meterFor(b.archivePath!);
     try {
-      for await (const chunk of readChunks(b.archivePath!)) {
-        meter.update(chunk);
-        await sink.write(chunk);
-        interrupt.check();
-      }
+      checkStored(m, await readStored(b.archivePath!, interrupt, sink.write), file);
     } finally {
       await sink.close();
     }
-    checkStored(m, meter, file);
     return { ...dir, file: copy };
   } catch (e) {
     dir.remove();
